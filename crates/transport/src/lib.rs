@@ -1,0 +1,7 @@
+//! Safe Rust over the parts of MPI that rsmpi (`mpi` 0.8) does not wrap.
+//!
+//! Work in progress: see the crate README.
+
+pub mod abort;
+
+pub use abort::abort_on_panic;
