@@ -3,5 +3,7 @@
 //! Work in progress: see the crate README.
 
 pub mod abort;
+pub mod error;
 
 pub use abort::abort_on_panic;
+pub use error::{Error, Result};
