@@ -4,6 +4,8 @@
 
 pub mod abort;
 pub mod error;
+pub mod persistent;
 
 pub use abort::abort_on_panic;
 pub use error::{Error, Result};
+pub use persistent::{proc_null, InFlight, PersistentSet, PersistentSetBuilder};

@@ -1,0 +1,664 @@
+//! Persistent point-to-point requests (`MPI_Send_init` / `MPI_Recv_init`).
+//!
+//! A [`PersistentSet`] is a fixed list of messages, each a buffer, a peer rank and a
+//! tag, created once and started many times. It is what a halo exchange or a load
+//! balancer does every step: the matching and buffer setup happen once, at
+//! [`PersistentSetBuilder::build`], and each step only calls `MPI_Startall` and
+//! `MPI_Waitall`.
+//!
+//! # Buffers
+//!
+//! Each message's buffer is either
+//! - **owned** by the set ([`send_owned`](PersistentSetBuilder::send_owned),
+//!   [`recv_owned`](PersistentSetBuilder::recv_owned)): you hand over a `Vec<T>` and
+//!   read or write it between rounds with [`PersistentSet::send_buf_mut`] /
+//!   [`PersistentSet::recv_buf`]. This is the usual choice for repeated exchanges
+//!   (pack, start, wait, unpack);
+//! - **borrowed** for the set's lifetime `'a` ([`send`](PersistentSetBuilder::send)
+//!   takes `&'a [T]`, [`recv`](PersistentSetBuilder::recv) takes `&'a mut [T]`).
+//!
+//! Messages are numbered in the order they were added, sends and receives separately:
+//! the first `send*` call is send `0`, the first `recv*` call is receive `0`.
+//!
+//! # No buffer can be touched while it is in flight
+//!
+//! [`PersistentSet::start_all`] takes `&mut self` and returns an [`InFlight`] guard
+//! that borrows the set: while the guard lives, the compiler rejects any access to
+//! the buffers and a second start. [`InFlight::wait`] (or [`InFlight::test`] returning
+//! `true`) ends the round; dropping the guard waits too, so nothing is left running.
+//! Even `std::mem::forget` on the guard cannot expose a buffer in flight: the set
+//! remembers that a round is pending and completes it before it hands out a buffer
+//! mutably, starts again or is dropped (a `&self` accessor panics instead).
+//!
+//! `start_all` exists for sets that borrow nothing (`PersistentSet<'static, T>`, which
+//! is what a set with only owned buffers is). A set that borrows buffers runs its
+//! rounds with [`PersistentSet::exchange`], which starts, runs your closure (overlap
+//! work) and waits before returning, so no forgotten guard can outlive a borrow.
+//!
+//! # Errors
+//!
+//! [`build`](PersistentSetBuilder::build) duplicates the communicator (collective:
+//! every rank of it must build its set, in the same order as its other collective
+//! calls on that communicator) and sets `MPI_ERRORS_RETURN` on the duplicate, so a
+//! failed MPI call, e.g. a message longer than its receive buffer, comes back as
+//! [`Error::Mpi`](crate::Error::Mpi) instead of aborting the job. The duplicate also keeps the set's
+//! messages apart from any other traffic on the user's communicator.
+//!
+//! ```no_run
+//! use mpi::traits::*;
+//! use quicklb_transport::PersistentSet;
+//!
+//! let universe = mpi::initialize().unwrap();
+//! let world = universe.world();
+//! let (rank, size) = (world.rank(), world.size());
+//! let right = (rank + 1) % size;
+//! let left = (rank + size - 1) % size;
+//!
+//! // A ring: send one value right, receive one from the left, five times.
+//! let mut ring = PersistentSet::builder(&world)
+//!     .send_owned(vec![0i64; 1], right, 7)
+//!     .recv_owned(vec![0i64; 1], left, 7)
+//!     .build()?;
+//! for it in 0..5 {
+//!     ring.send_buf_mut(0)[0] = rank as i64 + 100 * it;
+//!     ring.start_all()?.wait()?;
+//!     assert_eq!(ring.recv_buf(0)[0], left as i64 + 100 * it);
+//! }
+//! # Ok::<(), quicklb_transport::Error>(())
+//! ```
+
+use std::ffi::{c_int, c_void};
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+
+use mpi::datatype::Equivalence;
+use mpi::ffi;
+use mpi::raw::{AsRaw, FromRaw};
+use mpi::topology::{Communicator, Rank, SimpleCommunicator};
+
+use crate::error::{check, invalid, set_errors_return, Result};
+
+/// `MPI_PROC_NULL`, read from the MPI bindings: a peer rank that makes a send or a
+/// receive a no-op that completes at once (useful at non-periodic boundaries).
+pub fn proc_null() -> Rank {
+    // SAFETY: reading an immutable constant exported by the MPI shim library.
+    unsafe { ffi::RSMPI_PROC_NULL }
+}
+
+/// One buffer of the set: a raw slice, owned (from a `Vec`) or borrowed.
+struct RawBuf<T> {
+    ptr: *mut T,
+    len: usize,
+    kind: BufKind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BufKind {
+    /// Allocated by `Box<[T]>`; freed by the set.
+    Owned,
+    /// Borrowed `&'a mut [T]`.
+    BorrowedMut,
+    /// Borrowed `&'a [T]`: read-only.
+    BorrowedShared,
+}
+
+struct Message<T> {
+    buf: RawBuf<T>,
+    peer: Rank,
+    tag: c_int,
+}
+
+/// Builder of a [`PersistentSet`]; start it with [`PersistentSet::builder`].
+///
+/// Every method takes the builder by value and returns it, so calls chain. Arguments
+/// are checked at [`build`](Self::build) time.
+#[must_use = "a builder does nothing until build() is called"]
+pub struct PersistentSetBuilder<'c, 'a, T> {
+    comm: &'c dyn Communicator,
+    sends: Vec<Message<T>>,
+    recvs: Vec<Message<T>>,
+    _borrow: PhantomData<&'a mut [T]>,
+}
+
+/// A fixed set of persistent sends and receives over buffers it owns or borrows for
+/// `'a`. See the [module documentation](self) for the rules.
+///
+/// `T` is any type with an MPI datatype (rsmpi's [`Equivalence`]: the primitive
+/// numbers, `bool`, arrays of those...). To send `bytemuck::Pod` structs, use
+/// `T = u8` buffers and `bytemuck` to pack and unpack them.
+///
+/// Dropping the set completes a pending round (if a guard was leaked) and frees the
+/// requests with `MPI_Request_free` and the duplicated communicator.
+pub struct PersistentSet<'a, T: Equivalence> {
+    // Field order matters for drop: `Drop::drop` runs first and frees the requests;
+    // then the communicator is freed by its own destructor.
+    requests: Vec<ffi::MPI_Request>,
+    statuses: Vec<ffi::MPI_Status>,
+    sends: Vec<Message<T>>,
+    recvs: Vec<Message<T>>,
+    in_flight: bool,
+    comm: SimpleCommunicator,
+    datatype: T::Out,
+    _borrow: PhantomData<&'a mut [T]>,
+}
+
+/// A started round of a [`PersistentSet`]: the set's buffers are inaccessible until
+/// it is completed with [`wait`](Self::wait) (or a [`test`](Self::test) that returns
+/// `true`). Dropping it waits for completion (and ignores errors; call `wait` to see
+/// them).
+#[must_use = "dropping an InFlight guard waits for the round to complete at once"]
+pub struct InFlight<'s, T: Equivalence + 'static> {
+    set: &'s mut PersistentSet<'static, T>,
+}
+
+impl<'a, T: Equivalence> PersistentSet<'a, T> {
+    /// Starts a builder over communicator `comm`. The set will duplicate it at
+    /// [`build`](PersistentSetBuilder::build), so `comm` is only borrowed until then.
+    pub fn builder<'c, C: Communicator>(comm: &'c C) -> PersistentSetBuilder<'c, 'a, T> {
+        PersistentSetBuilder {
+            comm,
+            sends: Vec::new(),
+            recvs: Vec::new(),
+            _borrow: PhantomData,
+        }
+    }
+
+    /// The set's own communicator (a duplicate of the one given to the builder, with
+    /// `MPI_ERRORS_RETURN`).
+    pub fn comm(&self) -> &SimpleCommunicator {
+        &self.comm
+    }
+
+    /// Number of sends in the set.
+    pub fn num_sends(&self) -> usize {
+        self.sends.len()
+    }
+
+    /// Number of receives in the set.
+    pub fn num_recvs(&self) -> usize {
+        self.recvs.len()
+    }
+
+    /// Destination rank and tag of send `i`.
+    ///
+    /// # Panics
+    /// If `i >= self.num_sends()`.
+    pub fn send_peer(&self, i: usize) -> (Rank, i32) {
+        let m = &self.sends[i];
+        (m.peer, m.tag)
+    }
+
+    /// Source rank and tag of receive `i`.
+    ///
+    /// # Panics
+    /// If `i >= self.num_recvs()`.
+    pub fn recv_peer(&self, i: usize) -> (Rank, i32) {
+        let m = &self.recvs[i];
+        (m.peer, m.tag)
+    }
+
+    /// The buffer of send `i`, for reading.
+    ///
+    /// # Panics
+    /// If `i >= self.num_sends()`, or if a round is pending because an [`InFlight`]
+    /// guard was leaked with `std::mem::forget` (use a `&mut self` accessor, which
+    /// completes it).
+    pub fn send_buf(&self, i: usize) -> &[T] {
+        self.assert_idle();
+        let b = &self.sends[i].buf;
+        // SAFETY: the buffer is valid for `len` elements for 'a (borrowed) or for the
+        // life of the set (owned), no round is in flight (checked above, and starting
+        // one needs `&mut self`), and the returned borrow is tied to `&self`.
+        unsafe { std::slice::from_raw_parts(b.ptr, b.len) }
+    }
+
+    /// The buffer of send `i`, for filling before the next round.
+    ///
+    /// # Panics
+    /// If `i >= self.num_sends()`, or if send `i` was added with a shared borrow
+    /// ([`PersistentSetBuilder::send`]), which cannot be written through.
+    pub fn send_buf_mut(&mut self, i: usize) -> &mut [T] {
+        self.complete_pending();
+        let b = &self.sends[i].buf;
+        assert!(
+            b.kind != BufKind::BorrowedShared,
+            "send {i} borrows its buffer read-only (added with `send`); use `send_owned` to fill it between rounds"
+        );
+        // SAFETY: the buffer is valid and writable for `len` elements (owned, or
+        // borrowed `&'a mut`), no round is in flight (completed above), and the
+        // returned borrow is tied to `&mut self`, so it is unique.
+        unsafe { std::slice::from_raw_parts_mut(b.ptr, b.len) }
+    }
+
+    /// The buffer of receive `i`, holding what the last completed round received.
+    ///
+    /// # Panics
+    /// If `i >= self.num_recvs()`, or if a round is pending because an [`InFlight`]
+    /// guard was leaked (see [`send_buf`](Self::send_buf)).
+    pub fn recv_buf(&self, i: usize) -> &[T] {
+        self.assert_idle();
+        let b = &self.recvs[i].buf;
+        // SAFETY: as in `send_buf`.
+        unsafe { std::slice::from_raw_parts(b.ptr, b.len) }
+    }
+
+    /// The buffer of receive `i`, mutably (e.g. to unpack it in place).
+    ///
+    /// # Panics
+    /// If `i >= self.num_recvs()`.
+    pub fn recv_buf_mut(&mut self, i: usize) -> &mut [T] {
+        self.complete_pending();
+        let b = &self.recvs[i].buf;
+        // SAFETY: receive buffers are always writable (owned or `&'a mut`); no round is
+        // in flight (completed above); the borrow is tied to `&mut self`.
+        unsafe { std::slice::from_raw_parts_mut(b.ptr, b.len) }
+    }
+
+    /// Starts every request of the set, runs `overlap` (work to overlap with the
+    /// transfer; it cannot touch the set), then waits for all of them. Returns what
+    /// `overlap` returned. Works for borrowed and owned buffers alike.
+    ///
+    /// If `overlap` panics, the round is still completed before the panic leaves this
+    /// function, so no borrowed buffer is released while MPI uses it.
+    pub fn exchange<R>(&mut self, overlap: impl FnOnce() -> R) -> Result<R> {
+        self.start_raw()?;
+        // Completes the round even if `overlap` unwinds.
+        struct Finish<'g, 'a, T: Equivalence>(&'g mut PersistentSet<'a, T>);
+        impl<T: Equivalence> Drop for Finish<'_, '_, T> {
+            fn drop(&mut self) {
+                let _ = self.0.wait_raw();
+            }
+        }
+        let finish = Finish(self);
+        let result = overlap();
+        finish.0.wait_raw()?;
+        Ok(result)
+    }
+
+    /// One complete round: start every request and wait for all of them.
+    pub fn run(&mut self) -> Result<()> {
+        self.exchange(|| ())
+    }
+
+    fn assert_idle(&self) {
+        assert!(
+            !self.in_flight,
+            "a round of this PersistentSet is still in flight (an InFlight guard was leaked); \
+             call a `&mut self` method such as `recv_buf_mut` to complete it"
+        );
+    }
+
+    /// Completes a round left pending by a leaked guard.
+    fn complete_pending(&mut self) {
+        if self.in_flight {
+            let _ = self.wait_raw();
+        }
+    }
+
+    fn start_raw(&mut self) -> Result<()> {
+        self.complete_pending();
+        if self.requests.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: reading an immutable handle constant exported by the MPI shim.
+        let null = unsafe { ffi::RSMPI_REQUEST_NULL };
+        if self.requests.contains(&null) {
+            // Open MPI frees a persistent request whose round failed.
+            return Err(invalid(
+                "PersistentSet::start_all",
+                "a previous round failed with an MPI error and MPI released its request; build a new set",
+            ));
+        }
+        let n = self.requests.len() as c_int;
+        // SAFETY: `requests` holds `n` valid, inactive persistent requests (every round
+        // is completed before another starts: checked above), whose buffers stay valid
+        // and untouched until the round completes (accessors need the set idle).
+        let rc = unsafe { ffi::MPI_Startall(n, self.requests.as_mut_ptr()) };
+        check("MPI_Startall", rc)?;
+        self.in_flight = true;
+        Ok(())
+    }
+
+    fn wait_raw(&mut self) -> Result<()> {
+        if !self.in_flight {
+            return Ok(());
+        }
+        let n = self.requests.len() as c_int;
+        // SAFETY: `requests` holds `n` active requests and `statuses` has room for `n`
+        // statuses.
+        let rc =
+            unsafe { ffi::MPI_Waitall(n, self.requests.as_mut_ptr(), self.statuses.as_mut_ptr()) };
+        let result = self.status_result("MPI_Waitall", rc);
+        if result.is_err() {
+            self.wait_each_pending();
+        }
+        self.in_flight = false;
+        result
+    }
+
+    fn test_raw(&mut self) -> Result<bool> {
+        if !self.in_flight {
+            return Ok(true);
+        }
+        let n = self.requests.len() as c_int;
+        let mut flag: c_int = 0;
+        // SAFETY: as in `wait_raw`; `flag` is a valid out-pointer.
+        let rc = unsafe {
+            ffi::MPI_Testall(
+                n,
+                self.requests.as_mut_ptr(),
+                &mut flag,
+                self.statuses.as_mut_ptr(),
+            )
+        };
+        let result = self.status_result("MPI_Testall", rc);
+        if result.is_err() {
+            self.wait_each_pending();
+            self.in_flight = false;
+            return result.map(|_| true);
+        }
+        if flag != 0 {
+            self.in_flight = false;
+        }
+        Ok(flag != 0)
+    }
+
+    /// After an `MPI_ERR_IN_STATUS`, requests whose status says `MPI_ERR_PENDING` are
+    /// still active: wait for each, so that no buffer is in use when we return. (The
+    /// failed ones are complete; Open MPI also sets them to `MPI_REQUEST_NULL`, which
+    /// makes the set unusable for further rounds: `start_all` then returns an error.)
+    fn wait_each_pending(&mut self) {
+        for (req, status) in self.requests.iter_mut().zip(&self.statuses) {
+            if status.MPI_ERROR == ffi::MPI_ERR_PENDING as c_int {
+                // SAFETY: `req` is a valid persistent request handle; a null status
+                // pointer is not allowed, so pass MPI_STATUS_IGNORE.
+                unsafe {
+                    ffi::MPI_Wait(req, ffi::RSMPI_STATUS_IGNORE);
+                }
+            }
+        }
+    }
+
+    /// Turns the return code of a multiple-completion call into a result, looking at
+    /// the per-request errors when it is `MPI_ERR_IN_STATUS`.
+    fn status_result(&self, call: &'static str, rc: c_int) -> Result<()> {
+        if rc == ffi::MPI_ERR_IN_STATUS as c_int {
+            let first =
+                self.statuses.iter().map(|s| s.MPI_ERROR).find(|&e| {
+                    e != ffi::MPI_SUCCESS as c_int && e != ffi::MPI_ERR_PENDING as c_int
+                });
+            return check(call, first.unwrap_or(rc));
+        }
+        check(call, rc)
+    }
+}
+
+impl<T: Equivalence + 'static> PersistentSet<'static, T> {
+    /// Starts every request of the set (`MPI_Startall`) and returns the guard of the
+    /// round. The set cannot be used until the guard is completed or dropped.
+    ///
+    /// Only for sets that borrow nothing (see the [module documentation](self)); sets
+    /// over borrowed buffers use [`exchange`](PersistentSet::exchange).
+    pub fn start_all(&mut self) -> Result<InFlight<'_, T>> {
+        self.start_raw()?;
+        Ok(InFlight { set: self })
+    }
+}
+
+impl<T: Equivalence + 'static> InFlight<'_, T> {
+    /// Waits until every request of the round has completed (`MPI_Waitall`), which
+    /// gives the set's buffers back.
+    pub fn wait(self) -> Result<()> {
+        self.set.wait_raw()
+    }
+
+    /// Checks without blocking whether the whole round has completed
+    /// (`MPI_Testall`). Once it returns `Ok(true)`, the guard can be dropped at no cost.
+    pub fn test(&mut self) -> Result<bool> {
+        self.set.test_raw()
+    }
+}
+
+impl<T: Equivalence + 'static> Drop for InFlight<'_, T> {
+    fn drop(&mut self) {
+        // Errors cannot be returned from drop; `wait()` reports them.
+        let _ = self.set.wait_raw();
+    }
+}
+
+impl<T: Equivalence> Drop for PersistentSet<'_, T> {
+    fn drop(&mut self) {
+        self.complete_pending();
+        // SAFETY: reading an immutable handle constant exported by the MPI shim.
+        let null = unsafe { ffi::RSMPI_REQUEST_NULL };
+        for req in &mut self.requests {
+            if *req == null {
+                // Released by MPI after a failed round (Open MPI does this).
+                continue;
+            }
+            // SAFETY: each handle is a valid, inactive persistent request (the round
+            // was completed just above); freeing it sets it to MPI_REQUEST_NULL.
+            unsafe {
+                ffi::MPI_Request_free(req);
+            }
+        }
+        for m in self.sends.iter().chain(&self.recvs) {
+            if m.buf.kind == BufKind::Owned {
+                // SAFETY: owned buffers came from `Box::<[T]>::into_raw` with this
+                // pointer and length, and are freed exactly once, here, after their
+                // requests are freed.
+                unsafe {
+                    drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                        m.buf.ptr, m.buf.len,
+                    )));
+                }
+            }
+        }
+    }
+}
+
+impl<'c, 'a, T: Equivalence> PersistentSetBuilder<'c, 'a, T> {
+    /// Adds a send of `buf` to rank `dest` with `tag`, borrowing `buf` read-only for
+    /// the set's lifetime (you can still read it, not write it).
+    pub fn send(mut self, buf: &'a [T], dest: Rank, tag: i32) -> Self {
+        self.sends.push(Message {
+            buf: RawBuf {
+                ptr: buf.as_ptr() as *mut T,
+                len: buf.len(),
+                kind: BufKind::BorrowedShared,
+            },
+            peer: dest,
+            tag,
+        });
+        self
+    }
+
+    /// Adds a send of `buf` to rank `dest` with `tag`, borrowing `buf` mutably for the
+    /// set's lifetime; write it between rounds with [`PersistentSet::send_buf_mut`].
+    pub fn send_mut(mut self, buf: &'a mut [T], dest: Rank, tag: i32) -> Self {
+        self.sends.push(Message {
+            buf: RawBuf {
+                ptr: buf.as_mut_ptr(),
+                len: buf.len(),
+                kind: BufKind::BorrowedMut,
+            },
+            peer: dest,
+            tag,
+        });
+        self
+    }
+
+    /// Adds a send to rank `dest` with `tag` of a buffer the set takes over (its
+    /// length is the message length); fill it with [`PersistentSet::send_buf_mut`].
+    pub fn send_owned(mut self, buf: Vec<T>, dest: Rank, tag: i32) -> Self {
+        self.sends.push(Message {
+            buf: owned(buf),
+            peer: dest,
+            tag,
+        });
+        self
+    }
+
+    /// Adds a receive into `buf` from rank `src` with `tag`, borrowing `buf` for the
+    /// set's lifetime. The incoming message may be shorter than `buf`, not longer.
+    pub fn recv(mut self, buf: &'a mut [T], src: Rank, tag: i32) -> Self {
+        self.recvs.push(Message {
+            buf: RawBuf {
+                ptr: buf.as_mut_ptr(),
+                len: buf.len(),
+                kind: BufKind::BorrowedMut,
+            },
+            peer: src,
+            tag,
+        });
+        self
+    }
+
+    /// Adds a receive from rank `src` with `tag` into a buffer the set takes over;
+    /// read it after a round with [`PersistentSet::recv_buf`].
+    pub fn recv_owned(mut self, buf: Vec<T>, src: Rank, tag: i32) -> Self {
+        self.recvs.push(Message {
+            buf: owned(buf),
+            peer: src,
+            tag,
+        });
+        self
+    }
+
+    /// Creates the persistent requests. **Collective** over the builder's
+    /// communicator, which it duplicates (with `MPI_ERRORS_RETURN`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a peer outside `0..size` (other than
+    /// [`proc_null()`]), a negative tag or a buffer longer than `i32::MAX` elements;
+    /// [`Error::Mpi`](crate::Error::Mpi) if MPI rejects a call (e.g. a tag above `MPI_TAG_UB`).
+    pub fn build(self) -> Result<PersistentSet<'a, T>> {
+        let Self {
+            comm,
+            sends,
+            recvs,
+            _borrow,
+        } = self;
+        // From here on, `set` owns the buffers: its Drop frees them on every path.
+        let mut set = PersistentSet {
+            requests: Vec::with_capacity(sends.len() + recvs.len()),
+            statuses: Vec::new(),
+            sends,
+            recvs,
+            in_flight: false,
+            comm: duplicate(comm)?,
+            datatype: T::equivalent_datatype(),
+            _borrow: PhantomData,
+        };
+        let size = set.comm.size();
+        let null = proc_null();
+        for (what, msgs) in [("send", &set.sends), ("recv", &set.recvs)] {
+            for (i, m) in msgs.iter().enumerate() {
+                if m.peer != null && !(0..size).contains(&m.peer) {
+                    return Err(invalid(
+                        "PersistentSet::build",
+                        format!(
+                            "{what} {i}: peer rank {} is outside 0..{size} (and not MPI_PROC_NULL)",
+                            m.peer
+                        ),
+                    ));
+                }
+                if m.tag < 0 {
+                    return Err(invalid(
+                        "PersistentSet::build",
+                        format!("{what} {i}: tag {} is negative", m.tag),
+                    ));
+                }
+                if m.buf.len > c_int::MAX as usize {
+                    return Err(invalid(
+                        "PersistentSet::build",
+                        format!(
+                            "{what} {i}: {} elements exceed the MPI count limit",
+                            m.buf.len
+                        ),
+                    ));
+                }
+            }
+        }
+        let comm_raw = set.comm.as_raw();
+        let dtype = set.datatype.as_raw();
+        // Receives first, so that self-messages find their receive already posted.
+        for m in &set.recvs {
+            let mut req = MaybeUninit::<ffi::MPI_Request>::uninit();
+            // SAFETY: the buffer is valid and writable for `len` elements of `T` for
+            // the life of the set, which frees the request before the buffer; the
+            // datatype matches `T` (Equivalence) and lives in the set; `req` is a
+            // valid out-pointer.
+            let rc = unsafe {
+                ffi::MPI_Recv_init(
+                    m.buf.ptr as *mut c_void,
+                    m.buf.len as c_int,
+                    dtype,
+                    m.peer,
+                    m.tag,
+                    comm_raw,
+                    req.as_mut_ptr(),
+                )
+            };
+            check("MPI_Recv_init", rc)?;
+            // SAFETY: MPI_Recv_init succeeded, so it wrote the request handle.
+            set.requests.push(unsafe { req.assume_init() });
+        }
+        for m in &set.sends {
+            let mut req = MaybeUninit::<ffi::MPI_Request>::uninit();
+            // SAFETY: as above; a send only reads its buffer.
+            let rc = unsafe {
+                ffi::MPI_Send_init(
+                    m.buf.ptr as *const c_void,
+                    m.buf.len as c_int,
+                    dtype,
+                    m.peer,
+                    m.tag,
+                    comm_raw,
+                    req.as_mut_ptr(),
+                )
+            };
+            check("MPI_Send_init", rc)?;
+            // SAFETY: MPI_Send_init succeeded, so it wrote the request handle.
+            set.requests.push(unsafe { req.assume_init() });
+        }
+        // SAFETY: MPI_Status is a plain C struct of integers; all-zero is a valid value.
+        let zero: ffi::MPI_Status = unsafe { MaybeUninit::zeroed().assume_init() };
+        set.statuses = vec![zero; set.requests.len()];
+        Ok(set)
+    }
+}
+
+fn owned<T>(buf: Vec<T>) -> RawBuf<T> {
+    let boxed = buf.into_boxed_slice();
+    let len = boxed.len();
+    let ptr = Box::into_raw(boxed) as *mut T;
+    RawBuf {
+        ptr,
+        len,
+        kind: BufKind::Owned,
+    }
+}
+
+/// `MPI_Comm_dup` with `MPI_ERRORS_RETURN` set on the duplicate.
+pub(crate) fn duplicate(comm: &dyn Communicator) -> Result<SimpleCommunicator> {
+    let mut raw = MaybeUninit::<ffi::MPI_Comm>::uninit();
+    // SAFETY: `comm` is a live communicator; `raw` is a valid out-pointer.
+    let rc = unsafe { ffi::MPI_Comm_dup(comm.as_raw(), raw.as_mut_ptr()) };
+    check("MPI_Comm_dup", rc)?;
+    // SAFETY: MPI_Comm_dup succeeded and wrote a new intra-communicator (duplicating
+    // an intra-communicator gives one), which we own and hand to rsmpi to free.
+    let dup = unsafe { SimpleCommunicator::from_raw(raw.assume_init()) };
+    set_errors_return(dup.as_raw())?;
+    Ok(dup)
+}
+
+impl<T: Equivalence> std::fmt::Debug for PersistentSet<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersistentSet")
+            .field("sends", &self.sends.len())
+            .field("recvs", &self.recvs.len())
+            .field("in_flight", &self.in_flight)
+            .finish()
+    }
+}
