@@ -5,7 +5,9 @@
 pub mod abort;
 pub mod error;
 pub mod persistent;
+pub mod rma;
 
 pub use abort::abort_on_panic;
 pub use error::{Error, Result};
 pub use persistent::{proc_null, InFlight, PersistentSet, PersistentSetBuilder};
+pub use rma::{Assert, Epoch, LockType, Window};
