@@ -1,0 +1,560 @@
+//! Shared memory within a node: the node communicator, the rank → node map, and
+//! [`SharedArray`], an array whose segments live in one `MPI_Win_allocate_shared`
+//! window so that every rank of a node reads every other rank's segment directly.
+//!
+//! # The rule that makes `SharedArray` safe
+//!
+//! A `SharedArray` alternates between two phases, the same on every rank because
+//! the switches are collective:
+//!
+//! - **write phase** (the initial one): each rank may write **its own segment only**,
+//!   with [`SharedArray::local_mut`] (`&mut self`), and read it with
+//!   [`SharedArray::local`]. Other ranks' segments are not reachable.
+//! - **read phase**: [`SharedArray::sync`] (collective: `MPI_Win_sync`, barrier,
+//!   `MPI_Win_sync`) makes every rank's writes visible and returns a [`SharedView`]
+//!   that can read **every** segment. The view borrows the array mutably, so
+//!   `local_mut` cannot be called while it lives: nobody writes during a read phase.
+//!   Releasing the view ([`SharedView::release`], or dropping it) is collective too
+//!   (a barrier): no rank writes again before every rank has finished reading.
+//!
+//! So a data race between processes is impossible through safe code: writes and
+//! reads of a segment by different ranks are always separated by a barrier with
+//! memory synchronisation. The price is two barriers per read phase. If a view is
+//! leaked with `std::mem::forget`, the array performs its release barrier at the
+//! next `local_mut`, `sync` or drop, so phases stay matched across ranks.
+//!
+//! All ranks must call `sync` / release the same number of times (they are
+//! collective); a rank that skips one makes the others wait, it cannot race.
+//!
+//! ```no_run
+//! use mpi::traits::*;
+//! use quicklb_transport::SharedArray;
+//!
+//! let universe = mpi::initialize().unwrap();
+//! let world = universe.world();
+//! let node = quicklb_transport::split_shared(&world)?;
+//! let (rank, size) = (node.rank() as usize, node.size() as usize);
+//!
+//! // Each rank owns `rank + 1` values (lengths may differ, and may be 0).
+//! let mut field = SharedArray::<f64>::new(&node, rank + 1)?;
+//! field.local_mut().fill(rank as f64);          // write phase: own segment only
+//! let view = field.sync()?;                     // collective
+//! let right = view.segment((rank + 1) % size);  // read phase: any segment
+//! assert!(right.iter().all(|&v| v == ((rank + 1) % size) as f64));
+//! view.release()?;                              // collective; back to writing
+//! # Ok::<(), quicklb_transport::Error>(())
+//! ```
+
+use std::ffi::{c_int, c_void};
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+
+use mpi::collective::SystemOperation;
+use mpi::datatype::Equivalence;
+use mpi::ffi;
+use mpi::raw::{AsRaw, FromRaw};
+use mpi::topology::{Communicator, Rank, SimpleCommunicator};
+use mpi::traits::CommunicatorCollectives;
+use ndarray::{ArrayView, ArrayViewMut, Dimension, StrideShape};
+
+use crate::error::{check, invalid, set_errors_return, Error, Result};
+
+/// The node communicator: the ranks of `comm` that can share memory with this one
+/// (`MPI_Comm_split_type` with `MPI_COMM_TYPE_SHARED`), ordered as in `comm`, with
+/// `MPI_ERRORS_RETURN` set. Collective over `comm`.
+pub fn split_shared<C: Communicator>(comm: &C) -> Result<SimpleCommunicator> {
+    let mut raw = MaybeUninit::<ffi::MPI_Comm>::uninit();
+    // SAFETY: `comm` is a live communicator; the split type and info are constants
+    // read from the bindings; `raw` is a valid out-pointer.
+    let rc = unsafe {
+        ffi::MPI_Comm_split_type(
+            comm.as_raw(),
+            ffi::RSMPI_COMM_TYPE_SHARED,
+            comm.rank(),
+            ffi::RSMPI_INFO_NULL,
+            raw.as_mut_ptr(),
+        )
+    };
+    check("MPI_Comm_split_type", rc)?;
+    // SAFETY: the split succeeded; with a real split type every rank gets a new
+    // intra-communicator (never MPI_COMM_NULL), which we own.
+    let node = unsafe { SimpleCommunicator::from_raw(raw.assume_init()) };
+    set_errors_return(node.as_raw())?;
+    Ok(node)
+}
+
+/// Which node each rank of a communicator runs on.
+///
+/// Nodes are numbered `0..num_nodes()` in the order of their lowest rank, so rank 0
+/// is always on node 0, and a single-node job has one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeMap {
+    node_of: Vec<usize>,
+    ranks_on: Vec<Vec<Rank>>,
+}
+
+/// The [`NodeMap`] of `comm`: for each rank of `comm`, its node index. Collective
+/// over `comm`. Same as [`NodeMap::new`].
+pub fn node_map<C: Communicator>(comm: &C) -> Result<NodeMap> {
+    NodeMap::new(comm)
+}
+
+impl NodeMap {
+    /// The node map of `comm`, nodes found with [`split_shared`]. Collective.
+    pub fn new<C: Communicator>(comm: &C) -> Result<NodeMap> {
+        let node = split_shared(comm)?;
+        Self::from_node_comm(comm, &node)
+    }
+
+    /// The map for any partition of `comm` into groups: `node_comm` must be this
+    /// rank's group, obtained by splitting `comm` (e.g. with `split_by_color`, to
+    /// emulate several nodes on one machine in tests). Collective over `comm`.
+    pub fn from_node_comm<C: Communicator, N: Communicator>(
+        comm: &C,
+        node_comm: &N,
+    ) -> Result<NodeMap> {
+        // The node's leader is its lowest rank in `comm`.
+        let me = comm.rank();
+        let mut leader: Rank = me;
+        node_comm.all_reduce_into(&me, &mut leader, SystemOperation::min());
+        let mut leaders = vec![0 as Rank; comm.size() as usize];
+        comm.all_gather_into(&leader, &mut leaders[..]);
+        let mut distinct = leaders.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let node_of: Vec<usize> = leaders
+            .iter()
+            .map(|l| distinct.binary_search(l).expect("leader is listed"))
+            .collect();
+        let mut ranks_on = vec![Vec::new(); distinct.len()];
+        for (rank, &n) in node_of.iter().enumerate() {
+            ranks_on[n].push(rank as Rank);
+        }
+        Ok(NodeMap { node_of, ranks_on })
+    }
+
+    /// Builds a map from a node index per rank (e.g. to test a planner without MPI).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless nodes are numbered `0..n` in the order of
+    /// their lowest rank, every index used.
+    pub fn from_nodes(node_of: Vec<usize>) -> Result<NodeMap> {
+        let mut ranks_on: Vec<Vec<Rank>> = Vec::new();
+        for (rank, &n) in node_of.iter().enumerate() {
+            if n == ranks_on.len() {
+                ranks_on.push(Vec::new());
+            } else if n > ranks_on.len() {
+                return Err(invalid(
+                    "NodeMap::from_nodes",
+                    format!(
+                        "rank {rank} is on node {n} before node {} appeared",
+                        ranks_on.len()
+                    ),
+                ));
+            }
+            ranks_on[n].push(rank as Rank);
+        }
+        Ok(NodeMap { node_of, ranks_on })
+    }
+
+    /// The node index of `rank`.
+    ///
+    /// # Panics
+    /// If `rank` is not a rank of the communicator.
+    pub fn node_of(&self, rank: Rank) -> usize {
+        self.node_of[rank as usize]
+    }
+
+    /// Number of distinct nodes.
+    pub fn num_nodes(&self) -> usize {
+        self.ranks_on.len()
+    }
+
+    /// Number of ranks.
+    pub fn num_ranks(&self) -> usize {
+        self.node_of.len()
+    }
+
+    /// The ranks on node `node`, ascending.
+    ///
+    /// # Panics
+    /// If `node >= self.num_nodes()`.
+    pub fn ranks_on(&self, node: usize) -> &[Rank] {
+        &self.ranks_on[node]
+    }
+
+    /// Whether ranks `a` and `b` share a node.
+    pub fn same_node(&self, a: Rank, b: Rank) -> bool {
+        self.node_of(a) == self.node_of(b)
+    }
+
+    /// The node index of every rank, indexed by rank.
+    pub fn as_slice(&self) -> &[usize] {
+        &self.node_of
+    }
+}
+
+/// An array split in per-rank segments over one node's shared memory
+/// (`MPI_Win_allocate_shared`). Rank `r` of the communicator owns segment `r`;
+/// segments may have different lengths, including 0, and are contiguous in rank
+/// order. See the [module documentation](self) for the write/read rule.
+///
+/// All segments start zeroed. Dropping the array is collective (`MPI_Win_free`).
+pub struct SharedArray<T: Equivalence + bytemuck::Pod> {
+    win: ffi::MPI_Win,
+    /// Base pointer and length of each rank's segment.
+    segments: Vec<(*mut T, usize)>,
+    rank: usize,
+    /// A view was leaked: the release barrier is still owed.
+    reading: bool,
+    comm: SimpleCommunicator,
+    _t: PhantomData<T>,
+}
+
+/// The read phase of a [`SharedArray`], obtained from [`SharedArray::sync`]: every
+/// segment can be read, none written. Release it with [`release`](Self::release)
+/// (collective); dropping it releases it too, ignoring errors.
+#[must_use = "dropping a SharedView ends the read phase at once (a barrier)"]
+pub struct SharedView<'s, T: Equivalence + bytemuck::Pod> {
+    array: &'s mut SharedArray<T>,
+}
+
+impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
+    /// Allocates the array across `comm`, whose ranks must all share one node (use
+    /// [`split_shared`] first), with `local_len` elements owned by this rank.
+    /// Collective over `comm`; every segment starts zeroed.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `comm` spans several nodes or `T` is zero-sized
+    /// or the size overflows; [`Error::Mpi`] if MPI fails to allocate.
+    pub fn new<C: Communicator>(comm: &C, local_len: usize) -> Result<Self> {
+        let parent_size = comm.size() as usize;
+        let comm = split_shared(comm)?;
+        let elem = std::mem::size_of::<T>();
+        let size = comm.size() as usize;
+        if size != parent_size {
+            return Err(invalid(
+                "SharedArray::new",
+                format!(
+                    "the communicator spans several nodes ({size} of its {parent_size} ranks share this one); \
+                     use split_shared(comm) first"
+                ),
+            ));
+        }
+        if elem == 0 {
+            return Err(invalid("SharedArray::new", "zero-sized element type"));
+        }
+        let bytes = local_len
+            .checked_mul(elem)
+            .filter(|&b| b <= ffi::MPI_Aint::MAX as usize)
+            .ok_or_else(|| invalid("SharedArray::new", format!("{local_len} elements overflow")))?;
+        let disp_unit = c_int::try_from(elem)
+            .map_err(|_| invalid("SharedArray::new", "element size exceeds c_int"))?;
+        let mut base: *mut T = std::ptr::null_mut();
+        let mut win = MaybeUninit::<ffi::MPI_Win>::uninit();
+        // SAFETY: `comm` is a live node communicator; `base` receives the address of
+        // this rank's segment (MPI writes a pointer into the location we pass), `win`
+        // the new window handle.
+        let rc = unsafe {
+            ffi::MPI_Win_allocate_shared(
+                bytes as ffi::MPI_Aint,
+                disp_unit,
+                ffi::RSMPI_INFO_NULL,
+                comm.as_raw(),
+                &mut base as *mut *mut T as *mut c_void,
+                win.as_mut_ptr(),
+            )
+        };
+        check("MPI_Win_allocate_shared", rc)?;
+        // SAFETY: the allocation succeeded and wrote the window handle.
+        let win = unsafe { win.assume_init() };
+        // From here, `array`'s Drop frees the window on every path.
+        let mut array = SharedArray {
+            win,
+            segments: Vec::with_capacity(size),
+            rank: comm.rank() as usize,
+            reading: false,
+            comm,
+            _t: PhantomData,
+        };
+        // SAFETY: `win` is a live window; MPI_ERRORS_RETURN is a predefined handler.
+        let rc = unsafe { ffi::MPI_Win_set_errhandler(win, ffi::RSMPI_ERRORS_RETURN) };
+        check("MPI_Win_set_errhandler", rc)?;
+        for r in 0..size {
+            let mut seg_bytes: ffi::MPI_Aint = 0;
+            let mut seg_unit: c_int = 0;
+            let mut ptr: *mut T = std::ptr::null_mut();
+            // SAFETY: `r` is a rank of the window's group; the out-pointers are valid
+            // (MPI writes the segment's base address into `ptr`).
+            let rc = unsafe {
+                ffi::MPI_Win_shared_query(
+                    win,
+                    r as c_int,
+                    &mut seg_bytes,
+                    &mut seg_unit,
+                    &mut ptr as *mut *mut T as *mut c_void,
+                )
+            };
+            check("MPI_Win_shared_query", rc)?;
+            let len = seg_bytes as usize / elem;
+            if len == 0 {
+                ptr = std::ptr::NonNull::dangling().as_ptr();
+            } else if ptr.is_null() || (ptr as usize) % std::mem::align_of::<T>() != 0 {
+                return Err(invalid(
+                    "SharedArray::new",
+                    format!("segment {r} at {ptr:p} is not aligned for the element type"),
+                ));
+            }
+            array.segments.push((ptr, len));
+        }
+        // SAFETY: `win` is a live window; MPI_MODE_NOCHECK is the assert constant from
+        // the bindings. A shared lock on all ranks for the window's life is the
+        // passive-target epoch in which MPI_Win_sync is allowed.
+        let rc = unsafe { ffi::MPI_Win_lock_all(ffi::MPI_MODE_NOCHECK as c_int, win) };
+        check("MPI_Win_lock_all", rc)?;
+        array.local_mut().fill(T::zeroed());
+        array.memory_barrier()?;
+        Ok(array)
+    }
+
+    /// This rank's index in the array's communicator (its segment number).
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// Number of segments (ranks).
+    pub fn num_segments(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Length of every segment, by rank.
+    pub fn segment_lens(&self) -> Vec<usize> {
+        self.segments.iter().map(|s| s.1).collect()
+    }
+
+    /// Length of segment `rank`.
+    ///
+    /// # Panics
+    /// If `rank >= self.num_segments()`.
+    pub fn segment_len(&self, rank: usize) -> usize {
+        self.segments[rank].1
+    }
+
+    /// Total length (sum of all segments).
+    pub fn total_len(&self) -> usize {
+        self.segments.iter().map(|s| s.1).sum()
+    }
+
+    /// Offset of segment `rank` in the whole array (sum of the lengths before it).
+    pub fn segment_offset(&self, rank: usize) -> usize {
+        self.segments[..rank].iter().map(|s| s.1).sum()
+    }
+
+    /// The array's node communicator (owned by the array, `MPI_ERRORS_RETURN`).
+    pub fn comm(&self) -> &SimpleCommunicator {
+        &self.comm
+    }
+
+    /// This rank's own segment, for reading. Always allowed: only this rank writes it.
+    pub fn local(&self) -> &[T] {
+        let (ptr, len) = self.segments[self.rank];
+        // SAFETY: the segment is valid for `len` elements of `T` for the window's life;
+        // only this rank writes it, and only through `&mut self`, so no write can
+        // happen while this shared borrow lives.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+
+    /// This rank's own segment, for writing (write phase). Other ranks cannot read it
+    /// until the next [`sync`](Self::sync).
+    pub fn local_mut(&mut self) -> &mut [T] {
+        if self.reading {
+            self.end_read_phase()
+                .expect("completing the read phase of a leaked SharedView");
+        }
+        let (ptr, len) = self.segments[self.rank];
+        // SAFETY: as in `local`; other ranks only read this segment during a read
+        // phase, and no read phase is open (ended above; a new one needs `&mut self`).
+        unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+    }
+
+    /// This rank's segment as an ndarray view of shape `shape` (e.g. `(rows, cols)`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the shape does not match the segment length.
+    pub fn local_view<D: Dimension, Sh: Into<StrideShape<D>>>(
+        &self,
+        shape: Sh,
+    ) -> Result<ArrayView<'_, T, D>> {
+        ArrayView::from_shape(shape, self.local()).map_err(shape_error)
+    }
+
+    /// This rank's segment as a mutable ndarray view of shape `shape`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the shape does not match the segment length.
+    pub fn local_view_mut<D: Dimension, Sh: Into<StrideShape<D>>>(
+        &mut self,
+        shape: Sh,
+    ) -> Result<ArrayViewMut<'_, T, D>> {
+        ArrayViewMut::from_shape(shape, self.local_mut()).map_err(shape_error)
+    }
+
+    /// Ends the write phase: makes every rank's writes visible to all
+    /// (`MPI_Win_sync`, barrier, `MPI_Win_sync`) and returns the read view.
+    /// **Collective** over the array's communicator.
+    pub fn sync(&mut self) -> Result<SharedView<'_, T>> {
+        if self.reading {
+            self.end_read_phase()?;
+        }
+        self.memory_barrier()?;
+        self.reading = true;
+        Ok(SharedView { array: self })
+    }
+
+    /// `MPI_Win_sync`, barrier, `MPI_Win_sync`: the shared-memory synchronisation of
+    /// the unified memory model.
+    fn memory_barrier(&mut self) -> Result<()> {
+        // SAFETY: `win` is live and inside the lock_all epoch opened at creation.
+        check("MPI_Win_sync", unsafe { ffi::MPI_Win_sync(self.win) })?;
+        // SAFETY: the communicator is live.
+        check("MPI_Barrier", unsafe {
+            ffi::MPI_Barrier(self.comm.as_raw())
+        })?;
+        // SAFETY: as above.
+        check("MPI_Win_sync", unsafe { ffi::MPI_Win_sync(self.win) })
+    }
+
+    fn end_read_phase(&mut self) -> Result<()> {
+        self.reading = false;
+        // Reads need no memory fence; the barrier orders them before later writes.
+        // SAFETY: the communicator is live.
+        check("MPI_Barrier", unsafe {
+            ffi::MPI_Barrier(self.comm.as_raw())
+        })
+    }
+}
+
+impl<T: Equivalence + bytemuck::Pod> SharedView<'_, T> {
+    /// Segment `rank`, any rank of the node.
+    ///
+    /// # Panics
+    /// If `rank >= num_segments()`.
+    pub fn segment(&self, rank: usize) -> &[T] {
+        let (ptr, len) = self.array.segments[rank];
+        // SAFETY: the segment is valid for `len` elements for the window's life. During
+        // a read phase no rank writes any segment: each rank's writes need
+        // `local_mut(&mut self)`, impossible while its own view borrows its array, and
+        // the phases are switched by collective barriers on every rank.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+
+    /// This rank's own segment.
+    pub fn local(&self) -> &[T] {
+        self.segment(self.array.rank)
+    }
+
+    /// This rank's index (segment number).
+    pub fn rank(&self) -> usize {
+        self.array.rank
+    }
+
+    /// Number of segments (ranks).
+    pub fn num_segments(&self) -> usize {
+        self.array.segments.len()
+    }
+
+    /// The whole array, all segments in rank order, as one slice (MPI allocates the
+    /// segments contiguously by default).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if this MPI did not place them contiguously.
+    pub fn all(&self) -> Result<&[T]> {
+        let segs = &self.array.segments;
+        let mut nonempty = segs.iter().filter(|s| s.1 > 0);
+        let Some(&(first, _)) = nonempty.clone().next() else {
+            return Ok(&[]);
+        };
+        let mut end = first;
+        for &(ptr, len) in nonempty.by_ref() {
+            if ptr != end {
+                return Err(invalid(
+                    "SharedView::all",
+                    "the MPI library did not allocate the segments contiguously",
+                ));
+            }
+            end = ptr.wrapping_add(len);
+        }
+        let total = self.array.total_len();
+        // SAFETY: the non-empty segments are adjacent (checked above), so
+        // `[first, first + total)` is exactly their union, valid for the window's
+        // life and not written during the read phase (see `segment`).
+        Ok(unsafe { std::slice::from_raw_parts(first, total) })
+    }
+
+    /// Segment `rank` as an ndarray view of shape `shape` (e.g. `(rows, cols)`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if the shape does not match the segment length.
+    pub fn segment_view<D: Dimension, Sh: Into<StrideShape<D>>>(
+        &self,
+        rank: usize,
+        shape: Sh,
+    ) -> Result<ArrayView<'_, T, D>> {
+        ArrayView::from_shape(shape, self.segment(rank)).map_err(shape_error)
+    }
+
+    /// The whole array (see [`all`](Self::all)) as an ndarray view of shape `shape`.
+    ///
+    /// # Errors
+    /// As [`all`](Self::all), or if the shape does not match the total length.
+    pub fn all_view<D: Dimension, Sh: Into<StrideShape<D>>>(
+        &self,
+        shape: Sh,
+    ) -> Result<ArrayView<'_, T, D>> {
+        ArrayView::from_shape(shape, self.all()?).map_err(shape_error)
+    }
+
+    /// Ends the read phase (a barrier, **collective**): afterwards each rank may
+    /// write its own segment again.
+    pub fn release(self) -> Result<()> {
+        // The drop that follows sees the phase ended and does nothing.
+        self.array.end_read_phase()
+    }
+}
+
+impl<T: Equivalence + bytemuck::Pod> Drop for SharedView<'_, T> {
+    fn drop(&mut self) {
+        // Errors cannot be returned from drop; `release()` reports them.
+        if self.array.reading {
+            let _ = self.array.end_read_phase();
+        }
+    }
+}
+
+impl<T: Equivalence + bytemuck::Pod> Drop for SharedArray<T> {
+    fn drop(&mut self) {
+        if self.reading {
+            let _ = self.end_read_phase();
+        }
+        // SAFETY: `win` is live, inside the lock_all epoch opened at creation; after
+        // unlock_all, MPI_Win_free (collective) releases the shared memory. No slice
+        // into it outlives `self`.
+        unsafe {
+            ffi::MPI_Win_unlock_all(self.win);
+            ffi::MPI_Win_free(&mut self.win);
+        }
+    }
+}
+
+impl<T: Equivalence + bytemuck::Pod> std::fmt::Debug for SharedArray<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedArray")
+            .field("rank", &self.rank)
+            .field("segment_lens", &self.segment_lens())
+            .finish()
+    }
+}
+
+fn shape_error(e: ndarray::ShapeError) -> Error {
+    invalid("SharedArray view", e.to_string())
+}

@@ -1,0 +1,126 @@
+//! Shared memory within a node:
+//! - `node_map` on one machine (one node), and `NodeMap::from_node_comm` with an
+//!   emulated 2-node split (rank % 2);
+//! - a `SharedArray` where each rank writes its segment (lengths differ, some 0) and
+//!   reads both neighbours' segments after `sync`, for several rounds;
+//! - the whole array as one contiguous slice, and 2-D ndarray views of segments;
+//! - a leaked `SharedView` (phases stay matched), and error cases (bad view shape,
+//!   malformed node numbering).
+
+use mpi::topology::Color;
+use mpi::traits::*;
+use quicklb_transport::{node_map, split_shared, Error, NodeMap, SharedArray};
+
+fn main() {
+    let universe = mpi::initialize().expect("MPI initialises once");
+    quicklb_transport::abort_on_panic();
+    let world = universe.world();
+    let rank = world.rank();
+    let size = world.size();
+
+    // Node map: this test runs on one machine.
+    let map = node_map(&world).expect("node_map");
+    assert_eq!(map.num_nodes(), 1);
+    assert_eq!(map.num_ranks(), size as usize);
+    assert_eq!(map.ranks_on(0), (0..size).collect::<Vec<_>>().as_slice());
+    assert!(map.same_node(0, size - 1));
+    // Emulated nodes: even ranks on node 0, odd ranks on node 1.
+    let halves = world
+        .split_by_color(Color::with_value(rank % 2))
+        .expect("every rank gets a colour");
+    let split = NodeMap::from_node_comm(&world, &halves).expect("from_node_comm");
+    let expected: Vec<usize> = (0..size as usize).map(|r| r % 2).collect();
+    assert_eq!(split.as_slice(), expected.as_slice());
+    assert_eq!(split.num_nodes(), (size as usize).min(2));
+    assert_eq!(
+        split,
+        NodeMap::from_nodes(expected).expect("valid numbering")
+    );
+    assert!(matches!(
+        NodeMap::from_nodes(vec![1, 0]),
+        Err(Error::InvalidArgument { .. })
+    ));
+
+    // SharedArray with uneven segment lengths (rank 0, 3, 6... own 0 elements).
+    let node = split_shared(&world).expect("split_shared");
+    assert_eq!(node.size(), size);
+    let me = node.rank() as usize;
+    let n = size as usize;
+    let len_of = |r: usize| (r * 2) % 3 + (r % 3 == 1) as usize * 3;
+    let mut arr = SharedArray::<i64>::new(&node, len_of(me)).expect("SharedArray::new");
+    assert_eq!(arr.num_segments(), n);
+    assert_eq!(arr.segment_lens(), (0..n).map(len_of).collect::<Vec<_>>());
+    assert!(arr.local().iter().all(|&v| v == 0), "segments start zeroed");
+    let value = |r: usize, i: usize, round: usize| (r * 1000 + i + 100_000 * round) as i64;
+    for round in 0..3 {
+        for (i, v) in arr.local_mut().iter_mut().enumerate() {
+            *v = value(me, i, round);
+        }
+        let view = arr.sync().expect("sync");
+        for r in [(me + n - 1) % n, me, (me + 1) % n] {
+            let seg = view.segment(r);
+            assert_eq!(seg.len(), len_of(r));
+            for (i, &v) in seg.iter().enumerate() {
+                assert_eq!(v, value(r, i, round), "rank {me} reads rank {r}[{i}]");
+            }
+        }
+        let all = view.all().expect("contiguous segments");
+        let concat: Vec<i64> = (0..n)
+            .flat_map(|r| (0..len_of(r)).map(move |i| value(r, i, round)))
+            .collect();
+        assert_eq!(all, concat.as_slice());
+        view.release().expect("release");
+    }
+
+    // A leaked view: `local_mut` completes the read phase (a barrier on every rank).
+    std::mem::forget(arr.sync().expect("sync"));
+    arr.local_mut().fill(-1);
+    {
+        let view = arr.sync().expect("sync after leak");
+        assert!(view.segment((me + 1) % n).iter().all(|&v| v == -1));
+        // dropped here: the release barrier runs in drop
+    }
+
+    // 2-D fields: rank r owns r + 1 rows of 4 columns, like a row-split grid.
+    const COLS: usize = 4;
+    let mut field = SharedArray::<f64>::new(&world, (me + 1) * COLS).expect("2-D field");
+    {
+        let mut local = field.local_view_mut((me + 1, COLS)).expect("local view");
+        for ((i, j), v) in local.indexed_iter_mut() {
+            *v = (me * 100 + i * 10 + j) as f64;
+        }
+    }
+    assert!(matches!(
+        field.local_view((me + 2, COLS)),
+        Err(Error::InvalidArgument { .. })
+    ));
+    let view = field.sync().expect("sync");
+    let up = (me + n - 1) % n;
+    let above = view
+        .segment_view(up, (up + 1, COLS))
+        .expect("neighbour rows");
+    assert_eq!(
+        above[[up, COLS - 1]],
+        (up * 100 + up * 10 + COLS - 1) as f64
+    );
+    let total_rows = n * (n + 1) / 2;
+    let grid = view.all_view((total_rows, COLS)).expect("whole grid");
+    let first_row_of_me = me * (me + 1) / 2;
+    assert_eq!(grid[[first_row_of_me, 2]], (me * 100 + 2) as f64);
+    assert_eq!(view.local().len(), (me + 1) * COLS);
+    view.release().expect("release");
+
+    // Every rank owns nothing: still a valid (empty) array.
+    let mut empty = SharedArray::<u8>::new(&world, 0).expect("empty array");
+    assert_eq!(empty.total_len(), 0);
+    assert_eq!(
+        empty.sync().expect("sync").all().expect("all"),
+        &[] as &[u8]
+    );
+
+    drop((arr, field, empty));
+    world.barrier();
+    if rank == 0 {
+        println!("mpi_shared: {size} ranks ok (node map, uneven segments x3 rounds, contiguous, 2-D views, leaked view, errors)");
+    }
+}
