@@ -1,0 +1,1 @@
+//! Halo exchange between ranks (work in progress).
