@@ -812,10 +812,53 @@ impl<T> std::fmt::Debug for Epoch<'_, T> {
 }
 
 /// Splits `len` elements into (start, count) pieces that fit an MPI `int` count.
-fn chunks(len: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..len)
-        .step_by(MAX_CHUNK)
-        .map(move |start| (start, (len - start).min(MAX_CHUNK)))
+fn chunks(len: usize) -> Chunks {
+    Chunks { len, start: 0 }
+}
+
+/// Iterator of [`chunks`].
+struct Chunks {
+    len: usize,
+    start: usize,
+}
+
+impl Iterator for Chunks {
+    type Item = (usize, usize);
+
+    #[inline]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        if self.start >= self.len {
+            return None;
+        }
+        let start = self.start;
+        let count = (self.len - start).min(MAX_CHUNK);
+        self.start += count;
+        Some((start, count))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_the_range() {
+        assert_eq!(chunks(0).count(), 0);
+        assert_eq!(chunks(5).collect::<Vec<_>>(), vec![(0, 5)]);
+        let big = 2 * MAX_CHUNK + 3;
+        assert_eq!(
+            chunks(big).collect::<Vec<_>>(),
+            vec![(0, MAX_CHUNK), (MAX_CHUNK, MAX_CHUNK), (2 * MAX_CHUNK, 3)]
+        );
+    }
+
+    #[test]
+    fn asserts_come_from_the_bindings() {
+        assert_eq!(Assert::NOCHECK.as_raw(), ffi::MPI_MODE_NOCHECK as c_int);
+        assert!((Assert::NOPRECEDE | Assert::NOSUCCEED).contains(Assert::NOSUCCEED));
+        assert!(!Assert::NONE.contains(Assert::NOPUT));
+        assert_ne!(LockType::Shared.as_raw(), LockType::Exclusive.as_raw());
+    }
 }
 
 /// The call that closes an epoch.

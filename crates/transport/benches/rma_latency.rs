@@ -1,0 +1,316 @@
+//! RMA latency of `quicklb_transport::rma` against C and mpi4py, in the same run.
+//!
+//! Run under two ranks: `mpiexec -n 2 <bench binary> [--quick]` (built with
+//! `cargo bench -p quicklb-transport --bench rma_latency --no-run`).
+//!
+//! Rows: put, get and accumulate (`MPI_SUM`) of 8 bytes (one `f64`), each in a
+//! fence epoch per iteration (`fence`: all ranks fence, rank 0 does the operation)
+//! and in an exclusive lock epoch per iteration (`lock`: rank 0 locks rank 1, does
+//! the operation, unlocks; rank 1 waits). OSU-style: untimed warm-up, then timed
+//! iterations; each number is the mean time per iteration in microseconds, the best
+//! of several repetitions that alternate between Rust and C.
+//!
+//! Peers:
+//! - C: `benches/c/rma_latency.c`, compiled at start-up with `mpicc -shared` (or
+//!   `$MPICC`) and called in-process through `dlopen`, so it runs in the same
+//!   processes on the same MPI library.
+//! - mpi4py: `benches/py/rma_latency.py` with numpy buffers, launched by rank 0 as
+//!   a separate `mpiexec -n 2 python3 …` job (`$MPIEXEC`, `$PYTHON`) after the Rust
+//!   and C rows, while rank 1 sleeps; skipped with a reason if python3 lacks
+//!   mpi4py or numpy, or the launch fails.
+//!
+//! Rank 0 prints a markdown table with the ratios Rust/C and mpi4py/Rust.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use mpi::collective::SystemOperation;
+use mpi::ffi;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use quicklb_transport::rma::{LockType, Window};
+
+const OPS: [&str; 3] = ["put", "get", "accumulate"];
+const SYNCS: [&str; 2] = ["fence", "lock"];
+
+type CRma = unsafe extern "C" fn(ffi::MPI_Comm, c_int, c_int, c_int, c_int) -> f64;
+
+extern "C" {
+    fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+    fn dlerror() -> *const c_char;
+}
+
+const RTLD_NOW: c_int = 2;
+
+/// Compiles the C peer into a shared library private to this rank and loads it.
+fn load_c(rank: i32) -> Result<CRma, String> {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/c/rma_latency.c");
+    let lib: PathBuf = std::env::temp_dir().join(format!(
+        "quicklb_rma_latency_c_{}_{rank}.so",
+        std::process::id()
+    ));
+    let mpicc = std::env::var("MPICC").unwrap_or_else(|_| "mpicc".into());
+    let out = Command::new(&mpicc)
+        .args(["-O2", "-shared", "-fPIC", "-DQLB_NO_MAIN", "-o"])
+        .arg(&lib)
+        .arg(src)
+        .output()
+        .map_err(|e| format!("{mpicc} not runnable: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{mpicc} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let name = CString::new(lib.to_string_lossy().into_owned()).map_err(|e| e.to_string())?;
+    // SAFETY: `name` is a NUL-terminated path of a library we just built; loading it
+    // runs no initialisers beyond the C runtime's.
+    let handle = unsafe { dlopen(name.as_ptr(), RTLD_NOW) };
+    let _ = std::fs::remove_file(&lib); // the mapping stays valid
+    if handle.is_null() {
+        // SAFETY: dlerror returns a NUL-terminated message after a failed dlopen.
+        let msg = unsafe { std::ffi::CStr::from_ptr(dlerror()) };
+        return Err(format!("dlopen failed: {}", msg.to_string_lossy()));
+    }
+    // SAFETY: a valid handle and a NUL-terminated symbol name.
+    let sym = unsafe { dlsym(handle, c"qlb_c_rma".as_ptr()) };
+    if sym.is_null() {
+        return Err("symbol qlb_c_rma not found".into());
+    }
+    // SAFETY: `qlb_c_rma` is defined in rma_latency.c with exactly the signature
+    // of `CRma` (MPI_Comm, int, int, int, int) -> double.
+    Ok(unsafe { std::mem::transmute::<*mut c_void, CRma>(sym) })
+}
+
+/// The Rust loop of one row; mean microseconds per iteration on rank 0.
+fn rust_rma(
+    world: &SimpleCommunicator,
+    op: usize,
+    sync: usize,
+    iters: usize,
+    warmup: usize,
+) -> f64 {
+    let rank = world.rank();
+    let target = if world.size() > 1 { 1 } else { 0 };
+    let mut win = Window::<f64>::allocate(world, 1).expect("MPI_Win_allocate");
+    let origin = [1.0f64];
+    let mut dst = [0.0f64];
+    let mut t0 = 0.0;
+    world.barrier();
+    if sync == 0 {
+        for i in 0..warmup + iters {
+            if i == warmup {
+                t0 = mpi::time();
+            }
+            win.fence(|e| {
+                if rank != 0 {
+                    return Ok(());
+                }
+                match op {
+                    0 => e.put(&origin, target, 0),
+                    1 => e.get(&mut dst, target, 0),
+                    _ => e.accumulate(&origin, target, 0, SystemOperation::sum()),
+                }
+            })
+            .expect("fence")
+            .expect("rma op");
+        }
+    } else if rank == 0 {
+        for i in 0..warmup + iters {
+            if i == warmup {
+                t0 = mpi::time();
+            }
+            win.lock(target, LockType::Exclusive, |e| match op {
+                0 => e.put(&origin, target, 0),
+                1 => e.get(&mut dst, target, 0),
+                _ => e.accumulate(&origin, target, 0, SystemOperation::sum()),
+            })
+            .expect("lock")
+            .expect("rma op");
+        }
+    }
+    let us = (mpi::time() - t0) * 1e6 / iters as f64;
+    world.barrier();
+    us
+}
+
+/// Runs the mpi4py peer as its own 2-rank job; rank 0 only.
+fn run_python(quick: bool) -> Result<Vec<f64>, String> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let probe = Command::new(&python)
+        .args(["-c", "import mpi4py, numpy"])
+        .output()
+        .map_err(|e| format!("{python} not runnable: {e}"))?;
+    if !probe.status.success() {
+        return Err(format!(
+            "`{python} -c 'import mpi4py, numpy'` failed (pip install mpi4py numpy)"
+        ));
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/py/rma_latency.py");
+    let mpiexec = std::env::var("MPIEXEC").unwrap_or_else(|_| "mpiexec".into());
+    let mut cmd = Command::new(&mpiexec);
+    cmd.args(["-n", "2"]).arg(&python).arg(script).arg("--json");
+    if quick {
+        cmd.arg("--quick");
+    }
+    // A fresh job: drop what this job's launcher exported to its ranks, keep the
+    // user's settings (run-as-root permission, oversubscription, component choice).
+    for (key, _) in std::env::vars() {
+        let launcher = key.starts_with("PMIX_")
+            || key.starts_with("PMI_")
+            || key.starts_with("HYDRA_")
+            || key.starts_with("MPI_LOCAL")
+            || key.starts_with("OMPI_COMM_WORLD")
+            || key.starts_with("OMPI_FIRST")
+            || key.starts_with("OMPI_APP")
+            || key.starts_with("OMPI_UNIVERSE")
+            || key.starts_with("OMPI_FILE_LOCATION")
+            || key.starts_with("OMPI_NUM_APP")
+            || key.starts_with("OMPI_ARGV")
+            || key.starts_with("OMPI_COMMAND")
+            || key.starts_with("OMPI_MCA_ess")
+            || key.starts_with("OMPI_MCA_orte")
+            || key.starts_with("OMPI_MCA_pmix")
+            || key.starts_with("OMPI_MCA_initial_wdir")
+            || key.starts_with("OMPI_MCA_mpi_oversubscribe")
+            || key.starts_with("OMPI_MCA_shmem_RUNTIME")
+            || key.starts_with("OMPI_MCA_btl_vader_single")
+            || key.starts_with("ORTE_");
+        if launcher {
+            cmd.env_remove(&key);
+        }
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{mpiexec} not runnable: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        return Err(format!("nested `{mpiexec} -n 2 {python}` failed: {first}"));
+    }
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with('{'))
+        .ok_or_else(|| format!("no JSON in mpi4py output: {stdout}"))?;
+    let mut values = Vec::new();
+    for sync in SYNCS {
+        for op in OPS {
+            let key = format!("\"{op} {sync}\":");
+            let at = line
+                .find(&key)
+                .ok_or_else(|| format!("no {op} {sync} in {line}"))?;
+            let rest = &line[at + key.len()..];
+            let end = rest.find([',', '}']).unwrap_or(rest.len());
+            values.push(
+                rest[..end]
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|e| format!("bad number for {op} {sync}: {e}"))?,
+            );
+        }
+    }
+    Ok(values)
+}
+
+fn main() {
+    let universe = mpi::initialize().expect("MPI initialises once");
+    quicklb_transport::abort_on_panic();
+    let world = universe.world();
+    let rank = world.rank();
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (iters, reps) = if quick { (1_000, 2) } else { (10_000, 5) };
+    let warmup = iters / 10;
+
+    // The C peer is collective: use it only if every rank could load it.
+    let c = load_c(rank);
+    let mut ok = 0i32;
+    world.all_reduce_into(&i32::from(c.is_ok()), &mut ok, SystemOperation::min());
+    let c_fn = match (&c, ok) {
+        (Ok(f), 1) => Some(*f),
+        _ => None,
+    };
+
+    let mut rust = [[f64::INFINITY; 3]; 2];
+    let mut cres = [[f64::INFINITY; 3]; 2];
+    for (sync, (rust_row, c_row)) in rust.iter_mut().zip(cres.iter_mut()).enumerate() {
+        for op in 0..3 {
+            for _ in 0..reps {
+                let r = rust_rma(&world, op, sync, iters, warmup);
+                rust_row[op] = rust_row[op].min(r);
+                if let Some(f) = c_fn {
+                    // SAFETY: the C function takes a valid communicator and plain
+                    // ints, and is called collectively on every rank, like the Rust
+                    // loop.
+                    let t = unsafe {
+                        f(
+                            world.as_raw(),
+                            op as c_int,
+                            sync as c_int,
+                            iters as c_int,
+                            warmup as c_int,
+                        )
+                    };
+                    c_row[op] = c_row[op].min(t);
+                }
+            }
+        }
+    }
+
+    // mpi4py: rank 0 launches it; the others sleep (not spin) until it is done.
+    let py = if rank == 0 {
+        Some(run_python(quick))
+    } else {
+        None
+    };
+    let mut barrier = world.immediate_barrier();
+    loop {
+        match barrier.test() {
+            Ok(_) => break,
+            Err(pending) => {
+                barrier = pending;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+
+    if rank == 0 {
+        println!(
+            "\nRMA latency, 8 B, {} ranks, {iters} iterations after {warmup} warm-up, best of {reps} (µs per epoch)\n",
+            world.size()
+        );
+        println!("| operation | sync | Rust (µs) | C (µs) | Rust/C | mpi4py (µs) | mpi4py/Rust |");
+        println!("|---|---|---:|---:|---:|---:|---:|");
+        for (s, sync) in SYNCS.iter().enumerate() {
+            for (o, op) in OPS.iter().enumerate() {
+                let r = rust[s][o];
+                let (c_us, c_ratio) = match c_fn {
+                    Some(_) => (
+                        format!("{:.3}", cres[s][o]),
+                        format!("{:.2}", r / cres[s][o]),
+                    ),
+                    None => ("–".into(), "–".into()),
+                };
+                let (p_us, p_ratio) = match &py {
+                    Some(Ok(v)) => {
+                        let p = v[s * 3 + o];
+                        (format!("{p:.3}"), format!("{:.2}", p / r))
+                    }
+                    _ => ("–".into(), "–".into()),
+                };
+                println!("| {op} | {sync} | {r:.3} | {c_us} | {c_ratio} | {p_us} | {p_ratio} |");
+            }
+        }
+        if let Err(e) = &c {
+            println!("\nC peer skipped: {e}");
+        } else if c_fn.is_none() {
+            println!("\nC peer skipped: it could not be loaded on every rank");
+        }
+        if let Some(Err(e)) = &py {
+            println!("\nmpi4py peer skipped: {e}");
+        }
+    }
+}
