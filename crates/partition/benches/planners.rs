@@ -1,0 +1,2 @@
+//! Criterion benchmarks (work in progress).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Summary table (work in progress).
+fn main() {}

@@ -1,0 +1,561 @@
+//! The default planner: rank-level transfers, then local cell choice.
+
+use crate::model::{check_weights, Export, NodeMap, Plan, Planner, Problem};
+use crate::Error;
+
+/// Relative size below which an amount is rounding noise (times the average).
+const EPS_REL: f64 = 1e-12;
+
+/// One rank-level transfer: `sender` lends cells worth about `amount` to
+/// `helper`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Move {
+    /// The rank that lends cells (its own load is above average).
+    pub sender: usize,
+    /// The rank that computes them (its own load is below average).
+    pub helper: usize,
+    /// Target weight of the lent cells (> 0).
+    pub amount: f64,
+}
+
+/// The rank-level solution of the [`Transfer`] planner: who lends how much to
+/// whom. Every rank computes the same `Transfers` from the same loads.
+///
+/// Moves are sorted by `(sender, helper)` and each pair appears once.
+///
+/// ```
+/// use quicklb_partition::Transfer;
+/// let t = Transfer::default().transfers(&[6.0, 0.0, 3.0], None, None).unwrap();
+/// assert_eq!(t.average(), 3.0);
+/// assert_eq!(t.moves().len(), 1);
+/// assert_eq!((t.moves()[0].sender, t.moves()[0].helper, t.moves()[0].amount), (0, 1, 3.0));
+/// assert_eq!(t.outgoing(0).len(), 1);
+/// assert_eq!(t.incoming(1).count(), 1);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transfers {
+    ranks: usize,
+    average: f64,
+    moves: Vec<Move>,
+}
+
+impl Transfers {
+    /// All moves, sorted by `(sender, helper)`.
+    pub fn moves(&self) -> &[Move] {
+        &self.moves
+    }
+
+    /// The average load `W / p` the transfers aim at.
+    pub fn average(&self) -> f64 {
+        self.average
+    }
+
+    /// Number of ranks.
+    pub fn num_ranks(&self) -> usize {
+        self.ranks
+    }
+
+    /// Moves where `rank` lends, sorted by helper.
+    pub fn outgoing(&self, rank: usize) -> &[Move] {
+        let lo = self.moves.partition_point(|m| m.sender < rank);
+        let hi = self.moves.partition_point(|m| m.sender <= rank);
+        &self.moves[lo..hi]
+    }
+
+    /// Moves where `rank` helps, sorted by sender. These are the ranks a
+    /// helper must expect cells from.
+    pub fn incoming(&self, rank: usize) -> impl Iterator<Item = &Move> + '_ {
+        self.moves.iter().filter(move |m| m.helper == rank)
+    }
+
+    /// Number of sender -> helper pairs.
+    pub fn pairs(&self) -> usize {
+        self.moves.len()
+    }
+}
+
+/// The default planner: solve the transfer problem between ranks from the
+/// `p` rank loads alone, then let each sender pick which of its own cells to
+/// lend.
+///
+/// # Algorithm
+///
+/// 1. *Rank level* ([`Transfer::transfers`]). With `A = W / p`, ranks above
+///    `A` have a surplus, ranks below a deficit. Surpluses are poured into
+///    deficits with two pointers walking both lists in rank order, first
+///    inside each node (if a node map is given and `node_first`), then across
+///    all ranks with what is left. Each pass creates at most
+///    `senders + helpers - 1` pairs, so there are at most `p - 1` pairs
+///    without a node map and at most `2p` with one; only the node surplus
+///    that a node cannot absorb itself crosses nodes.
+/// 2. *Cell level* ([`Transfer::select_exports`], run by each sender on its
+///    own weights). For each helper in rank order, the sender takes its
+///    heaviest remaining cell that still fits under the amount left (a
+///    largest-first best fit), never exceeding the amount; whatever it could
+///    not fill is carried to the next helper.
+///
+/// # Bound
+///
+/// With `A = W / p` and `w_max` the heaviest cell, a fresh plan guarantees
+/// (up to rounding of `1e-12 A` per cell):
+///
+/// * every helper ends at or below `A` (it never receives more than its deficit);
+/// * every sender ends below `A` plus the lightest positive cell it keeps,
+///   and never above its own load;
+/// * hence **`max load <= max(A + w_max', L_max)`** where `w_max'` is the
+///   heaviest cell kept by a sender, in particular `max load <= A + w_max`,
+///   and no rank ends above the unbalanced maximum.
+///
+/// Since the lower bound is `max(w_max, A)`, the plan is within one cell of
+/// optimal and at most twice the lower bound. With many small cells per
+/// rank the residual is a tiny cell, so the imbalance is essentially `1`.
+///
+/// # Stability
+///
+/// [`Planner::replan`] warm-starts from the previous plan's transfers: old
+/// pairs keep their amounts where the new loads allow, then grow, and only
+/// residual surpluses above `tolerance * A` create new pairs. Each sender
+/// first keeps its previously lent cells for the same helper (largest-first
+/// fit under the new amount), and tops up with new cells only if what is
+/// missing exceeds `tolerance * A`. Re-planning with unchanged weights moves
+/// nothing. The bound of a re-plan is `max load <= A (1 + 2 tolerance) + w_max`.
+///
+/// # Data needed
+///
+/// Only the `p` rank loads travel between ranks (one allgather of `p`
+/// numbers, computed with [`crate::rank_load`]); each sender then needs only
+/// its own weights. See the [crate docs](crate) for the facade's recipe.
+///
+/// ```
+/// use quicklb_partition::{Metrics, Planner, Problem, Transfer, Weights};
+/// let w = Weights::from_ranks([vec![1.0; 300], vec![0.5; 100], vec![]]).unwrap();
+/// let plan = Transfer::default().plan(&Problem::new(w.clone())).unwrap();
+/// let m = Metrics::compute(&w, &plan).unwrap();
+/// assert!(m.max_load <= m.average + w.max_cell());
+/// assert!(m.gap < 1e-2);
+/// assert!(m.pairs <= 2);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transfer {
+    /// Hysteresis for re-plans, relative to the average load: residual
+    /// surpluses and unfilled amounts up to `tolerance * A` are left alone
+    /// instead of moving cells. Must be finite and `>= 0`. Default `5e-4`.
+    pub tolerance: f64,
+    /// Pair senders with helpers on their own node first when a node map is
+    /// given. Default `true`.
+    pub node_first: bool,
+}
+
+impl Default for Transfer {
+    fn default() -> Self {
+        Transfer {
+            tolerance: 5e-4,
+            node_first: true,
+        }
+    }
+}
+
+/// Pours surpluses into deficits along `ranks`, in order.
+fn two_pointer(
+    ranks: &[usize],
+    surplus: &mut [f64],
+    deficit: &mut [f64],
+    eps: f64,
+    out: &mut Vec<Move>,
+) {
+    let senders: Vec<usize> = ranks
+        .iter()
+        .copied()
+        .filter(|&r| surplus[r] > eps)
+        .collect();
+    let helpers: Vec<usize> = ranks
+        .iter()
+        .copied()
+        .filter(|&r| deficit[r] > eps)
+        .collect();
+    let (mut i, mut j) = (0, 0);
+    while i < senders.len() && j < helpers.len() {
+        let (si, hi) = (senders[i], helpers[j]);
+        let a = surplus[si].min(deficit[hi]);
+        surplus[si] -= a;
+        deficit[hi] -= a;
+        if a > eps {
+            out.push(Move {
+                sender: si,
+                helper: hi,
+                amount: a,
+            });
+        }
+        if surplus[si] <= eps {
+            surplus[si] = 0.0;
+            i += 1;
+        }
+        if deficit[hi] <= eps {
+            deficit[hi] = 0.0;
+            j += 1;
+        }
+    }
+}
+
+impl Transfer {
+    fn check(&self) -> Result<(), Error> {
+        if !self.tolerance.is_finite() || self.tolerance < 0.0 {
+            return Err(Error::InvalidParameter {
+                name: "tolerance",
+                value: self.tolerance,
+                reason: "must be finite and >= 0",
+            });
+        }
+        Ok(())
+    }
+
+    /// Rank level: the transfers between ranks, from the rank loads alone.
+    ///
+    /// `loads[r]` is rank `r`'s own load ([`crate::rank_load`] of its
+    /// weights); `nodes` the optional node map; `previous` the transfers of
+    /// the plan in use, to re-plan with hysteresis (see [`Transfer`]), or
+    /// `None` for a fresh plan. Deterministic: every rank that passes the
+    /// same numbers gets the same result, bit for bit.
+    ///
+    /// Errors: [`Error::NoRanks`], [`Error::InvalidLoad`],
+    /// [`Error::NodeMapLength`], [`Error::InvalidParameter`],
+    /// [`Error::PlanMismatch`] if `previous` has another number of ranks.
+    ///
+    /// ```
+    /// use quicklb_partition::{NodeMap, Transfer};
+    /// let nodes = NodeMap::blocks(4, 2);
+    /// let t = Transfer::default()
+    ///     .transfers(&[4.0, 0.0, 4.0, 0.0], Some(&nodes), None)
+    ///     .unwrap();
+    /// // each node balances itself: 0 -> 1 and 2 -> 3
+    /// let pairs: Vec<_> = t.moves().iter().map(|m| (m.sender, m.helper)).collect();
+    /// assert_eq!(pairs, vec![(0, 1), (2, 3)]);
+    /// ```
+    pub fn transfers(
+        &self,
+        loads: &[f64],
+        nodes: Option<&NodeMap>,
+        previous: Option<&Transfers>,
+    ) -> Result<Transfers, Error> {
+        self.check()?;
+        let p = loads.len();
+        if p == 0 {
+            return Err(Error::NoRanks);
+        }
+        for (rank, &value) in loads.iter().enumerate() {
+            if !value.is_finite() || value < 0.0 {
+                return Err(Error::InvalidLoad { rank, value });
+            }
+        }
+        if let Some(n) = nodes {
+            n.check(p)?;
+        }
+        if let Some(prev) = previous {
+            if prev.ranks != p {
+                return Err(Error::PlanMismatch(format!(
+                    "previous transfers have {} ranks, loads have {p}",
+                    prev.ranks
+                )));
+            }
+        }
+        let mut total = 0.0;
+        for &l in loads {
+            total += l;
+        }
+        if !total.is_finite() {
+            return Err(Error::TotalOverflow);
+        }
+        let average = total / p as f64;
+        let mut moves = Vec::new();
+        if average <= 0.0 {
+            return Ok(Transfers {
+                ranks: p,
+                average,
+                moves,
+            });
+        }
+        let eps = average * EPS_REL;
+        let mut surplus: Vec<f64> = loads.iter().map(|&l| (l - average).max(0.0)).collect();
+        let mut deficit: Vec<f64> = loads.iter().map(|&l| (average - l).max(0.0)).collect();
+
+        if let Some(prev) = previous {
+            // Pass 1: keep old pairs at their old amounts where possible.
+            for m in &prev.moves {
+                if m.sender >= p || m.helper >= p {
+                    continue;
+                }
+                let (s, h) = (m.sender, m.helper);
+                if surplus[s] <= eps || deficit[h] <= eps {
+                    continue;
+                }
+                let a = if m.amount <= surplus[s] + eps && m.amount <= deficit[h] + eps {
+                    m.amount
+                } else {
+                    m.amount.min(surplus[s]).min(deficit[h])
+                };
+                surplus[s] = (surplus[s] - a).max(0.0);
+                deficit[h] = (deficit[h] - a).max(0.0);
+                if a > eps {
+                    moves.push(Move {
+                        sender: s,
+                        helper: h,
+                        amount: a,
+                    });
+                }
+            }
+            // Pass 2: grow the kept pairs before creating new ones.
+            let tol = self.tolerance * average;
+            for m in &mut moves {
+                let g = surplus[m.sender].min(deficit[m.helper]);
+                if g > tol.max(eps) {
+                    m.amount += g;
+                    surplus[m.sender] -= g;
+                    deficit[m.helper] -= g;
+                }
+            }
+            // Pass 3: hysteresis, small residual surpluses stay home.
+            for s in &mut surplus {
+                if *s <= tol {
+                    *s = 0.0;
+                }
+            }
+        }
+        if self.node_first {
+            if let Some(n) = nodes {
+                for g in n.groups() {
+                    two_pointer(&g, &mut surplus, &mut deficit, eps, &mut moves);
+                }
+            }
+        }
+        let all: Vec<usize> = (0..p).collect();
+        two_pointer(&all, &mut surplus, &mut deficit, eps, &mut moves);
+
+        moves.sort_by_key(|m| (m.sender, m.helper));
+        let mut merged: Vec<Move> = Vec::with_capacity(moves.len());
+        for m in moves {
+            match merged.last_mut() {
+                Some(last) if last.sender == m.sender && last.helper == m.helper => {
+                    last.amount += m.amount;
+                }
+                _ => merged.push(m),
+            }
+        }
+        Ok(Transfers {
+            ranks: p,
+            average,
+            moves: merged,
+        })
+    }
+
+    /// Cell level, run by one sender on its own weights: which of `rank`'s
+    /// cells to lend to each helper of `transfers.outgoing(rank)`.
+    ///
+    /// `weights` are `rank`'s own cell weights. `previous` is `None` for a
+    /// fresh plan, or `Some(exports)` with the rank's exports in the plan in
+    /// use when re-planning (cells out of range are ignored). Returns the
+    /// exports sorted by cell index; empty if `rank` does not lend.
+    ///
+    /// The helper side learns *which* senders to expect from
+    /// [`Transfers::incoming`]; *how many* cells arrive is only known to the
+    /// sender, so the facade sends each helper the cell count of its pair
+    /// (one integer per pair) before exchanging cell data.
+    ///
+    /// ```
+    /// use quicklb_partition::{rank_load, Transfer};
+    /// let mine = [5.0, 1.0, 2.0, 4.0];
+    /// let loads = [rank_load(&mine), 0.0];
+    /// let planner = Transfer::default();
+    /// let t = planner.transfers(&loads, None, None).unwrap();
+    /// let exports = planner.select_exports(0, &mine, &t, None).unwrap();
+    /// // average 6: lend 6 = 5 + 1
+    /// let cells: Vec<usize> = exports.iter().map(|e| e.cell).collect();
+    /// assert_eq!(cells, vec![0, 1]);
+    /// ```
+    pub fn select_exports(
+        &self,
+        rank: usize,
+        weights: &[f64],
+        transfers: &Transfers,
+        previous: Option<&[Export]>,
+    ) -> Result<Vec<Export>, Error> {
+        self.check()?;
+        if rank >= transfers.ranks {
+            return Err(Error::RankOutOfRange {
+                rank,
+                ranks: transfers.ranks,
+            });
+        }
+        check_weights(rank, weights)?;
+        let out = transfers.outgoing(rank);
+        let mut result = Vec::new();
+        if out.is_empty() {
+            return Ok(result);
+        }
+        let n = weights.len();
+        let eps = transfers.average * EPS_REL;
+        let mut used = vec![false; n];
+        let mut gaps: Vec<f64> = out.iter().map(|m| m.amount).collect();
+
+        if let Some(prev) = previous {
+            let mut mine: Vec<(f64, usize)> = Vec::new();
+            for (k, m) in out.iter().enumerate() {
+                mine.clear();
+                mine.extend(
+                    prev.iter()
+                        .filter(|e| e.helper == m.helper && e.cell < n && !used[e.cell])
+                        .map(|e| (weights[e.cell], e.cell)),
+                );
+                mine.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                let mut rem = m.amount;
+                for &(w, c) in &mine {
+                    if w > 0.0 && w <= rem + eps {
+                        used[c] = true;
+                        rem -= w;
+                        result.push(Export {
+                            cell: c,
+                            helper: m.helper,
+                        });
+                    }
+                }
+                gaps[k] = rem.max(0.0);
+            }
+            let mut missing = 0.0;
+            for &g in &gaps {
+                missing += g;
+            }
+            if missing <= self.tolerance * transfers.average {
+                result.sort_unstable();
+                return Ok(result);
+            }
+        }
+
+        // Free cells, heaviest first (ties by index).
+        let mut order: Vec<(f64, usize)> = (0..n)
+            .filter(|&c| !used[c] && weights[c] > 0.0)
+            .map(|c| (weights[c], c))
+            .collect();
+        order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut taken = vec![false; order.len()];
+        let mut carry = 0.0;
+        for (k, m) in out.iter().enumerate() {
+            let target = gaps[k] + carry;
+            let mut rem = target;
+            if rem > eps {
+                let mut pos = order.partition_point(|x| x.0 > rem + eps);
+                while pos < order.len() {
+                    if taken[pos] {
+                        pos += 1;
+                        continue;
+                    }
+                    let (w, c) = order[pos];
+                    taken[pos] = true;
+                    rem -= w;
+                    result.push(Export {
+                        cell: c,
+                        helper: m.helper,
+                    });
+                    if rem <= eps {
+                        break;
+                    }
+                    pos += 1;
+                    pos += order[pos..].partition_point(|x| x.0 > rem + eps);
+                }
+            }
+            carry = rem;
+        }
+        result.sort_unstable();
+        Ok(result)
+    }
+
+    fn build(&self, problem: &Problem, previous: Option<&Plan>) -> Result<Plan, Error> {
+        self.check()?;
+        let w = problem.weights();
+        let p = w.num_ranks();
+        if let Some(prev) = previous {
+            if prev.num_ranks() != p {
+                return Err(Error::PlanMismatch(format!(
+                    "previous plan has {} ranks, problem has {p}",
+                    prev.num_ranks()
+                )));
+            }
+        }
+        let loads = w.rank_loads();
+        let derived;
+        let prev_t = match previous {
+            None => None,
+            Some(prev) => match prev.transfers() {
+                Some(t) => Some(t),
+                None => {
+                    derived = derive_transfers(problem, prev);
+                    Some(&derived)
+                }
+            },
+        };
+        let t = self.transfers(&loads, problem.nodes(), prev_t)?;
+        let mut exports = vec![Vec::new(); p];
+        let mut last = usize::MAX;
+        for m in t.moves() {
+            if m.sender == last {
+                continue;
+            }
+            last = m.sender;
+            let prev_e = previous.map(|pl| pl.exports(m.sender));
+            exports[m.sender] = self.select_exports(m.sender, w.rank(m.sender), &t, prev_e)?;
+        }
+        Ok(Plan::from_exports(exports).with_transfers(t))
+    }
+}
+
+/// Transfers of a plan that did not come from [`Transfer`]: the current
+/// weight of the cells lent on each pair.
+fn derive_transfers(problem: &Problem, plan: &Plan) -> Transfers {
+    let w = problem.weights();
+    let p = w.num_ranks();
+    let mut moves = Vec::new();
+    for s in 0..p {
+        let n = w.num_cells_of(s);
+        let mut per: Vec<(usize, f64)> = Vec::new();
+        for e in plan.exports(s) {
+            if e.cell >= n || e.helper >= p {
+                continue;
+            }
+            per.push((e.helper, w.rank(s)[e.cell]));
+        }
+        per.sort_by_key(|x| x.0);
+        for (h, wt) in per {
+            match moves.last_mut() {
+                Some(Move {
+                    sender,
+                    helper,
+                    amount,
+                }) if *sender == s && *helper == h => {
+                    *amount += wt;
+                }
+                _ => moves.push(Move {
+                    sender: s,
+                    helper: h,
+                    amount: wt,
+                }),
+            }
+        }
+    }
+    Transfers {
+        ranks: p,
+        average: w.total() / p as f64,
+        moves,
+    }
+}
+
+impl Planner for Transfer {
+    fn plan(&self, problem: &Problem) -> Result<Plan, Error> {
+        self.build(problem, None)
+    }
+
+    fn replan(&self, problem: &Problem, previous: &Plan) -> Result<Plan, Error> {
+        self.build(problem, Some(previous))
+    }
+
+    fn name(&self) -> &'static str {
+        "Transfer"
+    }
+}
