@@ -44,6 +44,17 @@
 //! [`Error::Mpi`](crate::Error::Mpi) instead of aborting the job. The duplicate also keeps the set's
 //! messages apart from any other traffic on the user's communicator.
 //!
+//! # Which sets talk to each other
+//!
+//! Because each set built with [`PersistentSet::builder`] has its own duplicated
+//! communicator, a message matches only within the sets that the ranks built at the
+//! same position (the k-th `build` on each rank shares one context). Build your sets
+//! in the same order on every rank (halo exchange: one set; load balancer: "forward"
+//! then "return"). To put several sets on one context, so messages match by source
+//! and tag whatever set they belong to, build the others with
+//! [`PersistentSet::sibling_builder`] (not collective, and the element type may
+//! differ).
+//!
 //! ```no_run
 //! use mpi::traits::*;
 //! use quicklb_transport::PersistentSet;
@@ -70,6 +81,7 @@
 use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
+use std::rc::Rc;
 
 use mpi::datatype::Equivalence;
 use mpi::ffi;
@@ -108,13 +120,22 @@ struct Message<T> {
     tag: c_int,
 }
 
-/// Builder of a [`PersistentSet`]; start it with [`PersistentSet::builder`].
+/// Where a builder gets its communicator from.
+enum CommSource<'c> {
+    /// Duplicate this one at build (collective).
+    Duplicate(&'c dyn Communicator),
+    /// Share the communicator of an existing set (no MPI call).
+    Shared(Rc<SimpleCommunicator>),
+}
+
+/// Builder of a [`PersistentSet`]; start it with [`PersistentSet::builder`] or
+/// [`PersistentSet::sibling_builder`].
 ///
 /// Every method takes the builder by value and returns it, so calls chain. Arguments
 /// are checked at [`build`](Self::build) time.
 #[must_use = "a builder does nothing until build() is called"]
 pub struct PersistentSetBuilder<'c, 'a, T> {
-    comm: &'c dyn Communicator,
+    comm: CommSource<'c>,
     sends: Vec<Message<T>>,
     recvs: Vec<Message<T>>,
     _borrow: PhantomData<&'a mut [T]>,
@@ -137,7 +158,9 @@ pub struct PersistentSet<'a, T: Equivalence> {
     sends: Vec<Message<T>>,
     recvs: Vec<Message<T>>,
     in_flight: bool,
-    comm: SimpleCommunicator,
+    /// A round failed: MPI may have released requests; no further start.
+    failed: bool,
+    comm: Rc<SimpleCommunicator>,
     datatype: T::Out,
     _borrow: PhantomData<&'a mut [T]>,
 }
@@ -156,7 +179,27 @@ impl<'a, T: Equivalence> PersistentSet<'a, T> {
     /// [`build`](PersistentSetBuilder::build), so `comm` is only borrowed until then.
     pub fn builder<'c, C: Communicator>(comm: &'c C) -> PersistentSetBuilder<'c, 'a, T> {
         PersistentSetBuilder {
-            comm,
+            comm: CommSource::Duplicate(comm),
+            sends: Vec::new(),
+            recvs: Vec::new(),
+            _borrow: PhantomData,
+        }
+    }
+
+    /// A builder for another set that shares this set's communicator instead of
+    /// duplicating one: building it is **not collective** (no MPI call besides the
+    /// request creation), and its messages match this set's messages (and those of
+    /// any other sibling) by source and tag, as on any one communicator. The element
+    /// type may differ (e.g. a `u8` set for packed cells and an `f64` set for costs).
+    ///
+    /// Use it when the two ends of a message are in differently built sets, e.g. a
+    /// ping-pong where rank 0 builds "send" then "receive" and rank 1 builds
+    /// "receive" then "send" (sets built with [`builder`](Self::builder) only talk to
+    /// the sets that the other ranks built at the same position: each has its own
+    /// duplicated communicator).
+    pub fn sibling_builder<'b, U: Equivalence>(&self) -> PersistentSetBuilder<'static, 'b, U> {
+        PersistentSetBuilder {
+            comm: CommSource::Shared(Rc::clone(&self.comm)),
             sends: Vec::new(),
             recvs: Vec::new(),
             _borrow: PhantomData,
@@ -300,16 +343,21 @@ impl<'a, T: Equivalence> PersistentSet<'a, T> {
         if self.requests.is_empty() {
             return Ok(());
         }
-        // SAFETY: reading an immutable handle constant exported by the MPI shim.
-        let null = unsafe { ffi::RSMPI_REQUEST_NULL };
-        if self.requests.contains(&null) {
+        if self.failed {
             // Open MPI frees a persistent request whose round failed.
             return Err(invalid(
                 "PersistentSet::start_all",
-                "a previous round failed with an MPI error and MPI released its request; build a new set",
+                "a previous round failed with an MPI error (MPI may have released its requests); build a new set",
             ));
         }
         let n = self.requests.len() as c_int;
+        if n == 1 {
+            // SAFETY: as for MPI_Startall below, with the one request.
+            let rc = unsafe { ffi::MPI_Start(&mut self.requests[0]) };
+            check("MPI_Start", rc)?;
+            self.in_flight = true;
+            return Ok(());
+        }
         // SAFETY: `requests` holds `n` valid, inactive persistent requests (every round
         // is completed before another starts: checked above), whose buffers stay valid
         // and untouched until the round completes (accessors need the set idle).
@@ -324,15 +372,24 @@ impl<'a, T: Equivalence> PersistentSet<'a, T> {
             return Ok(());
         }
         let n = self.requests.len() as c_int;
-        // SAFETY: `requests` holds `n` active requests and `statuses` has room for `n`
-        // statuses.
-        let rc =
-            unsafe { ffi::MPI_Waitall(n, self.requests.as_mut_ptr(), self.statuses.as_mut_ptr()) };
-        let result = self.status_result("MPI_Waitall", rc);
-        if result.is_err() {
-            self.wait_each_pending();
-        }
+        let result = if n == 1 {
+            // SAFETY: the one request is active; `statuses` has one entry.
+            let rc = unsafe { ffi::MPI_Wait(&mut self.requests[0], &mut self.statuses[0]) };
+            check("MPI_Wait", rc)
+        } else {
+            // SAFETY: `requests` holds `n` active requests and `statuses` has room for
+            // `n` statuses.
+            let rc = unsafe {
+                ffi::MPI_Waitall(n, self.requests.as_mut_ptr(), self.statuses.as_mut_ptr())
+            };
+            let result = self.status_result("MPI_Waitall", rc);
+            if result.is_err() {
+                self.wait_each_pending();
+            }
+            result
+        };
         self.in_flight = false;
+        self.failed |= result.is_err();
         result
     }
 
@@ -342,19 +399,29 @@ impl<'a, T: Equivalence> PersistentSet<'a, T> {
         }
         let n = self.requests.len() as c_int;
         let mut flag: c_int = 0;
-        // SAFETY: as in `wait_raw`; `flag` is a valid out-pointer.
-        let rc = unsafe {
-            ffi::MPI_Testall(
-                n,
-                self.requests.as_mut_ptr(),
-                &mut flag,
-                self.statuses.as_mut_ptr(),
-            )
+        let result = if n == 1 {
+            // SAFETY: as in `wait_raw`; `flag` is a valid out-pointer.
+            let rc =
+                unsafe { ffi::MPI_Test(&mut self.requests[0], &mut flag, &mut self.statuses[0]) };
+            check("MPI_Test", rc)
+        } else {
+            // SAFETY: as in `wait_raw`; `flag` is a valid out-pointer.
+            let rc = unsafe {
+                ffi::MPI_Testall(
+                    n,
+                    self.requests.as_mut_ptr(),
+                    &mut flag,
+                    self.statuses.as_mut_ptr(),
+                )
+            };
+            self.status_result("MPI_Testall", rc)
         };
-        let result = self.status_result("MPI_Testall", rc);
         if result.is_err() {
-            self.wait_each_pending();
+            if n > 1 {
+                self.wait_each_pending();
+            }
             self.in_flight = false;
+            self.failed = true;
             return result.map(|_| true);
         }
         if flag != 0 {
@@ -526,7 +593,8 @@ impl<'c, 'a, T: Equivalence> PersistentSetBuilder<'c, 'a, T> {
     }
 
     /// Creates the persistent requests. **Collective** over the builder's
-    /// communicator, which it duplicates (with `MPI_ERRORS_RETURN`).
+    /// communicator, which it duplicates (with `MPI_ERRORS_RETURN`), unless the
+    /// builder came from [`PersistentSet::sibling_builder`].
     ///
     /// # Errors
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a peer outside `0..size` (other than
@@ -546,7 +614,11 @@ impl<'c, 'a, T: Equivalence> PersistentSetBuilder<'c, 'a, T> {
             sends,
             recvs,
             in_flight: false,
-            comm: duplicate(comm)?,
+            failed: false,
+            comm: match comm {
+                CommSource::Duplicate(c) => Rc::new(duplicate(c)?),
+                CommSource::Shared(c) => c,
+            },
             datatype: T::equivalent_datatype(),
             _borrow: PhantomData,
         };

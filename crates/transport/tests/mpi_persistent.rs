@@ -174,4 +174,33 @@ fn truncation(world: &mpi::topology::SimpleCommunicator, rank: i32, left: i32, r
         "a set whose round failed must refuse to start: {again:?}"
     );
     drop(short);
+
+    // The same with one-message sets (the MPI_Start/MPI_Wait path), sharing one
+    // communicator through `sibling_builder`; also mixes element types.
+    let mut send = PersistentSet::builder(world)
+        .send_owned(vec![7u16; 6], right, 10)
+        .build()
+        .expect("send set builds");
+    let mut recv = send
+        .sibling_builder::<u16>()
+        .recv_owned(vec![0u16; 3], left, 10)
+        .build()
+        .expect("sibling recv set builds");
+    let costs = send
+        .sibling_builder::<f64>()
+        .send_owned(vec![rank as f64], right, 11)
+        .recv_owned(vec![0.0], left, 11)
+        .build();
+    let mut costs = costs.expect("sibling f64 set builds");
+    let round = send.start_all().expect("start send");
+    match recv.start_all().expect("start recv").wait() {
+        Err(Error::Mpi { class, call, .. }) => {
+            assert_eq!(class, mpi::ffi::MPI_ERR_TRUNCATE as i32);
+            assert_eq!(call, "MPI_Wait");
+        }
+        other => panic!("rank {rank}: expected a truncation error, got {other:?}"),
+    }
+    round.wait().expect("the send side completes");
+    costs.run().expect("sibling sets exchange");
+    assert_eq!(costs.recv_buf(0), &[left as f64]);
 }
