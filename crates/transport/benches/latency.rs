@@ -1,6 +1,6 @@
 //! Persistent point-to-point latency: quicklb-transport's `PersistentSet` against
 //! the same loops in C (benches/c/latency.c, built with `mpicc`) and in mpi4py with
-//! numpy buffers (benches/latency.py).
+//! numpy buffers (benches/py/latency.py).
 //!
 //! Run under MPI with two ranks (`cargo xtask bench` does this):
 //!
@@ -14,7 +14,8 @@
 //! its persistent send, wait, start its persistent receive, wait; rank 1 the
 //! reverse); ring reports the mean time of one iteration where every rank starts a
 //! send to its right and a receive from its left and waits for both. Each figure is
-//! the median of `--reps` runs. The C loops run in the same processes (the C file
+//! the best (minimum) of `--reps` runs: on a shared machine noise only adds time,
+//! so the minimum is the steadiest estimate of each implementation's cost. The C loops run in the same processes (the C file
 //! is built as a shared library and loaded), alternating run by run with the Rust
 //! loops, so both see the same machine load. The mpi4py loops run in two processes
 //! started with `MPI_Comm_spawn` while these ranks sleep; they report back over the
@@ -337,7 +338,7 @@ fn bench_dir() -> PathBuf {
 /// Spawns 2 `python3 latency.py` processes and returns their 8 figures (ping-pong,
 /// ring per size). These ranks sleep meanwhile so the children get the cores.
 fn run_mpi4py(world: &SimpleCommunicator, cfg: &Config) -> std::result::Result<Vec<f64>, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/latency.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/py/latency.py");
     let mut ok = 0u8;
     if world.rank() == 0 {
         let probe = Command::new("python3")
