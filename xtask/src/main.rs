@@ -1,1 +1,82 @@
-fn main() {}
+//! `cargo xtask`: the build, test, demo and benchmark driver of the quicklb
+//! workspace. It is the only place that starts `mpiexec`.
+//!
+//! It depends on no MPI crate, so it builds on a machine without MPI: that is
+//! what lets `cargo xtask setup` install MPI in the first place.
+
+mod cargo;
+mod demo;
+mod mpi_test;
+mod mpirun;
+mod selftest;
+mod setup;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Build, test, demo and benchmark driver for quicklb.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check for mpicc, mpiexec and libclang; install them (Debian packages) when
+    /// missing and running as root with apt, otherwise name what to install.
+    Setup,
+    /// Build every MPI test program (`tests/mpi_*.rs` of each crate) and run each
+    /// under `mpiexec -n N` for every rank count, with a time limit per run.
+    MpiTest(mpi_test::Args),
+    /// Check the MPI test harness itself: a deadlocked program is killed at its
+    /// limit and reported TIMEOUT leaving no process behind, and a panicking rank
+    /// fails the run within seconds.
+    MpiSelftest,
+    /// Everything CI checks: setup, rustfmt, clippy, `cargo test --workspace`,
+    /// the harness self-test and every MPI test.
+    Test(mpi_test::Args),
+    /// Build the demos in release mode and run one under mpiexec.
+    Demo(demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Setup => setup::ensure().map(|mpi| {
+            println!("setup: {} ({})", mpi.implementation, mpi.version_line);
+        }),
+        Command::MpiTest(args) => setup::ensure().and_then(|mpi| mpi_test::run(&mpi, &args)),
+        Command::MpiSelftest => setup::ensure().and_then(|mpi| selftest::run(&mpi)),
+        Command::Test(args) => test_all(&args),
+        Command::Demo(args) => setup::ensure().and_then(|mpi| demo::run(&mpi, &args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn test_all(args: &mpi_test::Args) -> anyhow::Result<()> {
+    let mpi = setup::ensure()?;
+    cargo::run_step("rustfmt", &["fmt", "--all", "--", "--check"])?;
+    cargo::run_step(
+        "clippy",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    cargo::run_step("unit and doc tests", &["test", "--workspace"])?;
+    selftest::run(&mpi)?;
+    mpi_test::run(&mpi, args)
+}

@@ -1,0 +1,66 @@
+//! `cargo xtask demo`: build the demos in release mode and run one under mpiexec.
+
+use std::process::Command;
+
+use anyhow::{bail, Context};
+
+use crate::cargo;
+use crate::setup::Mpi;
+
+/// The main job, run when no demo is named.
+pub const MAIN_DEMO: &str = "ring";
+
+/// Options of `demo`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Which demo to run (a binary of the quicklb-examples package).
+    #[arg(default_value = MAIN_DEMO)]
+    pub name: String,
+    /// Number of MPI ranks.
+    #[arg(short = 'n', long, default_value_t = 4)]
+    pub ranks: usize,
+    /// Arguments passed to the demo (after `--`), e.g. `-- --help`.
+    #[arg(last = true)]
+    pub demo_args: Vec<String>,
+}
+
+pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
+    if args.ranks == 0 {
+        bail!("-n needs at least 1 rank");
+    }
+    let demos = cargo::build_executables(&[
+        "build",
+        "--release",
+        "--package",
+        "quicklb-examples",
+        "--bins",
+    ])?;
+    let Some(demo) = demos.iter().find(|d| d.target == args.name) else {
+        let names: Vec<&str> = demos.iter().map(|d| d.target.as_str()).collect();
+        bail!(
+            "no demo named {:?}; the demos are: {}",
+            args.name,
+            names.join(", ")
+        );
+    };
+    println!(
+        "xtask: mpiexec -n {} {} {}",
+        args.ranks,
+        demo.executable.display(),
+        args.demo_args.join(" ")
+    );
+    let mut command = Command::new("mpiexec");
+    command
+        .arg("-n")
+        .arg(args.ranks.to_string())
+        .arg(&demo.executable)
+        .args(&args.demo_args);
+    for (key, value) in mpi.environment() {
+        command.env(key, value);
+    }
+    let status = command.status().context("could not start mpiexec")?;
+    if !status.success() {
+        bail!("the {} demo failed ({status})", args.name);
+    }
+    Ok(())
+}
