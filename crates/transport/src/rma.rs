@@ -583,6 +583,7 @@ impl<'b, T: Equivalence + bytemuck::Pod> Window<'b, T> {
         Ok(out)
     }
 
+    #[inline]
     fn check_rank(&self, call: &'static str, target: Rank) -> Result<()> {
         if target < 0 || target as usize >= self.sizes.len() {
             return Err(invalid(
@@ -879,6 +880,7 @@ struct Closer {
 }
 
 impl Closer {
+    #[inline]
     fn new(raw: ffi::MPI_Win, close: Close) -> Self {
         Closer {
             raw,
@@ -886,6 +888,7 @@ impl Closer {
         }
     }
 
+    #[inline]
     fn run(raw: ffi::MPI_Win, close: Close) -> Result<()> {
         // SAFETY: `raw` is a valid window with an open epoch of the kind `close` ends.
         unsafe {
@@ -899,6 +902,7 @@ impl Closer {
         }
     }
 
+    #[inline]
     fn finish(mut self) -> Result<()> {
         match self.close.take() {
             Some(close) => Self::run(self.raw, close),
