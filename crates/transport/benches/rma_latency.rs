@@ -8,7 +8,9 @@
 //! and in an exclusive lock epoch per iteration (`lock`: rank 0 locks rank 1, does
 //! the operation, unlocks; rank 1 waits). OSU-style: untimed warm-up, then timed
 //! iterations; each number is the mean time per iteration in microseconds, the best
-//! of several repetitions that alternate between Rust and C.
+//! of several short repetitions (15 of 2 000 iterations; `--quick`: 3 of 500) that
+//! alternate between Rust and C, which keeps preemption on a loaded machine out of
+//! the figures.
 //!
 //! Peers:
 //! - C: `benches/c/rma_latency.c`, compiled at start-up with `mpicc -shared` (or
@@ -153,6 +155,7 @@ fn run_python(quick: bool) -> Result<Vec<f64>, String> {
     let mpiexec = std::env::var("MPIEXEC").unwrap_or_else(|_| "mpiexec".into());
     let mut cmd = Command::new(&mpiexec);
     cmd.args(["-n", "2"]).arg(&python).arg(script).arg("--json");
+    cmd.arg(format!("--reps={}", if quick { 3 } else { 15 }));
     if quick {
         cmd.arg("--quick");
     }
@@ -222,7 +225,7 @@ fn main() {
     let world = universe.world();
     let rank = world.rank();
     let quick = std::env::args().any(|a| a == "--quick");
-    let (iters, reps) = if quick { (1_000, 2) } else { (10_000, 5) };
+    let (iters, reps) = if quick { (500, 3) } else { (2_000, 15) };
     let warmup = iters / 10;
 
     // The C peer is collective: use it only if every rank could load it.
