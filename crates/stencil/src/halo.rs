@@ -481,6 +481,26 @@ impl SharedHalo {
         Ok(SharedArray::new(comm, self.segment_len())?)
     }
 
+    /// Field `k` of this rank's segment as a padded 2-D read-only view (e.g.
+    /// the input of [`crate::laplacian`]).
+    pub fn field<'a>(
+        &self,
+        array: &'a SharedArray<f64>,
+        k: usize,
+    ) -> Result<ndarray::ArrayView2<'a, f64>> {
+        self.check_array(array)?;
+        if k >= self.fields {
+            return Err(Error::Shape {
+                what: "field index",
+                got: [k, 1],
+                expected: [self.fields, 1],
+            });
+        }
+        let [r, c] = self.decomp.padded_shape();
+        let local = &array.local()[k * self.padded_len..(k + 1) * self.padded_len];
+        Ok(ndarray::ArrayView2::from_shape((r, c), local).expect("segment length checked"))
+    }
+
     /// Field `k` of this rank's segment as a padded 2-D view (write phase).
     pub fn field_mut<'a>(
         &self,

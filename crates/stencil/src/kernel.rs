@@ -563,24 +563,23 @@ impl Diffusion {
 
 /// Updates a band of consecutive padded rows (`rows`, `m × w`) in place.
 /// `s` holds the old row above the band, the old row below it, and a buffer.
+/// Each row is copied aside (old values, still needed by the next row) and
+/// then overwritten with its new values.
 fn step_band(stencil: &Stencil, coef: f64, w: usize, rows: &mut [f64], s: &mut [f64]) {
     let m = rows.len() / w;
     let (prev, rest) = s.split_at_mut(w);
-    let (below, buf) = rest.split_at_mut(w);
+    let (below, cur) = rest.split_at_mut(w);
     let mut prev: &mut [f64] = prev;
-    let mut buf: &mut [f64] = &mut buf[..w];
+    let mut cur: &mut [f64] = &mut cur[..w];
     let below: &[f64] = below;
     for k in 0..m {
         let (head, tail) = rows.split_at_mut((k + 1) * w);
-        let mid = &mut head[k * w..];
+        let row = &mut head[k * w..];
+        cur.copy_from_slice(row);
         let down: &[f64] = if k + 1 < m { &tail[..w] } else { below };
-        row_kernel(stencil, prev, mid, down, &mut buf[1..w - 1], |c, lap| {
+        row_kernel(stencil, prev, cur, down, &mut row[1..w - 1], |c, lap| {
             c + coef * lap
         });
-        buf[0] = mid[0];
-        buf[w - 1] = mid[w - 1];
-        // `mid` becomes the new row; `buf` keeps the old one, the next row's `up`.
-        mid.swap_with_slice(buf);
-        std::mem::swap(&mut prev, &mut buf);
+        std::mem::swap(&mut prev, &mut cur);
     }
 }

@@ -1,0 +1,187 @@
+//! Single-core stencil throughput, in Mcell-updates/s, with its peers measured
+//! in the same run: numpy slicing (the QUICKLB example's expression), scipy's
+//! `convolve2d(..., boundary='wrap', mode='same')` (via `benches/py/`), and a
+//! memory copy of the same array as the bandwidth reference.
+//!
+//! `cargo bench -p quicklb-stencil --bench stencil [-- --quick]`: prints a
+//! markdown table. `--quick` uses tiny grids and takes seconds. The Python
+//! peers are skipped, with the reason printed, if `python3` (or
+//! `$QUICKLB_PYTHON`) or numpy is missing.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ndarray::Array2;
+use quicklb_stencil::{fill_halo, laplacian, Boundary, Diffusion, Stencil};
+
+/// Best Mcell/s of each kernel (one call updates `cells` cells). Kernels are
+/// timed in interleaved rounds, so a burst of load from other processes hits
+/// them alike; each keeps its best batch.
+fn rates(
+    cells: usize,
+    min_time: Duration,
+    rounds: usize,
+    kernels: &mut [&mut dyn FnMut()],
+) -> Vec<f64> {
+    let mut numbers = Vec::new();
+    for f in kernels.iter_mut() {
+        f();
+        let mut number = 1u32;
+        loop {
+            let t = Instant::now();
+            for _ in 0..number {
+                f();
+            }
+            if t.elapsed() >= min_time / 5 || number > 1 << 20 {
+                break;
+            }
+            number *= 2;
+        }
+        numbers.push(number);
+    }
+    let mut best = vec![Duration::MAX; kernels.len()];
+    for _ in 0..rounds {
+        for ((f, &number), best) in kernels.iter_mut().zip(&numbers).zip(best.iter_mut()) {
+            let t = Instant::now();
+            for _ in 0..number {
+                f();
+            }
+            *best = (*best).min(t.elapsed() / number);
+        }
+    }
+    best.iter()
+        .map(|b| cells as f64 / b.as_secs_f64() / 1e6)
+        .collect()
+}
+
+/// Runs the Python peers; returns per size their rates, or why they were skipped.
+fn python_peers(
+    sizes: &[usize],
+    quick: bool,
+) -> Result<HashMap<usize, HashMap<String, f64>>, String> {
+    let python = std::env::var("QUICKLB_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/py/stencil_numpy.py");
+    let mut cmd = Command::new(&python);
+    cmd.arg(script);
+    if quick {
+        cmd.arg("--quick");
+    }
+    cmd.args(sizes.iter().map(|n| n.to_string()));
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {python}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{python} {script} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let mut rows = HashMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        // Flat JSON of numbers: {"n": 256, "numpy5": 1.5, ...}
+        let mut row = HashMap::new();
+        for field in line.trim_matches(|c| c == '{' || c == '}').split(',') {
+            let mut kv = field.split(':');
+            let (Some(k), Some(v)) = (kv.next(), kv.next()) else {
+                continue;
+            };
+            if let Ok(v) = v.trim().parse::<f64>() {
+                row.insert(k.trim().trim_matches('"').to_string(), v);
+            }
+        }
+        if let Some(&n) = row.get("n") {
+            rows.insert(n as usize, row);
+        }
+    }
+    Ok(rows)
+}
+
+fn fmt(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v >= 100.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.1}"),
+        None => "–".into(),
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let sizes: &[usize] = if quick {
+        &[64, 128, 256]
+    } else {
+        &[256, 1024, 4096]
+    };
+    let min_time = Duration::from_millis(if quick { 20 } else { 200 });
+    let rounds = if quick { 3 } else { 10 };
+
+    let peers = python_peers(sizes, quick);
+    if let Err(reason) = &peers {
+        println!("numpy/scipy peers skipped: {reason}\n");
+    }
+
+    println!("Single core, Mcell-updates/s (higher is better); copy = memcpy of the same f64 array (8 B read + 8 B written per cell, like one stencil sweep).\n");
+    println!("| grid | Rust 5-pt | Rust 9-pt | Rust step 5-pt (in place) | numpy slicing 5-pt | scipy convolve2d 5-pt | scipy convolve2d 9-pt | copy | Rust 5-pt / numpy | Rust 5-pt / copy | Rust 9-pt / copy |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for &n in sizes {
+        let cells = n * n;
+        let mut u = Array2::from_shape_fn((n + 2, n + 2), |(i, j)| {
+            ((i * 31 + j * 17) % 101) as f64 / 101.0
+        });
+        fill_halo(u.view_mut(), Boundary::Periodic).expect("valid grid");
+        let mut out5 = Array2::<f64>::zeros((n, n));
+        let mut out9 = Array2::<f64>::zeros((n, n));
+        let mut stepped = u.clone();
+        // Tiny coefficient so many repeated steps stay finite and normal.
+        let mut diffusion = Diffusion::with_coefficient(Stencil::FivePoint, 1e-3).expect("finite");
+        let src = vec![1.0f64; cells];
+        let mut dst = vec![0.0f64; cells];
+        let mut k5 = || {
+            laplacian(&Stencil::FivePoint, black_box(u.view()), out5.view_mut()).expect("shapes");
+            black_box(&out5);
+        };
+        let mut k9 = || {
+            laplacian(&Stencil::NinePoint, black_box(u.view()), out9.view_mut()).expect("shapes");
+            black_box(&out9);
+        };
+        let mut kstep = || {
+            diffusion
+                .step(black_box(stepped.view_mut()))
+                .expect("shape")
+        };
+        let mut kcopy = || {
+            dst.copy_from_slice(black_box(&src));
+            black_box(&dst);
+        };
+        let r = rates(
+            cells,
+            min_time,
+            rounds,
+            &mut [&mut k5, &mut k9, &mut kstep, &mut kcopy],
+        );
+        let (five, nine, step, copy) = (r[0], r[1], r[2], r[3]);
+        let peer = |key: &str| {
+            peers
+                .as_ref()
+                .ok()
+                .and_then(|p| p.get(&n))
+                .and_then(|r| r.get(key))
+                .copied()
+        };
+        let numpy = peer("numpy5");
+        println!(
+            "| {n}² | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}% | {:.0}% |",
+            fmt(Some(five)),
+            fmt(Some(nine)),
+            fmt(Some(step)),
+            fmt(numpy),
+            fmt(peer("scipy5")),
+            fmt(peer("scipy9")),
+            fmt(Some(copy)),
+            numpy.map_or("–".into(), |np| format!("{:.1}×", five / np)),
+            100.0 * five / copy,
+            100.0 * nine / copy,
+        );
+    }
+}
