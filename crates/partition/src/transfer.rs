@@ -16,12 +16,18 @@ pub struct Move {
     pub helper: usize,
     /// Target weight of the lent cells (> 0).
     pub amount: f64,
+    /// Whether this move may also take what the sender could not fit into
+    /// its previous move. Exactly one move into each helper has it (the
+    /// first one created, or the one kept from the previous transfers), so
+    /// each helper absorbs at most one remainder.
+    pub carry: bool,
 }
 
 /// The rank-level solution of the [`Transfer`] planner: who lends how much to
 /// whom. Every rank computes the same `Transfers` from the same loads.
 ///
-/// Moves are sorted by `(sender, helper)` and each pair appears once.
+/// Moves are sorted by sender, then in the order they were created (the
+/// order in which the sender fills them); each pair appears once.
 ///
 /// ```
 /// use quicklb_partition::Transfer;
@@ -40,7 +46,7 @@ pub struct Transfers {
 }
 
 impl Transfers {
-    /// All moves, sorted by `(sender, helper)`.
+    /// All moves, sorted by sender, then creation order.
     pub fn moves(&self) -> &[Move] {
         &self.moves
     }
@@ -55,7 +61,7 @@ impl Transfers {
         self.ranks
     }
 
-    /// Moves where `rank` lends, sorted by helper.
+    /// Moves where `rank` lends, in the order it fills them.
     pub fn outgoing(&self, rank: usize) -> &[Move] {
         let lo = self.moves.partition_point(|m| m.sender < rank);
         let hi = self.moves.partition_point(|m| m.sender <= rank);
@@ -89,26 +95,30 @@ impl Transfers {
 ///    without a node map and at most `2p` with one; only the node surplus
 ///    that a node cannot absorb itself crosses nodes.
 /// 2. *Cell level* ([`Transfer::select_exports`], run by each sender on its
-///    own weights). For each helper in rank order, the sender takes its
-///    heaviest remaining cell that still fits under the amount left (a
-///    largest-first best fit), never exceeding the amount; whatever it could
-///    not fill is carried to the next helper.
+///    own weights). For each of its moves, in creation order, the sender
+///    takes its heaviest remaining cell that still fits under the amount
+///    left (a largest-first best fit), never exceeding the amount. What it
+///    could not fit into one move is added to the next move if that one is
+///    marked [`Move::carry`] (the first move created into each helper), so
+///    each helper absorbs at most one remainder; otherwise it stays home.
 ///
 /// # Bound
 ///
-/// With `A = W / p` and `w_max` the heaviest cell, a fresh plan guarantees
-/// (up to rounding of `1e-12 A` per cell):
+/// With `A = W / p`, `w_max` the heaviest cell and `c_s` the lightest
+/// positive cell that sender `s` keeps, a fresh plan guarantees (up to
+/// rounding of `1e-12 A` per cell):
 ///
-/// * every helper ends at or below `A` (it never receives more than its deficit);
-/// * every sender ends below `A` plus the lightest positive cell it keeps,
-///   and never above its own load;
-/// * hence **`max load <= max(A + w_max', L_max)`** where `w_max'` is the
-///   heaviest cell kept by a sender, in particular `max load <= A + w_max`,
-///   and no rank ends above the unbalanced maximum.
+/// * every helper ends below `A` plus the remainder carried to it by one
+///   sender, which is below that sender's `c_s`, so below `A + w_max`;
+/// * every sender ends at or below its own load, and below
+///   `A + (1 + u_s) c_s`, where `u_s` counts its moves, other than its
+///   first, that are not carry moves (`u_s = 0` without a node map);
+/// * hence, without a node map, **`max load <= A + w_max`**, and every rank
+///   ends below the unbalanced maximum or at `A + w_max` at most.
 ///
 /// Since the lower bound is `max(w_max, A)`, the plan is within one cell of
-/// optimal and at most twice the lower bound. With many small cells per
-/// rank the residual is a tiny cell, so the imbalance is essentially `1`.
+/// optimal and at most twice the lower bound. With many small cells per rank
+/// the remainders are the smallest cells, so the imbalance is essentially 1.
 ///
 /// # Stability
 ///
@@ -118,7 +128,8 @@ impl Transfers {
 /// first keeps its previously lent cells for the same helper (largest-first
 /// fit under the new amount), and tops up with new cells only if what is
 /// missing exceeds `tolerance * A`. Re-planning with unchanged weights moves
-/// nothing. The bound of a re-plan is `max load <= A (1 + 2 tolerance) + w_max`.
+/// nothing. A re-plan keeps the same structure, with up to `2 tolerance A`
+/// more left on a sender.
 ///
 /// # Data needed
 ///
@@ -184,6 +195,7 @@ fn two_pointer(
                 sender: si,
                 helper: hi,
                 amount: a,
+                carry: false,
             });
         }
         if surplus[si] <= eps {
@@ -300,6 +312,7 @@ impl Transfer {
                         sender: s,
                         helper: h,
                         amount: a,
+                        carry: m.carry,
                     });
                 }
             }
@@ -330,16 +343,37 @@ impl Transfer {
         let all: Vec<usize> = (0..p).collect();
         two_pointer(&all, &mut surplus, &mut deficit, eps, &mut moves);
 
-        moves.sort_by_key(|m| (m.sender, m.helper));
+        // Merge repeated pairs into their first occurrence (creation order).
         let mut merged: Vec<Move> = Vec::with_capacity(moves.len());
+        let mut index = std::collections::HashMap::with_capacity(moves.len());
         for m in moves {
-            match merged.last_mut() {
-                Some(last) if last.sender == m.sender && last.helper == m.helper => {
-                    last.amount += m.amount;
+            match index.get(&(m.sender, m.helper)) {
+                Some(&k) => {
+                    let first: &mut Move = &mut merged[k];
+                    first.amount += m.amount;
                 }
-                _ => merged.push(m),
+                None => {
+                    index.insert((m.sender, m.helper), merged.len());
+                    merged.push(m);
+                }
             }
         }
+        // Carry moves: the ones kept from `previous` keep their flag (so an
+        // unchanged input gives an unchanged plan); then the first move
+        // created into each helper without one.
+        let mut seen = vec![false; p];
+        for m in &merged {
+            if m.carry {
+                seen[m.helper] = true;
+            }
+        }
+        for m in &mut merged {
+            if !seen[m.helper] {
+                m.carry = true;
+                seen[m.helper] = true;
+            }
+        }
+        merged.sort_by_key(|m| m.sender);
         Ok(Transfers {
             ranks: p,
             average,
@@ -436,9 +470,11 @@ impl Transfer {
             .collect();
         order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let mut taken = vec![false; order.len()];
-        let mut carry = 0.0;
+        // `pending`: what the previous move could not fit. A carry move takes
+        // it; otherwise it stays with the sender.
+        let mut pending = 0.0;
         for (k, m) in out.iter().enumerate() {
-            let target = gaps[k] + carry;
+            let target = if m.carry { gaps[k] + pending } else { gaps[k] };
             let mut rem = target;
             if rem > eps {
                 let mut pos = order.partition_point(|x| x.0 > rem + eps);
@@ -461,7 +497,7 @@ impl Transfer {
                     pos += order[pos..].partition_point(|x| x.0 > rem + eps);
                 }
             }
-            carry = rem;
+            pending = rem;
         }
         result.sort_unstable();
         Ok(result)
@@ -528,6 +564,7 @@ fn derive_transfers(problem: &Problem, plan: &Plan) -> Transfers {
                     sender,
                     helper,
                     amount,
+                    ..
                 }) if *sender == s && *helper == h => {
                     *amount += wt;
                 }
@@ -535,6 +572,7 @@ fn derive_transfers(problem: &Problem, plan: &Plan) -> Transfers {
                     sender: s,
                     helper: h,
                     amount: wt,
+                    carry: false,
                 }),
             }
         }
