@@ -22,7 +22,10 @@
 
 use mpi::topology::{CartesianCommunicator, Communicator};
 use ndarray::ArrayViewMut2;
-use quicklb_transport::{split_shared, PersistentSet, SharedArray};
+use quicklb_transport::{split_shared, PersistentSet};
+
+/// Re-exported: the shared-memory array the [`SharedHalo`] path keeps fields in.
+pub use quicklb_transport::SharedArray;
 
 use crate::decomp::Decomposition;
 use crate::error::{Error, Result};
@@ -123,6 +126,12 @@ fn near_ranks(d: &Decomposition) -> Vec<usize> {
     }
     ranks.sort_unstable();
     ranks
+}
+
+/// Whether every rank of `comm` shares one node, so [`SharedHalo`] can be
+/// used. **Collective** over `comm`.
+pub fn all_on_one_node<C: Communicator>(comm: &C) -> Result<bool> {
+    Ok(split_shared(comm)?.size() == comm.size())
 }
 
 fn check_comm<C: Communicator>(comm: &C, d: &Decomposition) -> Result<()> {
@@ -431,8 +440,7 @@ impl SharedHalo {
     ) -> Result<Self> {
         boundary.validate()?;
         check_comm(comm, d)?;
-        let node = split_shared(comm)?;
-        if node.size() != comm.size() {
+        if !all_on_one_node(comm)? {
             return Err(Error::NotOneNode);
         }
         let mine = ghost_sources(d, boundary, corners);
@@ -479,6 +487,41 @@ impl SharedHalo {
     /// Allocates the shared array of the fields (all zero). **Collective**.
     pub fn allocate<C: Communicator>(&self, comm: &C) -> Result<SharedArray<f64>> {
         Ok(SharedArray::new(comm, self.segment_len())?)
+    }
+
+    /// Every field of this rank's segment, shape `(fields, rows + 2, cols + 2)`.
+    pub fn fields<'a>(&self, array: &'a SharedArray<f64>) -> Result<ndarray::ArrayView3<'a, f64>> {
+        self.check_array(array)?;
+        let [r, c] = self.decomp.padded_shape();
+        Ok(
+            ndarray::ArrayView3::from_shape((self.fields, r, c), array.local())
+                .expect("segment length checked"),
+        )
+    }
+
+    /// Every field of this rank's segment, mutable (write phase), shape
+    /// `(fields, rows + 2, cols + 2)`. Split it into disjoint 2-D fields with
+    /// `axis_iter_mut(Axis(0))`:
+    ///
+    /// ```no_run
+    /// # fn f(halo: &quicklb_stencil::halo::SharedHalo, array: &mut quicklb_transport::SharedArray<f64>) -> quicklb_stencil::Result<()> {
+    /// let mut all = halo.fields_mut(array)?;
+    /// let mut it = all.axis_iter_mut(ndarray::Axis(0));
+    /// let (mut u, mut v) = (it.next().unwrap(), it.next().unwrap());
+    /// u.zip_mut_with(&v, |a, b| *a -= *b);
+    /// v.fill(0.0);
+    /// # Ok(()) }
+    /// ```
+    pub fn fields_mut<'a>(
+        &self,
+        array: &'a mut SharedArray<f64>,
+    ) -> Result<ndarray::ArrayViewMut3<'a, f64>> {
+        self.check_array(array)?;
+        let [r, c] = self.decomp.padded_shape();
+        Ok(
+            ndarray::ArrayViewMut3::from_shape((self.fields, r, c), array.local_mut())
+                .expect("segment length checked"),
+        )
     }
 
     /// Field `k` of this rank's segment as a padded 2-D read-only view (e.g.

@@ -25,7 +25,9 @@ pub const NINE_POINT_WEIGHTS: [[f64; 3]; 3] =
 pub const FIVE_POINT_WEIGHTS: [[f64; 3]; 3] = [[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]];
 
 /// A 3×3 stencil, applied as a correlation: `L(u)[i][j] = Σ w[a][b] · u[i+a-1][j+b-1]`
-/// (for the symmetric Laplacians this equals a convolution).
+/// (for the symmetric Laplacians this equals a convolution; to reproduce
+/// `scipy.signal.convolve2d(u, k)` with an asymmetric `k`, pass `k` flipped
+/// along both axes).
 ///
 /// Each variant fixes its order of floating-point operations (documented on
 /// the variant), so a reference loop written in the same order gives the same

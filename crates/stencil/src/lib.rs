@@ -40,3 +40,7 @@ pub use kernel::{
     diffusion_step_into, fill_halo, interior, interior_mut, laplacian, Boundary, Diffusion,
     Stencil, FIVE_POINT_WEIGHTS, NINE_POINT_WEIGHTS,
 };
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
