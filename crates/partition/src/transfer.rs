@@ -463,39 +463,27 @@ impl Transfer {
             }
         }
 
-        // Free cells, heaviest first (ties by index).
-        let mut order: Vec<(f64, usize)> = (0..n)
+        // Free cells, consulted heaviest first (ties by index).
+        let free: Vec<(f64, usize)> = (0..n)
             .filter(|&c| !used[c] && weights[c] > 0.0)
             .map(|c| (weights[c], c))
             .collect();
-        order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut taken = vec![false; order.len()];
+        let mut pool = Pool::new(free, n);
         // `pending`: what the previous move could not fit. A carry move takes
         // it; otherwise it stays with the sender.
         let mut pending = 0.0;
         for (k, m) in out.iter().enumerate() {
             let target = if m.carry { gaps[k] + pending } else { gaps[k] };
             let mut rem = target;
-            if rem > eps {
-                let mut pos = order.partition_point(|x| x.0 > rem + eps);
-                while pos < order.len() {
-                    if taken[pos] {
-                        pos += 1;
-                        continue;
-                    }
-                    let (w, c) = order[pos];
-                    taken[pos] = true;
-                    rem -= w;
-                    result.push(Export {
-                        cell: c,
-                        helper: m.helper,
-                    });
-                    if rem <= eps {
-                        break;
-                    }
-                    pos += 1;
-                    pos += order[pos..].partition_point(|x| x.0 > rem + eps);
-                }
+            while rem > eps {
+                let Some((w, c)) = pool.take_fit(rem + eps) else {
+                    break;
+                };
+                rem -= w;
+                result.push(Export {
+                    cell: c,
+                    helper: m.helper,
+                });
             }
             pending = rem;
         }
@@ -595,5 +583,172 @@ impl Planner for Transfer {
 
     fn name(&self) -> &'static str {
         "Transfer"
+    }
+}
+
+/// Order of the free cells: heaviest first, ties by lower index.
+fn heaviest_first(a: &(f64, usize), b: &(f64, usize)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+}
+
+/// A sender's free cells, consulted in [`heaviest_first`] order but sorted
+/// lazily: only the top of the order is sorted, the rest is searched
+/// linearly a few times before more of it is sorted. `take_fit` returns
+/// exactly what a walk over the fully sorted order would.
+struct Pool {
+    /// `order[..sorted]` is the top of the order, sorted; the rest is
+    /// unsorted and all below it.
+    order: Vec<(f64, usize)>,
+    sorted: usize,
+    /// Union-find over `order[..=sorted]`: first position not taken.
+    next: Vec<usize>,
+    /// Taken flags by cell index.
+    taken: Vec<bool>,
+    /// Linear searches done in the unsorted rest.
+    scans: usize,
+}
+
+impl Pool {
+    const MAX_SCANS: usize = 32;
+
+    fn new(order: Vec<(f64, usize)>, cells: usize) -> Self {
+        Pool {
+            order,
+            sorted: 0,
+            next: vec![0],
+            taken: vec![false; cells],
+            scans: 0,
+        }
+    }
+
+    /// Sorts the top `to` cells.
+    fn extend(&mut self, to: usize) {
+        let to = to.min(self.order.len());
+        if to <= self.sorted {
+            return;
+        }
+        let k = to - self.sorted;
+        let tail = &mut self.order[self.sorted..];
+        if k < tail.len() {
+            tail.select_nth_unstable_by(k - 1, heaviest_first);
+        }
+        self.order[self.sorted..to].sort_unstable_by(heaviest_first);
+        self.next.truncate(self.sorted);
+        for i in self.sorted..to {
+            let c = self.order[i].1;
+            self.next.push(if self.taken[c] { i + 1 } else { i });
+        }
+        self.next.push(to);
+        self.sorted = to;
+    }
+
+    fn find(&mut self, i: usize) -> usize {
+        let mut root = i;
+        while self.next[root] != root {
+            root = self.next[root];
+        }
+        let mut j = i;
+        while self.next[j] != root {
+            let n = self.next[j];
+            self.next[j] = root;
+            j = n;
+        }
+        root
+    }
+
+    /// Takes the first free cell, in heaviest-first order, weighing at most
+    /// `lim`.
+    fn take_fit(&mut self, lim: f64) -> Option<(f64, usize)> {
+        loop {
+            let start = self.order[..self.sorted].partition_point(|x| x.0 > lim);
+            let pos = self.find(start);
+            if pos < self.sorted {
+                let x = self.order[pos];
+                self.taken[x.1] = true;
+                self.next[pos] = pos + 1;
+                return Some(x);
+            }
+            if self.sorted == self.order.len() {
+                return None;
+            }
+            if self.sorted == 0
+                || self.scans >= Self::MAX_SCANS
+                || lim >= self.order[self.sorted - 1].0
+            {
+                self.extend((2 * self.sorted).max(64));
+                continue;
+            }
+            self.scans += 1;
+            let mut best: Option<usize> = None;
+            for i in self.sorted..self.order.len() {
+                let x = self.order[i];
+                if x.0 <= lim && !self.taken[x.1] {
+                    let better = match best {
+                        None => true,
+                        Some(b) => heaviest_first(&x, &self.order[b]).is_lt(),
+                    };
+                    if better {
+                        best = Some(i);
+                    }
+                }
+            }
+            let i = best?;
+            let x = self.order[i];
+            self.taken[x.1] = true;
+            return Some(x);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reference: walk the fully sorted order.
+    fn reference(w: &[f64], lims: &[f64]) -> Vec<Option<usize>> {
+        let mut order: Vec<(f64, usize)> =
+            w.iter().copied().zip(0..).filter(|x| x.0 > 0.0).collect();
+        order.sort_unstable_by(heaviest_first);
+        let mut taken = vec![false; order.len()];
+        lims.iter()
+            .map(|&lim| {
+                let k = (0..order.len()).find(|&k| !taken[k] && order[k].0 <= lim)?;
+                taken[k] = true;
+                Some(order[k].1)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lazy_pool_matches_full_sort() {
+        // deterministic pseudo-random weights with ties and zeros
+        let mut x: u64 = 12345;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for case in 0..200 {
+            let n = (rnd() % 400) as usize;
+            let w: Vec<f64> = (0..n)
+                .map(|_| match rnd() % 5 {
+                    0 => 0.0,
+                    1 => 1.0,
+                    _ => (rnd() % 1000) as f64 / 100.0,
+                })
+                .collect();
+            let lims: Vec<f64> = (0..(rnd() % 300))
+                .map(|_| (rnd() % 1200) as f64 / 100.0 / (1 + case % 7) as f64)
+                .collect();
+            let free: Vec<(f64, usize)> =
+                w.iter().copied().zip(0..).filter(|x| x.0 > 0.0).collect();
+            let mut pool = Pool::new(free, n);
+            let got: Vec<Option<usize>> = lims
+                .iter()
+                .map(|&l| pool.take_fit(l).map(|x| x.1))
+                .collect();
+            assert_eq!(got, reference(&w, &lims), "case {case}");
+        }
     }
 }
