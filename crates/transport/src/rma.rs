@@ -7,7 +7,8 @@
 //! `MPI_Win_allocate`, zero-initialised). The displacement unit is
 //! `size_of::<T>()`, so displacements and counts are in elements of `T`.
 //!
-//! RMA calls ([`Epoch::put`], [`Epoch::get`], [`Epoch::accumulate`]) exist only on an
+//! RMA calls ([`Epoch::put`], [`Epoch::get`], [`Epoch::accumulate`],
+//! [`Epoch::fetch_and_op`]) exist only on an
 //! [`Epoch`], and an epoch exists only inside a closure given to one of the
 //! synchronisation methods, which opens the epoch before calling it and closes it
 //! after:
@@ -640,8 +641,28 @@ enum EpochKind {
 /// An open RMA epoch on a window, lent to the closure of a synchronisation method.
 ///
 /// `'a` is the lifetime of that whole synchronisation call: buffers given to
-/// `put`, `get` and `accumulate` stay borrowed until the epoch has closed. The
-/// lifetime is invariant, so it cannot be shortened.
+/// `put`, `get`, `accumulate` and `fetch_and_op` stay borrowed until the epoch has
+/// closed. The lifetime is invariant, so it cannot be shortened.
+///
+/// ```no_run
+/// # use mpi::traits::*;
+/// # use quicklb_transport::rma::Window;
+/// # let universe = mpi::initialize().unwrap();
+/// # let world = universe.world();
+/// let mut win = Window::<f64>::allocate(&world, 8)?;
+/// let (left, right) = ([1.0; 4], [2.0; 4]);
+/// let mut back = [0.0; 8];
+/// win.fence(|epoch| -> quicklb_transport::Result<()> {
+///     if world.rank() == 0 {
+///         epoch.put(&left, 0, 0)?;   // elements 0..4 of rank 0
+///         epoch.put(&right, 0, 4)?;  // elements 4..8
+///     }
+///     Ok(())
+/// })??;
+/// win.fence(|epoch| epoch.get(&mut back, 0, 0))??;
+/// assert_eq!(back[..4], left);      // `back` is readable again here
+/// # Ok::<(), quicklb_transport::Error>(())
+/// ```
 pub struct Epoch<'a, T> {
     raw: ffi::MPI_Win,
     datatype: ffi::MPI_Datatype,
@@ -771,6 +792,52 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
             check("MPI_Accumulate", rc)?;
         }
         Ok(())
+    }
+
+    /// Atomically combines `value` into the element at `disp` of `target`'s window
+    /// with `op` and stores the element's previous value in `previous`
+    /// (`MPI_Fetch_and_op`): a shared counter or work queue head. `previous` holds
+    /// the old value once the epoch has closed (it stays borrowed until then).
+    ///
+    /// ```no_run
+    /// # use mpi::traits::*;
+    /// # use mpi::collective::SystemOperation;
+    /// # use quicklb_transport::rma::{LockType, Window};
+    /// # let universe = mpi::initialize().unwrap();
+    /// # let world = universe.world();
+    /// // A work counter on rank 0: every rank takes the next ticket.
+    /// let mut win = Window::<u64>::allocate(&world, 1)?;
+    /// let (one, mut ticket) = (1u64, 0u64);
+    /// win.lock(0, LockType::Shared, |e| {
+    ///     e.fetch_and_op(&one, &mut ticket, 0, 0, SystemOperation::sum())
+    /// })??;
+    /// println!("rank {} got ticket {ticket}", world.rank());
+    /// # Ok::<(), quicklb_transport::Error>(())
+    /// ```
+    pub fn fetch_and_op(
+        &self,
+        value: &'a T,
+        previous: &'a mut T,
+        target: Rank,
+        disp: usize,
+        op: SystemOperation,
+    ) -> Result<()> {
+        self.validate("MPI_Fetch_and_op", target, disp, 1)?;
+        // SAFETY: `value` and `previous` are single valid elements borrowed (shared
+        // and exclusive) until the epoch closes; target and displacement were checked
+        // against the window; `op` is a predefined operation handle.
+        let rc = unsafe {
+            ffi::MPI_Fetch_and_op(
+                (value as *const T).cast::<c_void>(),
+                (previous as *mut T).cast::<c_void>(),
+                self.datatype,
+                target,
+                disp as ffi::MPI_Aint,
+                op.as_raw(),
+                self.raw,
+            )
+        };
+        check("MPI_Fetch_and_op", rc)
     }
 
     /// Completes all operations of this epoch to `target`, at origin and target

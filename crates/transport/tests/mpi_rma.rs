@@ -1,7 +1,8 @@
 //! RMA windows under all three synchronisation modes, on any number of ranks:
 //! fence put (rank 0 puts 42 into rank 1, or into itself on one rank), fence
 //! accumulate of rank+1 into rank 0, lock/get of the right neighbour's value,
-//! lock_all gets from every rank, exclusive lock + flush, a PSCW ring exchange,
+//! lock_all gets from every rank, exclusive lock + flush, fetch_and_op tickets,
+//! a PSCW ring exchange,
 //! an allocated window with uneven (zero) sizes, and argument validation.
 
 use mpi::collective::SystemOperation;
@@ -107,6 +108,26 @@ fn main() {
     }
     world.barrier();
 
+    // Tickets: every rank takes one from a counter in rank 0's slot 0 with
+    // fetch_and_op under a shared lock; the tickets are 0..size in some order.
+    if rank == 0 {
+        win.local_mut()[0] = 0;
+    }
+    world.barrier();
+    let mut ticket = -1i64;
+    let step = 1i64;
+    win.lock(0, LockType::Shared, |epoch| {
+        epoch.fetch_and_op(&step, &mut ticket, 0, 0, SystemOperation::sum())
+    })
+    .expect("lock")
+    .expect("fetch_and_op");
+    let mut tickets = vec![0i64; size as usize];
+    world.all_gather_into(&ticket, &mut tickets[..]);
+    tickets.sort_unstable();
+    let expected: Vec<i64> = (0..i64::from(size)).collect();
+    assert_eq!(tickets, expected, "fetch_and_op tickets");
+    world.barrier();
+
     // 5. PSCW ring: each rank puts its rank into the right neighbour's slot 2.
     let world_group = world.group();
     let origins = world_group.include(&[left]);
@@ -182,6 +203,6 @@ fn main() {
     drop(uneven);
 
     if rank == 0 {
-        println!("mpi_rma: {size} ranks, fence put/accumulate/get, lock/lock_all/flush, PSCW, validation ok");
+        println!("mpi_rma: {size} ranks, fence put/accumulate/get, lock/lock_all/flush, fetch_and_op, PSCW, validation ok");
     }
 }
