@@ -156,7 +156,9 @@ enum Memory<T> {
 /// `'b` is the lifetime of the caller's buffer for [`Window::create`] (the buffer
 /// stays mutably borrowed until the window is dropped) and `'static` for
 /// [`Window::allocate`]. Dropping the window calls `MPI_Win_free`, which is
-/// collective: all ranks drop their windows in the same order.
+/// collective: all ranks drop their windows in the same order. Do not leak a window
+/// created over your buffer (`mem::forget`): the buffer would come back to you while
+/// other ranks can still reach it through their passive-target epochs.
 ///
 /// ```no_run
 /// use mpi::traits::*;
