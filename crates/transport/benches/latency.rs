@@ -14,13 +14,15 @@
 //! its persistent send, wait, start its persistent receive, wait; rank 1 the
 //! reverse); ring reports the mean time of one iteration where every rank starts a
 //! send to its right and a receive from its left and waits for both. Each figure is
-//! the best (minimum) of `--reps` runs: on a shared machine noise only adds time,
-//! so the minimum is the steadiest estimate of each implementation's cost. The C loops run in the same processes (the C file
-//! is built as a shared library and loaded), alternating run by run with the Rust
-//! loops, so both see the same machine load. The mpi4py loops run in two processes
-//! started with `MPI_Comm_spawn` while these ranks sleep; they report back over the
-//! intercommunicator. A missing `mpicc`, `python3`, `mpi4py` or `numpy` skips that
-//! column with a printed reason.
+//! the best (minimum) of `--reps` short runs: on a shared machine noise only adds
+//! time, so the minimum is the steadiest estimate of each implementation's cost.
+//!
+//! The C loops run in the same processes (the C file is built as a shared library
+//! and loaded), alternating run by run with the Rust loops (and alternating which
+//! goes first), so both see the same machine load. The mpi4py loops run in two
+//! processes started with `MPI_Comm_spawn` while these ranks sleep; they report
+//! back over the intercommunicator. A missing `mpicc`, `python3`, `mpi4py` or
+//! `numpy` skips that column with a printed reason.
 //!
 //! Started without MPI (plain `cargo bench`), it prints how to run it and exits.
 
@@ -36,7 +38,11 @@ use mpi::traits::*;
 use quicklb_transport::{PersistentSet, Result};
 
 const SIZES: [usize; 4] = [8, 1024, 64 * 1024, 1024 * 1024];
-const FULL_ITERS: [usize; 4] = [10_000, 10_000, 1_000, 200];
+/// Timed iterations of one run, per size. Runs are short and many (`--reps`,
+/// default 60) and the best one is reported: on a loaded machine a short run has a
+/// fair chance to see both ranks scheduled throughout.
+const FULL_ITERS: [usize; 4] = [500, 500, 50, 5];
+const FULL_REPS: usize = 60;
 
 struct Config {
     iters: [usize; 4],
@@ -48,7 +54,7 @@ struct Config {
 fn parse_args() -> Config {
     let mut cfg = Config {
         iters: FULL_ITERS,
-        reps: 5,
+        reps: FULL_REPS,
         c: true,
         python: true,
     };
@@ -56,8 +62,8 @@ fn parse_args() -> Config {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => {
-                cfg.iters = FULL_ITERS.map(|n| (n / 20).max(10));
-                cfg.reps = 2;
+                cfg.iters = FULL_ITERS.map(|n| (n / 5).max(2));
+                cfg.reps = 5;
             }
             "--reps" => {
                 cfg.reps = args
@@ -103,13 +109,17 @@ fn main() -> Result<()> {
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut pp = PingPong::new(&world, bytes)?;
         let mut ring = Ring::new(&world, bytes)?;
-        for _ in 0..cfg.reps {
-            rust_pp.push(pp.run(&world, iters, warmup)?);
-            if let Ok(c) = &c_lib {
+        for rep in 0..cfg.reps {
+            // Alternate which implementation goes first, so neither gains from order.
+            let c_first = rep % 2 == 1;
+            if let (true, Ok(c)) = (c_first, &c_lib) {
                 c_pp.push(c.pingpong(&world, bytes, iters, warmup));
+                c_ring.push(c.ring(&world, bytes, iters, warmup));
             }
+            rust_pp.push(pp.run(&world, iters, warmup)?);
             rust_ring.push(ring.run(&world, iters, warmup)?);
-            if let Ok(c) = &c_lib {
+            if let (false, Ok(c)) = (c_first, &c_lib) {
+                c_pp.push(c.pingpong(&world, bytes, iters, warmup));
                 c_ring.push(c.ring(&world, bytes, iters, warmup));
             }
         }
@@ -471,7 +481,7 @@ fn print_table(
         "\n### Persistent point-to-point latency (µs; mpiexec -n {}; best of {} runs{})\n",
         world.size(),
         cfg.reps,
-        if cfg.reps == 2 { ", --quick" } else { "" }
+        if cfg.reps == 5 { ", --quick" } else { "" }
     );
     println!("| size | ping-pong Rust | C | Rust/C | mpi4py | mpi4py/Rust | ring Rust | C | Rust/C | mpi4py | mpi4py/Rust |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

@@ -1,6 +1,47 @@
 //! Safe Rust over the parts of MPI that rsmpi (`mpi` 0.8) does not wrap.
 //!
-//! Work in progress: see the crate README.
+//! | module | what |
+//! |---|---|
+//! | [`persistent`] | [`PersistentSet`]: persistent sends/receives (`MPI_Send_init`, `MPI_Recv_init`) started every step; buffers unreachable while in flight ([`InFlight`] guard) |
+//! | [`shared`] | [`split_shared`] (the node communicator), [`node_map`] (rank → node), [`SharedArray`]: per-rank segments of one shared-memory window, read by every rank of the node through a [`SharedView`] after a collective sync |
+//! | [`rma`] | [`Window`] and [`Epoch`]: put/get/accumulate under fence, PSCW or passive-target locks |
+//! | [`io`] | [`write_npy`] / [`read_npy`]: collective MPI-IO of a row-split 2-D `f64` array as `.npy` |
+//! | [`error`] | [`Error`]: typed MPI errors (`MPI_ERRORS_RETURN` is set on everything this crate creates) |
+//! | [`abort`] | [`abort_on_panic`]: a panic on one rank aborts the whole job |
+//!
+//! Everything speaks rsmpi's types: any `mpi::topology::Communicator` goes in,
+//! element types are rsmpi `Equivalence` types, and the communicators this crate
+//! creates are `mpi::topology::SimpleCommunicator`s. Each module's documentation
+//! states its safety rules; the crate README has the test list and the benchmark.
+//!
+//! ```no_run
+//! use mpi::traits::*;
+//! use quicklb_transport::{PersistentSet, SharedArray};
+//!
+//! let universe = mpi::initialize().unwrap();
+//! quicklb_transport::abort_on_panic();
+//! let world = universe.world();
+//! let (rank, size) = (world.rank(), world.size());
+//!
+//! // A persistent exchange with the right neighbour, reused every step.
+//! let mut halo = PersistentSet::builder(&world)
+//!     .send_owned(vec![0.0f64; 8], (rank + 1) % size, 0)
+//!     .recv_owned(vec![0.0f64; 8], (rank + size - 1) % size, 0)
+//!     .build()?;
+//! for step in 0..3 {
+//!     halo.send_buf_mut(0).fill(step as f64);
+//!     halo.start_all()?.wait()?;
+//! }
+//!
+//! // A node-wide array: write your segment, sync, read anyone's.
+//! let node = quicklb_transport::split_shared(&world)?;
+//! let mut a = SharedArray::<f64>::new(&node, 4)?;
+//! a.local_mut().fill(rank as f64);
+//! let view = a.sync()?;
+//! let _first = view.segment(0);
+//! view.release()?;
+//! # Ok::<(), quicklb_transport::Error>(())
+//! ```
 
 pub mod abort;
 pub mod error;

@@ -17,10 +17,8 @@ import numpy as np
 SIZES = [8, 1024, 65536, 1048576]
 
 
-def pingpong(comm, nbytes, iters, warmup):
+def pingpong(comm, sbuf, rbuf, iters, warmup):
     rank = comm.Get_rank()
-    sbuf = np.full(nbytes, 97, dtype=np.uint8)
-    rbuf = np.zeros(nbytes, dtype=np.uint8)
     peer = 1 if rank == 0 else 0
     send = comm.Send_init(sbuf, dest=peer, tag=1)
     recv = comm.Recv_init(rbuf, source=peer, tag=1)
@@ -45,10 +43,8 @@ def pingpong(comm, nbytes, iters, warmup):
     return us
 
 
-def ring(comm, nbytes, iters, warmup):
+def ring(comm, sbuf, rbuf, iters, warmup):
     rank, size = comm.Get_rank(), comm.Get_size()
-    sbuf = np.full(nbytes, 97, dtype=np.uint8)
-    rbuf = np.zeros(nbytes, dtype=np.uint8)
     reqs = [
         comm.Recv_init(rbuf, source=(rank + size - 1) % size, tag=2),
         comm.Send_init(sbuf, dest=(rank + 1) % size, tag=2),
@@ -68,14 +64,17 @@ def ring(comm, nbytes, iters, warmup):
 
 def main():
     args = [int(a) for a in sys.argv[1:]]
-    iters = args[:4] if len(args) >= 4 else [10000, 10000, 1000, 200]
-    reps = args[4] if len(args) >= 5 else 5
+    iters = args[:4] if len(args) >= 4 else [500, 500, 50, 5]
+    reps = args[4] if len(args) >= 5 else 60
     comm = MPI.COMM_WORLD
     results = []
     for nbytes, n in zip(SIZES, iters):
         warm = n // 10 + 1
-        pp = [pingpong(comm, nbytes, n, warm) for _ in range(reps)]
-        rg = [ring(comm, nbytes, n, warm) for _ in range(reps)]
+        # Buffers are allocated once per size, as on the Rust and C sides.
+        sbuf = np.full(nbytes, 97, dtype=np.uint8)
+        rbuf = np.zeros(nbytes, dtype=np.uint8)
+        pp = [pingpong(comm, sbuf, rbuf, n, warm) for _ in range(reps)]
+        rg = [ring(comm, sbuf, rbuf, n, warm) for _ in range(reps)]
         results += [min(pp), min(rg)]
     parent = MPI.Comm.Get_parent()
     if parent != MPI.COMM_NULL:
