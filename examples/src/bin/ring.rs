@@ -43,10 +43,17 @@ fn main() {
         received.push(incoming);
     }
 
-    for turn in 0..size {
-        if turn == rank {
-            println!("rank {rank} received {received:?} from rank {left}");
+    // Output of different ranks reaches the terminal in no set order, so rank 0
+    // gathers every rank's values and prints them in rank order.
+    let root = world.process_at_rank(0);
+    if rank == 0 {
+        let mut all = vec![0i32; received.len() * size as usize];
+        root.gather_into_root(&received[..], &mut all[..]);
+        for (r, values) in all.chunks(received.len().max(1)).enumerate() {
+            let left = (r as i32 + size - 1) % size;
+            println!("rank {r} received {values:?} from rank {left}");
         }
-        world.barrier();
+    } else {
+        root.gather_into(&received[..]);
     }
 }
