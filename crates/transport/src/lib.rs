@@ -56,3 +56,8 @@ pub use io::{read_npy, write_npy, RowSplit};
 pub use persistent::{proc_null, InFlight, PersistentSet, PersistentSetBuilder};
 pub use rma::{Assert, Epoch, LockType, Window};
 pub use shared::{node_map, split_shared, NodeMap, SharedArray, SharedView};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
