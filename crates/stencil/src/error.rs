@@ -64,6 +64,21 @@ pub enum Error {
         /// Ranks actually present.
         got: usize,
     },
+    /// The decomposition was built for another rank than this one.
+    #[error("decomposition for rank {decomposition} used on rank {comm}")]
+    WrongRank {
+        /// This rank in the communicator.
+        comm: usize,
+        /// The rank the decomposition describes.
+        decomposition: usize,
+    },
+    /// Another rank rejected its arguments to a collective call; this rank
+    /// returns this instead of waiting for it forever.
+    #[error("rank {rank} rejected its arguments to a collective halo call")]
+    OtherRank {
+        /// The (highest) rank that failed.
+        rank: usize,
+    },
     /// The shared-memory halo path was asked for but the ranks do not all
     /// share one node.
     #[error("shared-memory halo needs all ranks on one node")]

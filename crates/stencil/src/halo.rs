@@ -20,7 +20,9 @@
 //!
 //! [`fill_halo`]: crate::fill_halo
 
+use mpi::collective::SystemOperation;
 use mpi::topology::{CartesianCommunicator, Communicator};
+use mpi::traits::CommunicatorCollectives;
 use ndarray::ArrayViewMut2;
 use quicklb_transport::{split_shared, PersistentSet};
 
@@ -134,21 +136,34 @@ pub fn all_on_one_node<C: Communicator>(comm: &C) -> Result<bool> {
     Ok(split_shared(comm)?.size() == comm.size())
 }
 
+/// Checks `d` against `comm` on every rank and agrees on the outcome
+/// (**collective**): if any rank fails, every rank returns an error (its own,
+/// or [`Error::OtherRank`]), so none is left waiting in a later collective.
 fn check_comm<C: Communicator>(comm: &C, d: &Decomposition) -> Result<()> {
-    let size = comm.size() as usize;
-    if size != d.ranks() {
-        return Err(Error::RankCount {
+    let (rank, size) = (comm.rank() as usize, comm.size() as usize);
+    let mine = if size != d.ranks() {
+        Err(Error::RankCount {
             expected: d.ranks(),
             got: size,
-        });
+        })
+    } else if rank != d.rank() {
+        Err(Error::WrongRank {
+            comm: rank,
+            decomposition: d.rank(),
+        })
+    } else {
+        Ok(())
+    };
+    let flag = if mine.is_err() { rank as i64 + 1 } else { 0 };
+    let mut worst = 0i64;
+    comm.all_reduce_into(&flag, &mut worst, SystemOperation::max());
+    match (mine, worst) {
+        (Err(e), _) => Err(e),
+        (Ok(()), 0) => Ok(()),
+        (Ok(()), r) => Err(Error::OtherRank {
+            rank: r as usize - 1,
+        }),
     }
-    if comm.rank() as usize != d.rank() {
-        return Err(Error::RankCount {
-            expected: d.ranks(),
-            got: size,
-        });
-    }
-    Ok(())
 }
 
 /// Checks that every field is a standard-layout `padded_shape()` array.
@@ -333,15 +348,25 @@ impl MessageHalo {
     /// Fills the ghosts of `fields.len()` fields (as many as the halo was
     /// built for; each `padded_shape()`, standard layout) in one round of
     /// messages.
+    ///
+    /// A wrong number, shape or layout of fields is an error on this rank;
+    /// it still takes part in the round (sending stale data), so its
+    /// neighbours do not wait forever.
     pub fn exchange_fields(&mut self, fields: &mut [ArrayViewMut2<'_, f64>]) -> Result<()> {
-        if fields.len() != self.fields {
-            return Err(Error::Shape {
+        let checked = if fields.len() != self.fields {
+            Err(Error::Shape {
                 what: "number of fields",
                 got: [fields.len(), 1],
                 expected: [self.fields, 1],
-            });
+            })
+        } else {
+            check_fields(&self.decomp, fields)
+        };
+        if let Err(e) = checked {
+            // Still take part in the round, so the neighbours do not hang.
+            self.set.start_all()?.wait()?;
+            return Err(e);
         }
-        check_fields(&self.decomp, fields)?;
         for (i, pack) in self.packs.iter().enumerate() {
             let buf = self.set.send_buf_mut(i);
             for (f, field) in fields.iter().enumerate() {
@@ -423,6 +448,8 @@ pub struct SharedHalo {
     reads: Vec<(usize, usize, usize)>,
     dsts: Vec<usize>,
     staging: Vec<f64>,
+    /// Distinct source ranks and their block lengths.
+    sources: Vec<(usize, usize)>,
     fixed: Vec<usize>,
     value: f64,
 }
@@ -461,12 +488,17 @@ impl SharedHalo {
             Boundary::Fixed(v) => v,
             _ => 0.0,
         };
+        let mut sources: Vec<(usize, usize)> =
+            reads.iter().map(|&(rank, _, len)| (rank, len)).collect();
+        sources.sort_unstable();
+        sources.dedup();
         let [r, c] = d.padded_shape();
         Ok(SharedHalo {
             decomp: d.clone(),
             fields,
             padded_len: r * c,
             staging: vec![0.0; reads.len() * fields],
+            sources,
             reads,
             dsts,
             fixed,
@@ -563,14 +595,28 @@ impl SharedHalo {
         Ok(ArrayViewMut2::from_shape((r, c), local).expect("segment length checked"))
     }
 
+    /// Checks this rank's segment and those it reads from.
     fn check_array(&self, array: &SharedArray<f64>) -> Result<usize> {
         let len = array.segment_len(array.rank());
-        if len != self.segment_len() || array.rank() != self.decomp.rank() {
+        if len != self.segment_len()
+            || array.rank() != self.decomp.rank()
+            || array.num_segments() != self.decomp.ranks()
+        {
             return Err(Error::Shape {
                 what: "shared segment",
                 got: [len, 1],
                 expected: [self.segment_len(), 1],
             });
+        }
+        for &(rank, block) in &self.sources {
+            let got = array.segment_len(rank);
+            if got != self.fields * block {
+                return Err(Error::Shape {
+                    what: "a neighbour's shared segment",
+                    got: [got, 1],
+                    expected: [self.fields * block, 1],
+                });
+            }
         }
         Ok(len)
     }
@@ -578,8 +624,15 @@ impl SharedHalo {
     /// Fills the ghosts of every field in `array`: one `sync` (collective),
     /// copies of the neighbours' boundary cells, one release (collective),
     /// then the writes into this rank's ghost cells. No messages.
+    ///
+    /// An array that does not match the halo is an error on this rank; it
+    /// still takes part in both collective phases, so nobody waits forever.
     pub fn exchange(&mut self, array: &mut SharedArray<f64>) -> Result<()> {
-        self.check_array(array)?;
+        if let Err(e) = self.check_array(array) {
+            // Still take part in the two collective phases, so nobody hangs.
+            array.sync()?.release()?;
+            return Err(e);
+        }
         let n = self.reads.len();
         {
             let view = array.sync()?;

@@ -23,6 +23,39 @@ fn main() {
         Err(Error::RankCount { .. })
     ));
 
+    // Only rank 0 is given another rank's decomposition: every rank errors.
+    if size > 1 {
+        let d = Decomposition::row_slabs(20, 20, size, if rank == 0 { 1 } else { rank }).unwrap();
+        let result = MessageHalo::new(&world, &d, quicklb_stencil::Boundary::Periodic, true, 1);
+        match rank {
+            0 => assert!(matches!(
+                result,
+                Err(Error::WrongRank {
+                    comm: 0,
+                    decomposition: 1
+                })
+            )),
+            _ => assert!(matches!(result, Err(Error::OtherRank { rank: 0 }))),
+        }
+    }
+    // A wrong field shape on the last rank: an error there, no hang elsewhere.
+    {
+        let d = Decomposition::row_slabs(20, 20, size, rank).unwrap();
+        let mut halo =
+            MessageHalo::new(&world, &d, quicklb_stencil::Boundary::Periodic, false, 1).unwrap();
+        let mut u = ndarray::Array2::<f64>::zeros(d.padded_shape());
+        let mut wrong = ndarray::Array2::<f64>::zeros((3, 3));
+        if rank == size - 1 {
+            assert!(matches!(
+                halo.exchange(wrong.view_mut()),
+                Err(Error::Shape { .. })
+            ));
+        } else {
+            halo.exchange(u.view_mut()).unwrap();
+        }
+        halo.exchange(u.view_mut()).unwrap();
+    }
+
     let mut cases = 0;
     for (name, d) in decompositions(size, rank) {
         for boundary in boundaries() {

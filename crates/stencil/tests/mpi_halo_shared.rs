@@ -18,6 +18,30 @@ fn main() {
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     check_bad_input(&world);
 
+    // An array that does not match the halo on the last rank: an error
+    // there, no hang elsewhere.
+    {
+        let d = quicklb_stencil::Decomposition::row_slabs(20, 20, size, rank).unwrap();
+        let mut halo =
+            SharedHalo::new(&world, &d, quicklb_stencil::Boundary::Periodic, false, 1).unwrap();
+        let mut good = halo.allocate(&world).unwrap();
+        let len = if rank == size - 1 {
+            5
+        } else {
+            halo.segment_len()
+        };
+        let mut odd = quicklb_stencil::halo::SharedArray::<f64>::new(&world, len).unwrap();
+        // The last rank's segment is wrong; it and every rank reading from
+        // it (its neighbours) get an error, the others none.
+        let reads_last = size == 1 || rank == size - 2 || rank == 0;
+        match halo.exchange(&mut odd) {
+            Err(quicklb_stencil::Error::Shape { .. }) => assert!(rank == size - 1 || reads_last),
+            Err(e) => panic!("unexpected {e}"),
+            Ok(()) => assert!(rank != size - 1 && !reads_last),
+        }
+        halo.exchange(&mut good).unwrap();
+    }
+
     let mut cases = 0;
     for (name, d) in decompositions(size, rank) {
         for boundary in boundaries() {
