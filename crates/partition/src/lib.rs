@@ -68,3 +68,8 @@ pub use model::{
 };
 pub use quicklb::{Greedy, Sort, Sort2, StopRule};
 pub use transfer::{Move, Transfer, Transfers};
+
+/// The README's examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
