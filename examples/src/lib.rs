@@ -1,0 +1,6 @@
+//! Shared code of the quicklb demo programs.
+
+pub mod burgers;
+pub mod chemistry;
+pub mod npy;
+pub mod plot;

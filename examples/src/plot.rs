@@ -1,0 +1,282 @@
+//! Small line plots drawn straight into an [`RgbImage`]: enough for the demos'
+//! PNGs without a plotting library.
+//!
+//! A plot is a white canvas with a frame, a light grid (quarters of both axes)
+//! and the zero line, and anti-aliased curves of a few pixels' width, each in
+//! its own colour from [`PALETTE`]. Tick labels are drawn with a tiny built-in
+//! digit font.
+
+use image::{Rgb, RgbImage};
+
+/// Distinct colours for curves (the "tab10" colours).
+pub const PALETTE: [[u8; 3]; 6] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+];
+
+const MARGIN_LEFT: u32 = 56;
+const MARGIN_RIGHT: u32 = 16;
+const MARGIN_TOP: u32 = 16;
+const MARGIN_BOTTOM: u32 = 32;
+
+/// A line plot of curves `y_i(x)` sampled on a uniform grid of `x` in `[x0, x1]`.
+#[derive(Clone, Debug)]
+pub struct LinePlot<'a> {
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// The x range of the samples (first sample at `x0`, last at `x1`).
+    pub x_range: (f64, f64),
+    /// The y range shown; `None` fits the data with a 5 % border.
+    pub y_range: Option<(f64, f64)>,
+    /// The curves and their colours.
+    pub curves: Vec<(&'a [f64], [u8; 3])>,
+}
+
+impl<'a> LinePlot<'a> {
+    /// An empty plot of the given size, x from 0 to `x1`.
+    pub fn new(width: u32, height: u32, x_range: (f64, f64)) -> Self {
+        LinePlot {
+            width,
+            height,
+            x_range,
+            y_range: None,
+            curves: Vec::new(),
+        }
+    }
+
+    /// Adds a curve in colour `PALETTE[i % len]`, where `i` is its index.
+    pub fn curve(mut self, y: &'a [f64]) -> Self {
+        let color = PALETTE[self.curves.len() % PALETTE.len()];
+        self.curves.push((y, color));
+        self
+    }
+
+    /// Draws the plot.
+    pub fn render(&self) -> RgbImage {
+        let (w, h) = (
+            self.width.max(MARGIN_LEFT + MARGIN_RIGHT + 8),
+            self.height.max(MARGIN_TOP + MARGIN_BOTTOM + 8),
+        );
+        let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+        let (px0, px1) = (MARGIN_LEFT as f64, (w - MARGIN_RIGHT) as f64);
+        let (py0, py1) = (MARGIN_TOP as f64, (h - MARGIN_BOTTOM) as f64);
+
+        let (ymin, ymax) = self.y_range.unwrap_or_else(|| {
+            let mut lo = f64::INFINITY;
+            let mut hi = f64::NEG_INFINITY;
+            for (y, _) in &self.curves {
+                for &v in y.iter().filter(|v| v.is_finite()) {
+                    lo = lo.min(v);
+                    hi = hi.max(v);
+                }
+            }
+            if !(lo.is_finite() && hi.is_finite()) {
+                (-1.0, 1.0)
+            } else if hi - lo < 1e-300 {
+                (lo - 1.0, hi + 1.0)
+            } else {
+                let pad = 0.05 * (hi - lo);
+                (lo - pad, hi + pad)
+            }
+        });
+        let sx = |i: usize, n: usize| px0 + (px1 - px0) * i as f64 / (n.max(2) - 1) as f64;
+        let sy = |v: f64| py1 - (py1 - py0) * (v - ymin) / (ymax - ymin);
+
+        // Grid, zero line, frame.
+        let grid = [225, 225, 225];
+        for q in 1..4 {
+            let x = px0 + (px1 - px0) * q as f64 / 4.0;
+            segment(&mut img, (x, py0), (x, py1), 0.5, grid);
+            let y = py0 + (py1 - py0) * q as f64 / 4.0;
+            segment(&mut img, (px0, y), (px1, y), 0.5, grid);
+        }
+        if ymin < 0.0 && ymax > 0.0 {
+            segment(
+                &mut img,
+                (px0, sy(0.0)),
+                (px1, sy(0.0)),
+                0.6,
+                [150, 150, 150],
+            );
+        }
+        let frame = [60, 60, 60];
+        segment(&mut img, (px0, py0), (px1, py0), 0.6, frame);
+        segment(&mut img, (px0, py1), (px1, py1), 0.6, frame);
+        segment(&mut img, (px0, py0), (px0, py1), 0.6, frame);
+        segment(&mut img, (px1, py0), (px1, py1), 0.6, frame);
+
+        // Tick labels: y at bottom, middle, top; x at both ends.
+        for (v, y) in [
+            (ymin, py1),
+            (0.5 * (ymin + ymax), 0.5 * (py0 + py1)),
+            (ymax, py0),
+        ] {
+            let label = format_tick(v);
+            let tw = text_width(&label);
+            draw_text(
+                &mut img,
+                &label,
+                (px0 as i64 - 6 - tw as i64, y as i64 - 5),
+                frame,
+            );
+        }
+        for (v, x) in [(self.x_range.0, px0), (self.x_range.1, px1)] {
+            let label = format_tick(v);
+            let tw = text_width(&label) as i64;
+            draw_text(&mut img, &label, (x as i64 - tw / 2, py1 as i64 + 8), frame);
+        }
+
+        for (y, color) in &self.curves {
+            let n = y.len();
+            for i in 1..n {
+                if y[i - 1].is_finite() && y[i].is_finite() {
+                    segment(
+                        &mut img,
+                        (sx(i - 1, n), sy(y[i - 1])),
+                        (sx(i, n), sy(y[i])),
+                        1.3,
+                        *color,
+                    );
+                }
+            }
+        }
+        img
+    }
+}
+
+/// An anti-aliased line of half-width `r` pixels from `a` to `b`.
+fn segment(img: &mut RgbImage, a: (f64, f64), b: (f64, f64), r: f64, color: [u8; 3]) {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let x_lo = ((a.0.min(b.0) - r - 1.0).floor() as i64).max(0);
+    let x_hi = ((a.0.max(b.0) + r + 1.0).ceil() as i64).min(w - 1);
+    let y_lo = ((a.1.min(b.1) - r - 1.0).floor() as i64).max(0);
+    let y_hi = ((a.1.max(b.1) + r + 1.0).ceil() as i64).min(h - 1);
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len2 = dx * dx + dy * dy;
+    for py in y_lo..=y_hi {
+        for px in x_lo..=x_hi {
+            let (cx, cy) = (px as f64 + 0.5, py as f64 + 0.5);
+            let t = if len2 > 0.0 {
+                (((cx - a.0) * dx + (cy - a.1) * dy) / len2).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            let (ex, ey) = (a.0 + t * dx - cx, a.1 + t * dy - cy);
+            let d = (ex * ex + ey * ey).sqrt();
+            let cover = (r + 0.5 - d).clamp(0.0, 1.0);
+            if cover > 0.0 {
+                blend(img, px as u32, py as u32, color, cover);
+            }
+        }
+    }
+}
+
+fn blend(img: &mut RgbImage, x: u32, y: u32, color: [u8; 3], alpha: f64) {
+    let p = img.get_pixel_mut(x, y);
+    for (dst, &src) in p.0.iter_mut().zip(color.iter()) {
+        let v = *dst as f64 * (1.0 - alpha) + src as f64 * alpha;
+        *dst = v.round().clamp(0.0, 255.0) as u8;
+    }
+}
+
+/// A tick label: 3 significant digits, plain notation.
+fn format_tick(v: f64) -> String {
+    let a = v.abs();
+    let s = if a == 0.0 {
+        "0".to_string()
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else if a >= 0.01 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.1e}")
+    };
+    if s == "-0.000" || s == "-0.00" {
+        "0".to_string()
+    } else {
+        s
+    }
+}
+
+/// 3×5 glyphs, rows top to bottom, 3 bits each (MSB left).
+fn glyph(c: char) -> Option<[u8; 5]> {
+    Some(match c {
+        '0' => [7, 5, 5, 5, 7],
+        '1' => [2, 6, 2, 2, 7],
+        '2' => [7, 1, 7, 4, 7],
+        '3' => [7, 1, 7, 1, 7],
+        '4' => [5, 5, 7, 1, 1],
+        '5' => [7, 4, 7, 1, 7],
+        '6' => [7, 4, 7, 5, 7],
+        '7' => [7, 1, 1, 1, 1],
+        '8' => [7, 5, 7, 5, 7],
+        '9' => [7, 5, 7, 1, 7],
+        '-' => [0, 0, 7, 0, 0],
+        '+' => [0, 2, 7, 2, 0],
+        '.' => [0, 0, 0, 0, 2],
+        'e' => [0, 7, 7, 4, 7],
+        ' ' => [0, 0, 0, 0, 0],
+        _ => return None,
+    })
+}
+
+const SCALE: i64 = 2;
+
+fn text_width(s: &str) -> u32 {
+    (s.chars().count() as u32 * 4 * SCALE as u32).saturating_sub(SCALE as u32)
+}
+
+/// Draws `s` with its top-left corner at `at`, glyphs scaled by 2.
+fn draw_text(img: &mut RgbImage, s: &str, at: (i64, i64), color: [u8; 3]) {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    for (k, c) in s.chars().enumerate() {
+        let Some(g) = glyph(c) else { continue };
+        let x0 = at.0 + k as i64 * 4 * SCALE;
+        for (row, bits) in g.iter().enumerate() {
+            for col in 0..3 {
+                if bits & (4 >> col) != 0 {
+                    for dy in 0..SCALE {
+                        for dx in 0..SCALE {
+                            let (x, y) = (x0 + col * SCALE + dx, at.1 + row as i64 * SCALE + dy);
+                            if (0..w).contains(&x) && (0..h).contains(&y) {
+                                img.put_pixel(x as u32, y as u32, Rgb(color));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_curves_in_their_colours() {
+        let y: Vec<f64> = (0..100).map(|i| (i as f64 / 10.0).sin()).collect();
+        let img = LinePlot::new(300, 200, (0.0, 10.0)).curve(&y).render();
+        assert_eq!(img.dimensions(), (300, 200));
+        let blue = img.pixels().filter(|p| p.0 == PALETTE[0]).count();
+        assert!(blue > 100, "{blue} curve pixels");
+    }
+
+    #[test]
+    fn tick_labels() {
+        assert_eq!(format_tick(0.0), "0");
+        assert_eq!(format_tick(-1.05), "-1.05");
+        assert_eq!(format_tick(471.3), "471");
+        assert!(text_width("-1.05") > 0);
+    }
+}
