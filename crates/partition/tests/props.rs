@@ -135,7 +135,11 @@ fn check_bound(w: &Weights, plan: &Plan, slack: f64) -> Result<(), TestCaseError
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    // 48 cases keep the debug run short; PROPTEST_CASES=1000 for a soak.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(48),
+        ..ProptestConfig::default()
+    })]
 
     /// Each cell is computed by exactly one rank, nobody lends to itself,
     /// imports mirror exports, loads add up to the total; and no planner
@@ -254,6 +258,14 @@ proptest! {
         let w2 = pb2.weights();
         let re = t.replan(&pb2, &plan).unwrap();
         re.validate(w2).unwrap();
+        // the facade's per-rank re-plan gives the same plan
+        let loads2: Vec<f64> = raw2.iter().map(|r| rank_load(r)).collect();
+        let moves = t.transfers(&loads2, pb2.nodes(), plan.transfers()).unwrap();
+        prop_assert_eq!(Some(&moves), re.transfers());
+        for (r, mine) in raw2.iter().enumerate() {
+            let e = t.select_exports(r, mine, &moves, Some(plan.exports(r))).unwrap();
+            prop_assert_eq!(&e[..], re.exports(r));
+        }
         let m = Metrics::compute(w2, &re).unwrap();
         check_bound(w2, &re, 2.0 * t.tolerance * m.average)?;
         prop_assert!(m.max_load <= max(&w2.rank_loads()) + tol(w2));
