@@ -132,7 +132,8 @@ impl Transfers {
 /// fit under the new amount), and tops up with new cells only if what is
 /// missing exceeds `tolerance * A`. Re-planning with unchanged weights moves
 /// nothing. A re-plan keeps the same structure, with up to `2 tolerance A`
-/// more left on a sender.
+/// more left on a sender; one that would need more than `2p` pairs starts
+/// afresh instead, so there are never more than `2p` pairs.
 ///
 /// # Data needed
 ///
@@ -377,6 +378,10 @@ impl Transfer {
             }
         }
         merged.sort_by_key(|m| m.sender);
+        if previous.is_some() && merged.len() > 2 * p {
+            // Keep the promise of at most 2p pairs: start afresh.
+            return self.transfers(loads, nodes, None);
+        }
         Ok(Transfers {
             ranks: p,
             average,

@@ -268,6 +268,7 @@ proptest! {
         }
         let m = Metrics::compute(w2, &re).unwrap();
         check_bound(w2, &re, 2.0 * t.tolerance * m.average)?;
+        prop_assert!(m.pairs <= 2 * pb2.num_ranks());
         prop_assert!(m.max_load <= max(&w2.rank_loads()) + tol(w2));
     }
 
