@@ -4,12 +4,14 @@
 //! It depends on no MPI crate, so it builds on a machine without MPI: that is
 //! what lets `cargo xtask setup` install MPI in the first place.
 
+mod bench;
 mod cargo;
 mod demo;
 mod mpi_test;
 mod mpirun;
 mod selftest;
 mod setup;
+mod tables;
 
 use std::process::ExitCode;
 
@@ -36,10 +38,13 @@ enum Command {
     /// fails the run within seconds.
     MpiSelftest,
     /// Everything CI checks: setup, rustfmt, clippy, `cargo test --workspace`,
-    /// the harness self-test and every MPI test.
+    /// the harness self-test, every MPI test, and `bench --check`.
     Test(mpi_test::Args),
     /// Build the demos in release mode and run one under mpiexec.
     Demo(demo::Args),
+    /// Run every benchmark with its peer, several times, and write the merged
+    /// tables (median and min–max) to BENCHMARKS.md.
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +57,7 @@ fn main() -> ExitCode {
         Command::MpiSelftest => setup::ensure().and_then(|mpi| selftest::run(&mpi)),
         Command::Test(args) => test_all(&args),
         Command::Demo(args) => setup::ensure().and_then(|mpi| demo::run(&mpi, &args)),
+        Command::Bench(args) => setup::ensure().and_then(|mpi| bench::run(&mpi, &args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -78,5 +84,17 @@ fn test_all(args: &mpi_test::Args) -> anyhow::Result<()> {
     )?;
     cargo::run_step("unit and doc tests", &["test", "--workspace"])?;
     selftest::run(&mpi)?;
-    mpi_test::run(&mpi, args)
+    mpi_test::run(&mpi, args)?;
+    // Timings in CI are noise: this only proves every benchmark still runs and
+    // prints well-formed tables (debug build, tiny sizes, one run).
+    bench::run(
+        &mpi,
+        &bench::Args {
+            quick: true,
+            check: true,
+            runs: None,
+            output: None,
+            names: Vec::new(),
+        },
+    )
 }

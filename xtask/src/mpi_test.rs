@@ -73,6 +73,7 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
                     ranks,
                     timeout: Duration::from_secs(args.timeout),
                     env: &[],
+                    tag_output: true,
                 },
             )?;
             let verdict = match finished.outcome {

@@ -24,6 +24,9 @@ pub struct Job<'a> {
     pub timeout: Duration,
     /// Extra environment for the ranks.
     pub env: &'a [(&'a str, &'a str)],
+    /// Prefix each output line with its rank (for reading failures); off for
+    /// programs whose output is parsed.
+    pub tag_output: bool,
 }
 
 /// How a job ended.
@@ -39,28 +42,33 @@ pub enum Outcome {
 pub struct Finished {
     pub outcome: Outcome,
     pub elapsed: Duration,
+    /// Standard output and standard error, in that order.
     pub output: String,
+    /// Standard output alone.
+    pub stdout: String,
     /// Processes of the job still alive after it was killed (should be none).
     pub leftovers: Vec<i32>,
 }
 
-/// Runs `job` to completion or to its time limit, capturing stdout and stderr
-/// together (tagged by rank where the MPI library supports it).
+/// Runs `job` to completion or to its time limit, capturing its stdout and
+/// stderr (tagged by rank where asked and the MPI library supports it).
 pub fn run(mpi: &Mpi, job: &Job<'_>) -> anyhow::Result<Finished> {
-    let log_path = log_file_path(job.executable, job.ranks);
-    let log = File::create(&log_path)
-        .with_context(|| format!("could not create {}", log_path.display()))?;
+    let stdout_path = log_file_path(job.executable, job.ranks, "stdout");
+    let stderr_path = log_file_path(job.executable, job.ranks, "stderr");
+    let create = |path: &PathBuf| {
+        File::create(path).with_context(|| format!("could not create {}", path.display()))
+    };
     let mut command = Command::new("setsid");
     command.arg("mpiexec").arg("-n").arg(job.ranks.to_string());
-    if let Some(flag) = mpi.tag_output_flag() {
+    if let (true, Some(flag)) = (job.tag_output, mpi.tag_output_flag()) {
         command.arg(flag);
     }
     command
         .arg(job.executable)
         .args(job.args)
         .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
+        .stdout(create(&stdout_path)?)
+        .stderr(create(&stderr_path)?)
         .env_remove("QUICKLB_SELFTEST");
     for (key, value) in mpi.environment().into_iter().chain(job.env.iter().copied()) {
         command.env(key, value);
@@ -90,23 +98,29 @@ pub fn run(mpi: &Mpi, job: &Job<'_>) -> anyhow::Result<Finished> {
     if !leftovers.is_empty() {
         kill_session(session);
     }
-    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let _ = std::fs::remove_file(&log_path);
+    let read_and_remove = |path: &PathBuf| {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let _ = std::fs::remove_file(path);
+        text
+    };
+    let stdout = read_and_remove(&stdout_path);
+    let output = stdout.clone() + &read_and_remove(&stderr_path);
     Ok(Finished {
         outcome,
         elapsed,
         output,
+        stdout,
         leftovers,
     })
 }
 
-fn log_file_path(executable: &Path, ranks: usize) -> PathBuf {
+fn log_file_path(executable: &Path, ranks: usize, stream: &str) -> PathBuf {
     let name = executable
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| "job".into());
     std::env::temp_dir().join(format!(
-        "quicklb-xtask-{}-{name}-n{ranks}.log",
+        "quicklb-xtask-{}-{name}-n{ranks}.{stream}",
         std::process::id()
     ))
 }

@@ -32,6 +32,7 @@ pub fn run(mpi: &Mpi) -> anyhow::Result<()> {
                 ranks,
                 timeout: DEADLOCK_LIMIT,
                 env: &[("QUICKLB_SELFTEST", "deadlock")],
+                tag_output: true,
             },
         )?;
         let leftovers = process_count_of(&smoke.executable);
@@ -63,6 +64,7 @@ pub fn run(mpi: &Mpi) -> anyhow::Result<()> {
                 ranks,
                 timeout: Duration::from_secs(60),
                 env: &[("QUICKLB_SELFTEST", "panic")],
+                tag_output: true,
             },
         )?;
         println!(

@@ -1,0 +1,344 @@
+//! `cargo xtask bench`: every benchmark of the workspace with its peer, merged
+//! over repeated runs into one markdown file, `BENCHMARKS.md`.
+//!
+//! Each benchmark is a `[[bench]] harness = false` program that prints markdown
+//! tables (its figures side by side with its peer's, and their ratio) on stdout
+//! and accepts `--quick`. This driver builds them, starts each under `mpiexec`
+//! with its rank count, runs it several times, and merges the runs cell by cell
+//! into `median (min–max)` (see `tables`).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use crate::cargo::{self, Artifact};
+use crate::mpirun::{self, Job, Outcome};
+use crate::setup::Mpi;
+use crate::tables;
+
+/// Options of `bench`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Small sizes and few repetitions: the whole run within minutes.
+    #[arg(long)]
+    pub quick: bool,
+    /// Check the machinery, not the speed: debug build, one `--quick` run of
+    /// each benchmark, no peer installation; fails unless every benchmark prints
+    /// well-formed tables. Writes to target/bench-check.md, not BENCHMARKS.md.
+    #[arg(long)]
+    pub check: bool,
+    /// Runs of each benchmark to merge (default: 3 with --quick, 5 without).
+    #[arg(long)]
+    pub runs: Option<usize>,
+    /// Where to write the report (default: BENCHMARKS.md at the workspace root).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Benchmark groups to run (default: all): partition, transport, stencil,
+    /// balancer, gray-scott, burgers.
+    pub names: Vec<String>,
+}
+
+/// One benchmark program.
+struct Spec {
+    group: &'static str,
+    title: &'static str,
+    package: &'static str,
+    target: &'static str,
+    ranks: usize,
+}
+
+const SPECS: &[Spec] = &[
+    Spec {
+        group: "partition",
+        title: "Planners against coupe (plan time, imbalance, gap to the lower bound, cells moved)",
+        package: "quicklb-partition",
+        target: "summary",
+        ranks: 1,
+    },
+    Spec {
+        group: "transport",
+        title: "Persistent point-to-point latency against C and mpi4py (2 ranks)",
+        package: "quicklb-transport",
+        target: "latency",
+        ranks: 2,
+    },
+    Spec {
+        group: "transport",
+        title: "RMA latency against C and mpi4py (2 ranks)",
+        package: "quicklb-transport",
+        target: "rma_latency",
+        ranks: 2,
+    },
+    Spec {
+        group: "stencil",
+        title: "Stencil kernels against numpy slicing, scipy convolve2d and a memory copy (1 core)",
+        package: "quicklb-stencil",
+        target: "stencil",
+        ranks: 1,
+    },
+    Spec {
+        group: "stencil",
+        title: "Halo exchange per step, messages against shared memory (4 ranks)",
+        package: "quicklb-stencil",
+        target: "mpi_halo",
+        ranks: 4,
+    },
+    Spec {
+        group: "balancer",
+        title: "Load balancer on the sleep workload, per algorithm and without balancing (4 ranks)",
+        package: "quicklb",
+        target: "balance",
+        ranks: 4,
+    },
+    Spec {
+        group: "gray-scott",
+        title: "Gray-Scott end to end against the Python program (numpy + scipy BDF per cell)",
+        package: "quicklb-examples",
+        target: "gray_scott",
+        ranks: 1,
+    },
+    Spec {
+        group: "burgers",
+        title: "Burgers solve and in-situ SVD against numpy.linalg.svd",
+        package: "quicklb-examples",
+        target: "burgers",
+        ranks: 1,
+    },
+];
+
+pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
+    let groups: Vec<&str> = {
+        let mut g: Vec<&str> = SPECS.iter().map(|s| s.group).collect();
+        g.dedup();
+        g
+    };
+    for name in &args.names {
+        if !groups.contains(&name.as_str()) {
+            bail!(
+                "no benchmark group {name:?}; the groups are: {}",
+                groups.join(", ")
+            );
+        }
+    }
+    let chosen: Vec<&Spec> = SPECS
+        .iter()
+        .filter(|s| args.names.is_empty() || args.names.iter().any(|n| n == s.group))
+        .collect();
+    let quick = args.quick || args.check;
+    let runs = if args.check {
+        1
+    } else {
+        args.runs.unwrap_or(if quick { 3 } else { 5 }).max(1)
+    };
+    let timeout = Duration::from_secs(if quick { 300 } else { 1800 });
+
+    if !args.check {
+        install_python_peers();
+    }
+    let built = if args.check {
+        cargo::build_executables(&["build", "--workspace", "--benches"])?
+    } else {
+        cargo::build_executables(&["bench", "--workspace", "--no-run"])?
+    };
+
+    let mut document = header(mpi, quick, runs);
+    let mut problems = Vec::new();
+    for spec in chosen {
+        println!(
+            "xtask: bench: {}/{} ({runs} runs)",
+            spec.package, spec.target
+        );
+        let _ = writeln!(document, "\n## {}: {}\n", spec.group, spec.title);
+        let Some(program) = find(&built, spec) else {
+            let reason = format!(
+                "skipped: no bench target {}/{} in the workspace yet",
+                spec.package, spec.target
+            );
+            println!("  {reason}");
+            let _ = writeln!(document, "{reason}.");
+            continue;
+        };
+        let mut reports = Vec::new();
+        for run in 1..=runs {
+            let finished = mpirun::run(
+                mpi,
+                &Job {
+                    executable: &program.executable,
+                    args: &bench_args(quick),
+                    ranks: spec.ranks,
+                    timeout,
+                    env: &[],
+                    tag_output: false,
+                },
+            )?;
+            println!(
+                "  run {run}/{runs}: {:?} in {:.1}s",
+                finished.outcome,
+                finished.elapsed.as_secs_f64()
+            );
+            if finished.outcome != Outcome::Passed {
+                print!("{}", mpirun::failure_excerpt(&finished.output, 30));
+                problems.push(format!(
+                    "{}/{} run {run}: {:?}",
+                    spec.package, spec.target, finished.outcome
+                ));
+                break;
+            }
+            reports.push(tables::parse(&finished.stdout));
+        }
+        if reports.is_empty() {
+            let _ = writeln!(document, "failed: see the xtask output.");
+            continue;
+        }
+        let merged = tables::merge(&reports);
+        if let Err(why) = tables::check_well_formed(&merged) {
+            problems.push(format!("{}/{}: {why}", spec.package, spec.target));
+        }
+        let _ = writeln!(
+            document,
+            "`mpiexec -n {} {} {}`, {} run{} merged.\n",
+            spec.ranks,
+            spec.target,
+            bench_args(quick).join(" "),
+            reports.len(),
+            if reports.len() == 1 { "" } else { "s" }
+        );
+        for table in &merged.tables {
+            document += &tables::render(table);
+            document.push('\n');
+        }
+        for note in &merged.notes {
+            let _ = writeln!(document, "> {note}");
+        }
+    }
+
+    let output = if args.check {
+        cargo::workspace_root().join("target/bench-check.md")
+    } else {
+        args.output
+            .clone()
+            .unwrap_or_else(|| cargo::workspace_root().join("BENCHMARKS.md"))
+    };
+    if let Some(parent) = output.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&output, &document)
+        .with_context(|| format!("could not write {}", output.display()))?;
+    println!("xtask: bench: wrote {}", output.display());
+    if !problems.is_empty() {
+        bail!("benchmarks with problems:\n  {}", problems.join("\n  "));
+    }
+    Ok(())
+}
+
+fn bench_args(quick: bool) -> Vec<String> {
+    if quick {
+        vec!["--quick".to_string()]
+    } else {
+        Vec::new()
+    }
+}
+
+fn find<'a>(built: &'a [Artifact], spec: &Spec) -> Option<&'a Artifact> {
+    built
+        .iter()
+        .find(|a| a.package == spec.package && a.target == spec.target)
+}
+
+/// mpi4py, numpy and scipy are the peers of several benchmarks; a benchmark
+/// whose peer is missing skips that column and says why.
+fn install_python_peers() {
+    let present = Command::new("python3")
+        .args(["-c", "import mpi4py, numpy, scipy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if present {
+        return;
+    }
+    println!("xtask: bench: installing the Python peers: pip install mpi4py numpy scipy");
+    let installed = Command::new("python3")
+        .args([
+            "-m", "pip", "install", "--quiet", "mpi4py", "numpy", "scipy",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        println!("xtask: bench: could not install them; their columns will be skipped");
+    }
+}
+
+fn command_line(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn header(mpi: &Mpi, quick: bool, runs: usize) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, model)| model.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        })
+        .unwrap_or_default();
+    let python = command_line(
+        "python3",
+        &["-c", "import sys, numpy, scipy, mpi4py; print(sys.version.split()[0], 'numpy', numpy.__version__, 'scipy', scipy.__version__, 'mpi4py', mpi4py.__version__)"],
+    );
+    let mut text = String::from("# quicklb benchmarks\n\n");
+    text += if quick {
+        "Written by `cargo xtask bench --quick`"
+    } else {
+        "Written by `cargo xtask bench`"
+    };
+    text += "; do not edit by hand. Every figure is the median over repeated runs of its \
+             benchmark with the minimum and maximum in brackets, `median (min–max)`; \
+             a figure the same in every run stands alone. Each benchmark runs its peer \
+             in the same run, so ratios compare like with like.\n\n";
+    let _ = writeln!(text, "| machine | |\n|---|---|");
+    let _ = writeln!(
+        text,
+        "| date | {} |",
+        command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+    );
+    let _ = writeln!(text, "| CPU | {cpu}, {cores} cores |");
+    let _ = writeln!(text, "| OS | {os} |");
+    let _ = writeln!(
+        text,
+        "| MPI | {} ({}) |",
+        mpi.implementation, mpi.version_line
+    );
+    let _ = writeln!(text, "| Rust | {} |", command_line("rustc", &["--version"]));
+    let _ = writeln!(
+        text,
+        "| Python peers | {} |",
+        if python.is_empty() {
+            "not installed"
+        } else {
+            &python
+        }
+    );
+    let _ = writeln!(
+        text,
+        "| mode | {}, {runs} runs per benchmark |",
+        if quick { "--quick" } else { "full" }
+    );
+    text
+}
