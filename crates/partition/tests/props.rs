@@ -329,6 +329,30 @@ proptest! {
         }
     }
 
+    /// Sort2's phases: with one rank per node the node phase does nothing and
+    /// Sort2 is Sort; with all ranks on one node its node phase is a full
+    /// Sort, so Sort's loans come first (each rank's exports start with
+    /// Sort's).
+    #[test]
+    fn sort2_phases(raw in ranks(), max_it in 1usize..4) {
+        let w = Weights::from_ranks(&raw).unwrap();
+        let p = w.num_ranks();
+        let sort = Sort { max_it, ..Sort::default() };
+        let single = Problem::new(w.clone()).with_nodes(NodeMap::blocks(p, 1)).unwrap();
+        prop_assert_eq!(Sort2 { sort }.plan(&single).unwrap(), sort.plan(&single).unwrap());
+        let one = Problem::new(w.clone()).with_nodes(NodeMap::blocks(p, p)).unwrap();
+        let a = Sort2 { sort }.plan(&one).unwrap();
+        let b = sort.plan(&one).unwrap();
+        for r in 0..p {
+            let cells: Vec<usize> = a.exports(r).iter().map(|e| e.cell).collect();
+            for e in b.exports(r) {
+                let k = cells.binary_search(&e.cell);
+                prop_assert!(k.is_ok());
+                prop_assert_eq!(a.exports(r)[k.unwrap()].helper, e.helper);
+            }
+        }
+    }
+
     /// QUICKLB's keep rule: a sender lends a suffix of its cells, in index
     /// order, and keeps the prefix up to the cell that crosses the average.
     #[test]
