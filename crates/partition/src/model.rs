@@ -429,7 +429,8 @@ impl Plan {
         n
     }
 
-    /// The rank that computes cell `cell` of rank `owner`.
+    /// The rank that computes cell `cell` of rank `owner`. Panics if `owner`
+    /// is out of range.
     pub fn computed_by(&self, owner: usize, cell: usize) -> usize {
         match self.exports[owner].binary_search_by_key(&cell, |x| x.cell) {
             Ok(i) => self.exports[owner][i].helper,
