@@ -243,6 +243,10 @@ fn main() {
         }
     }
     println!();
+    if quick {
+        println!("(--quick: 100 cells per rank; the targets apply to 1000 cells per rank and are not checked)");
+        return;
+    }
     println!("Targets of the default planner (Transfer):");
     println!();
     for (what, ok) in &checks {
