@@ -681,6 +681,7 @@ const MAX_CHUNK: usize = c_int::MAX as usize;
 
 impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
     /// Checks target, kind, and `disp + count` against the target's window size.
+    #[inline]
     fn validate(&self, call: &'static str, target: Rank, disp: usize, count: usize) -> Result<()> {
         if target < 0 || target as usize >= self.sizes.len() {
             return Err(invalid(
