@@ -18,8 +18,8 @@ pub const PALETTE: [[u8; 3]; 6] = [
     [140, 86, 75],
 ];
 
-const MARGIN_LEFT: u32 = 56;
-const MARGIN_RIGHT: u32 = 16;
+const MARGIN_LEFT: u32 = 68;
+const MARGIN_RIGHT: u32 = 28;
 const MARGIN_TOP: u32 = 16;
 const MARGIN_BOTTOM: u32 = 32;
 
@@ -36,6 +36,9 @@ pub struct LinePlot<'a> {
     pub y_range: Option<(f64, f64)>,
     /// The curves and their colours.
     pub curves: Vec<(&'a [f64], [u8; 3])>,
+    /// Legend entries, one per curve (digits, `.`, `-`, `=`, space and the
+    /// letters `a b d e i m o s t x` only); empty for no legend.
+    pub legend: Vec<String>,
 }
 
 impl<'a> LinePlot<'a> {
@@ -47,6 +50,7 @@ impl<'a> LinePlot<'a> {
             x_range,
             y_range: None,
             curves: Vec::new(),
+            legend: Vec::new(),
         }
     }
 
@@ -55,6 +59,13 @@ impl<'a> LinePlot<'a> {
         let color = PALETTE[self.curves.len() % PALETTE.len()];
         self.curves.push((y, color));
         self
+    }
+
+    /// Adds a curve with a legend entry.
+    pub fn labelled_curve(mut self, y: &'a [f64], label: impl Into<String>) -> Self {
+        self.legend.resize(self.curves.len(), String::new());
+        self.legend.push(label.into());
+        self.curve(y)
     }
 
     /// Draws the plot.
@@ -112,11 +123,13 @@ impl<'a> LinePlot<'a> {
         segment(&mut img, (px1, py0), (px1, py1), 0.6, frame);
 
         // Tick labels: y at bottom, middle, top; x at both ends.
-        for (v, y) in [
-            (ymin, py1),
-            (0.5 * (ymin + ymax), 0.5 * (py0 + py1)),
-            (ymax, py0),
-        ] {
+        let mid = 0.5 * (ymin + ymax);
+        let mid = if mid.abs() < 1e-9 * (ymax - ymin) {
+            0.0
+        } else {
+            mid
+        };
+        for (v, y) in [(ymin, py1), (mid, 0.5 * (py0 + py1)), (ymax, py0)] {
             let label = format_tick(v);
             let tw = text_width(&label);
             draw_text(
@@ -136,18 +149,96 @@ impl<'a> LinePlot<'a> {
             let n = y.len();
             for i in 1..n {
                 if y[i - 1].is_finite() && y[i].is_finite() {
-                    segment(
-                        &mut img,
-                        (sx(i - 1, n), sy(y[i - 1])),
-                        (sx(i, n), sy(y[i])),
-                        1.3,
-                        *color,
-                    );
+                    let (a, b) = ((sx(i - 1, n), sy(y[i - 1])), (sx(i, n), sy(y[i])));
+                    if let Some((a, b)) = clip(a, b, (px0, py0, px1, py1)) {
+                        segment(&mut img, a, b, 1.3, *color);
+                    }
                 }
             }
         }
+        self.draw_legend(&mut img, (px1, py0));
         img
     }
+
+    /// The legend in a framed white box at the top right of the plot area.
+    fn draw_legend(&self, img: &mut RgbImage, (right, top): (f64, f64)) {
+        let entries: Vec<(&str, [u8; 3])> = self
+            .legend
+            .iter()
+            .zip(&self.curves)
+            .filter(|(l, _)| !l.is_empty())
+            .map(|(l, (_, c))| (l.as_str(), *c))
+            .collect();
+        if entries.is_empty() {
+            return;
+        }
+        let text_w = entries
+            .iter()
+            .map(|(l, _)| text_width(l))
+            .max()
+            .unwrap_or(0) as f64;
+        let (line_w, pad, row_h) = (22.0, 6.0, 16.0);
+        let w = pad + line_w + 6.0 + text_w + pad;
+        let h = pad + row_h * entries.len() as f64 + pad - 4.0;
+        let (x0, y0) = (right - w - 8.0, top + 8.0);
+        for py in y0 as u32..(y0 + h) as u32 {
+            for px in x0 as u32..(x0 + w) as u32 {
+                if px < img.width() && py < img.height() {
+                    img.put_pixel(px, py, Rgb([255, 255, 255]));
+                }
+            }
+        }
+        let frame = [170, 170, 170];
+        segment(img, (x0, y0), (x0 + w, y0), 0.5, frame);
+        segment(img, (x0, y0 + h), (x0 + w, y0 + h), 0.5, frame);
+        segment(img, (x0, y0), (x0, y0 + h), 0.5, frame);
+        segment(img, (x0 + w, y0), (x0 + w, y0 + h), 0.5, frame);
+        for (i, (label, color)) in entries.iter().enumerate() {
+            let yc = y0 + pad + row_h * i as f64 + 5.0;
+            segment(img, (x0 + pad, yc), (x0 + pad + line_w, yc), 1.3, *color);
+            draw_text(
+                img,
+                label,
+                ((x0 + pad + line_w + 6.0) as i64, yc as i64 - 5),
+                [40, 40, 40],
+            );
+        }
+    }
+}
+
+/// Clips the segment `a`–`b` to the rectangle `(x0, y0, x1, y1)` (Liang-Barsky).
+fn clip(
+    a: (f64, f64),
+    b: (f64, f64),
+    (x0, y0, x1, y1): (f64, f64, f64, f64),
+) -> Option<((f64, f64), (f64, f64))> {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (p, q) in [
+        (-dx, a.0 - x0),
+        (dx, x1 - a.0),
+        (-dy, a.1 - y0),
+        (dy, y1 - a.1),
+    ] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+        } else {
+            let r = q / p;
+            if p < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    (t0 <= t1).then_some({
+        (
+            (a.0 + t0 * dx, a.1 + t0 * dy),
+            (a.0 + t1 * dx, a.1 + t1 * dy),
+        )
+    })
 }
 
 /// An anti-aliased line of half-width `r` pixels from `a` to `b`.
@@ -208,7 +299,7 @@ fn format_tick(v: f64) -> String {
     }
 }
 
-/// 3×5 glyphs, rows top to bottom, 3 bits each (MSB left).
+/// 3×5 glyphs, rows top to bottom, 3 bits each (MSB left); see [`glyph_w`].
 fn glyph(c: char) -> Option<[u8; 5]> {
     Some(match c {
         '0' => [7, 5, 5, 5, 7],
@@ -226,25 +317,43 @@ fn glyph(c: char) -> Option<[u8; 5]> {
         '.' => [0, 0, 0, 0, 2],
         'e' => [0, 7, 7, 4, 7],
         ' ' => [0, 0, 0, 0, 0],
+        '=' => [0, 7, 0, 7, 0],
+        'a' => [0, 6, 1, 7, 7],
+        'b' => [4, 4, 7, 5, 7],
+        'd' => [1, 1, 7, 5, 7],
+        'i' => [2, 0, 2, 2, 2],
+        'o' => [0, 0, 7, 5, 7],
+        's' => [0, 3, 6, 1, 6],
+        't' => [2, 7, 2, 2, 3],
+        'x' => [0, 5, 2, 2, 5],
         _ => return None,
     })
 }
 
 const SCALE: i64 = 2;
 
+/// A glyph's rows and its width in font pixels: 3, or 5 for the wide letters.
+fn glyph_w(c: char) -> Option<([u8; 5], i64)> {
+    match c {
+        'm' => Some(([0, 0, 0b11010, 0b10101, 0b10101], 5)),
+        _ => glyph(c).map(|g| (g, 3)),
+    }
+}
+
 fn text_width(s: &str) -> u32 {
-    (s.chars().count() as u32 * 4 * SCALE as u32).saturating_sub(SCALE as u32)
+    let font_px: i64 = s.chars().filter_map(glyph_w).map(|(_, w)| w + 1).sum();
+    ((font_px - 1).max(0) * SCALE) as u32
 }
 
 /// Draws `s` with its top-left corner at `at`, glyphs scaled by 2.
 fn draw_text(img: &mut RgbImage, s: &str, at: (i64, i64), color: [u8; 3]) {
     let (w, h) = (img.width() as i64, img.height() as i64);
-    for (k, c) in s.chars().enumerate() {
-        let Some(g) = glyph(c) else { continue };
-        let x0 = at.0 + k as i64 * 4 * SCALE;
+    let mut x0 = at.0;
+    for c in s.chars() {
+        let Some((g, gw)) = glyph_w(c) else { continue };
         for (row, bits) in g.iter().enumerate() {
-            for col in 0..3 {
-                if bits & (4 >> col) != 0 {
+            for col in 0..gw {
+                if bits & (1 << (gw - 1 - col)) != 0 {
                     for dy in 0..SCALE {
                         for dx in 0..SCALE {
                             let (x, y) = (x0 + col * SCALE + dx, at.1 + row as i64 * SCALE + dy);
@@ -256,6 +365,7 @@ fn draw_text(img: &mut RgbImage, s: &str, at: (i64, i64), color: [u8; 3]) {
                 }
             }
         }
+        x0 += (gw + 1) * SCALE;
     }
 }
 

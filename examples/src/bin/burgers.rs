@@ -182,30 +182,32 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
 
         if let Some(dir) = &args.png_dir {
             let two_pi = 2.0 * std::f64::consts::PI;
+            // One y range for all field plots, so that they compare.
+            let umax = fields
+                .iter()
+                .flat_map(|(_, f)| f.iter())
+                .fold(0.0f64, |m, v| m.max(v.abs()));
+            let y_range = Some((-1.05 * umax, 1.05 * umax));
             let mut overview = LinePlot::new(800, 450, (0.0, two_pi));
             for (step, field) in &fields {
+                let label = format!("t = {:.1}", *step as f64 * params.dt);
                 let path = dir.join(format!("field_step{step:05}.png"));
-                let mut plot = LinePlot::new(800, 450, (0.0, two_pi));
-                plot.y_range = Some((-1.1, 1.1));
-                save_png(&plot.curve(field).render(), &path)?;
-                overview = overview.curve(field);
+                let mut plot =
+                    LinePlot::new(800, 450, (0.0, two_pi)).labelled_curve(field, label.clone());
+                plot.y_range = y_range;
+                save_png(&plot.render(), &path)?;
+                overview = overview.labelled_curve(field, label);
             }
-            overview.y_range = Some((-1.1, 1.1));
             save_png(&overview.render(), &dir.join("fields.png"))?;
             let mut plot = LinePlot::new(800, 450, (0.0, two_pi));
-            for mode in modes_global.iter().take(3) {
-                plot = plot.curve(mode);
+            for (m, mode) in modes_global.iter().take(3).enumerate() {
+                plot = plot.labelled_curve(mode, format!("mode {}", m + 1));
             }
             save_png(&plot.render(), &dir.join("modes.png"))?;
-            let times: Vec<String> = fields
-                .iter()
-                .map(|(s, _)| format!("{:.3}", *s as f64 * params.dt))
-                .collect();
             println!(
-                "PNGs in {}: field_stepNNNNN.png and fields.png (t = {}; blue, orange, green, red, purple, brown), \
-                 modes.png (modes 1, 2, 3: blue, orange, green)",
+                "PNGs in {}: field_stepNNNNN.png (every {} steps), fields.png (all of them), modes.png (modes 1-3)",
                 dir.display(),
-                times.join(", ")
+                args.png_every
             );
         }
     }
