@@ -104,6 +104,22 @@ struct RawBuf<T> {
     kind: BufKind,
 }
 
+impl<T> Drop for RawBuf<T> {
+    fn drop(&mut self) {
+        if self.kind == BufKind::Owned {
+            // SAFETY: owned buffers come from `Box::<[T]>::into_raw` with this pointer
+            // and length (see `owned`) and are freed exactly once, here. A set frees
+            // its requests in its own `Drop::drop`, which runs before its fields (and
+            // so these buffers) are dropped.
+            unsafe {
+                drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                    self.ptr, self.len,
+                )));
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum BufKind {
     /// Allocated by `Box<[T]>`; freed by the set.
@@ -518,18 +534,7 @@ impl<T: Equivalence> Drop for PersistentSet<'_, T> {
                 ffi::MPI_Request_free(req);
             }
         }
-        for m in self.sends.iter().chain(&self.recvs) {
-            if m.buf.kind == BufKind::Owned {
-                // SAFETY: owned buffers came from `Box::<[T]>::into_raw` with this
-                // pointer and length, and are freed exactly once, here, after their
-                // requests are freed.
-                unsafe {
-                    drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
-                        m.buf.ptr, m.buf.len,
-                    )));
-                }
-            }
-        }
+        // The buffers are freed afterwards, when the fields are dropped (`RawBuf`).
     }
 }
 
