@@ -35,6 +35,29 @@
 //! rounds with [`PersistentSet::exchange`], which starts, runs your closure (overlap
 //! work) and waits before returning, so no forgotten guard can outlive a borrow.
 //!
+//! Touching a buffer while its round is in flight does not compile:
+//!
+//! ```compile_fail
+//! # use quicklb_transport::PersistentSet;
+//! # fn f(set: &mut PersistentSet<'static, f64>) -> quicklb_transport::Result<()> {
+//! let round = set.start_all()?;
+//! set.send_buf_mut(0)[0] = 1.0; // error: `*set` is borrowed by `round`
+//! round.wait()
+//! # }
+//! ```
+//!
+//! nor does a guard over borrowed buffers (use `exchange` or `run` for those):
+//!
+//! ```compile_fail
+//! # use quicklb_transport::PersistentSet;
+//! # fn f(world: &mpi::topology::SimpleCommunicator) -> quicklb_transport::Result<()> {
+//! let mut buf = [0.0f64; 4];
+//! let mut set = PersistentSet::builder(world).recv(&mut buf, 0, 0).build()?;
+//! let round = set.start_all()?; // error: `buf` does not live for 'static
+//! round.wait()
+//! # }
+//! ```
+//!
 //! # Errors
 //!
 //! [`build`](PersistentSetBuilder::build) duplicates the communicator (collective:

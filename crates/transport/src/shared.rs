@@ -26,6 +26,16 @@
 //! All ranks must call `sync` / release the same number of times (they are
 //! collective); a rank that skips one makes the others wait, it cannot race.
 //!
+//! Writing during a read phase does not compile:
+//!
+//! ```compile_fail
+//! # fn f(a: &mut quicklb_transport::SharedArray<f64>) -> quicklb_transport::Result<()> {
+//! let view = a.sync()?;
+//! a.local_mut()[0] = 1.0; // error: `*a` is borrowed by `view`
+//! view.release()
+//! # }
+//! ```
+//!
 //! ```no_run
 //! use mpi::traits::*;
 //! use quicklb_transport::SharedArray;
