@@ -47,6 +47,7 @@ const FULL_REPS: usize = 60;
 struct Config {
     iters: [usize; 4],
     reps: usize,
+    quick: bool,
     c: bool,
     python: bool,
 }
@@ -55,6 +56,7 @@ fn parse_args() -> Config {
     let mut cfg = Config {
         iters: FULL_ITERS,
         reps: FULL_REPS,
+        quick: false,
         c: true,
         python: true,
     };
@@ -64,6 +66,7 @@ fn parse_args() -> Config {
             "--quick" => {
                 cfg.iters = FULL_ITERS.map(|n| (n / 5).max(2));
                 cfg.reps = 5;
+                cfg.quick = true;
             }
             "--reps" => {
                 cfg.reps = args
@@ -481,7 +484,7 @@ fn print_table(
         "\n### Persistent point-to-point latency (µs; mpiexec -n {}; best of {} runs{})\n",
         world.size(),
         cfg.reps,
-        if cfg.reps == 5 { ", --quick" } else { "" }
+        if cfg.quick { ", --quick" } else { "" }
     );
     println!("| size | ping-pong Rust | C | Rust/C | mpi4py | mpi4py/Rust | ring Rust | C | Rust/C | mpi4py | mpi4py/Rust |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
