@@ -2,5 +2,4 @@
 
 pub mod burgers;
 pub mod chemistry;
-pub mod npy;
 pub mod plot;

@@ -21,7 +21,6 @@ use quicklb_examples::burgers::{
     block_range, distributed_svd, BurgersError, BurgersParams, LocalBurgers, MpiHalo, MpiSum,
     SvdOptions,
 };
-use quicklb_examples::npy;
 use quicklb_examples::plot::LinePlot;
 
 /// 1-D viscous Burgers (u_t = -u u_x + ν u_xx on [0, 2π), periodic, u0 = sin x)
@@ -106,6 +105,9 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
             params.n
         )));
     }
+    if args.modes == 0 {
+        return Err(BurgersError::InvalidArgument("--modes must be > 0".into()));
+    }
     if args.png_every == 0 {
         return Err(BurgersError::InvalidArgument(
             "--png-every must be > 0".into(),
@@ -141,9 +143,9 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
     let pod = distributed_svd(&MpiSum(world), local.snapshots(), k, SvdOptions::default())?;
     let svd_time = started.elapsed();
 
-    // Spatial modes on rank 0 (for the PNG and the .npy), one gather per mode.
+    // Spatial modes on rank 0 for the PNG, one gather per mode.
     let mut modes_global = Vec::new();
-    if want_png || args.npy.is_some() {
+    if want_png {
         for m in 0..k {
             let col: Vec<f64> = (0..len).map(|i| pod.modes[(i, m)]).collect();
             modes_global.push(gather_to_root(world, &col, params.n));
@@ -213,22 +215,17 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
     }
 
     if let Some(path) = &args.npy {
+        // N × modes: every rank writes its rows (grid points) of the spatial
+        // modes collectively (MPI-IO, quicklb-transport).
+        let m = args.modes.min(pod.sigma.len());
+        let rows = ndarray::Array2::from_shape_fn((len, m), |(i, c)| pod.modes[(i, c)]);
+        quicklb_transport::write_npy(world, path, rows.view())?;
         if rank == 0 {
-            // N × modes, row-major: row j holds the modes at x_j.
-            let mut data = vec![0.0; params.n * args.modes];
-            for (m, mode) in modes_global.iter().take(args.modes).enumerate() {
-                for (j, v) in mode.iter().enumerate() {
-                    data[j * args.modes + m] = *v;
-                }
-            }
-            npy::write_f64(path, &[params.n, args.modes], &data).map_err(|e| {
-                BurgersError::InvalidArgument(format!("cannot write {}: {e}", path.display()))
-            })?;
             println!(
-                "modes written to {} ({} x {} float64)",
+                "modes written to {} ({} x {} float64, collective MPI-IO)",
                 path.display(),
                 params.n,
-                args.modes
+                m
             );
         }
     }
