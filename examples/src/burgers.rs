@@ -72,9 +72,13 @@ impl BurgersParams {
 /// Everything that can go wrong in the Burgers demo.
 #[derive(Debug, thiserror::Error)]
 pub enum BurgersError {
-    /// Parameters that cannot run (e.g. more ranks than grid points).
+    /// Parameters that cannot run (e.g. more ranks than grid points). Found
+    /// alike by every rank, before any communication.
     #[error("invalid parameters: {0}")]
     InvalidArgument(String),
+    /// A file could not be written (on the rank that tried).
+    #[error("{0}")]
+    Io(String),
     /// An MPI operation of quicklb-transport failed.
     #[error(transparent)]
     Transport(#[from] quicklb_transport::Error),

@@ -12,6 +12,7 @@
 //! first 1, 2, 3 modes.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use clap::Parser;
 use mpi::datatype::PartitionMut;
@@ -54,14 +55,25 @@ struct Args {
     npy: Option<PathBuf>,
 }
 
-fn main() {
+fn main() -> ExitCode {
     let args = Args::parse();
     let universe = mpi::initialize().expect("MPI initialises once");
     quicklb_transport::abort_on_panic();
     let world = universe.world();
-    if let Err(e) = run(&world, &args) {
-        eprintln!("burgers: rank {}: {e}", world.rank());
-        world.abort(1);
+    match run(&world, &args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ BurgersError::InvalidArgument(_)) => {
+            // Every rank found the same problem before communicating: a clean exit.
+            if world.rank() == 0 {
+                eprintln!("burgers: {e}");
+            }
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            // Possibly on this rank only, while others wait in a collective.
+            eprintln!("burgers: rank {}: {e}", world.rank());
+            world.abort(1)
+        }
     }
 }
 
@@ -88,7 +100,7 @@ fn gather_to_root<C: Communicator>(comm: &C, local: &[f64], n: usize) -> Vec<f64
 
 fn save_png(img: &image::RgbImage, path: &Path) -> Result<(), BurgersError> {
     img.save(path)
-        .map_err(|e| BurgersError::InvalidArgument(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| BurgersError::Io(format!("cannot write {}: {e}", path.display())))
 }
 
 fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
@@ -115,9 +127,8 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
     }
     if let Some(dir) = &args.png_dir {
         if rank == 0 {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                BurgersError::InvalidArgument(format!("cannot create {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| BurgersError::Io(format!("cannot create {}: {e}", dir.display())))?;
         }
     }
     let (start, len) = block_range(params.n, size, rank as usize);
