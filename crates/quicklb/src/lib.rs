@@ -1,3 +1,60 @@
-//! Load balancing for uneven MPI workloads (the QUICKLB model).
+//! Load balancing for uneven MPI workloads (the QUICKLB model, in Rust).
 //!
-//! Work in progress: see the crate README.
+//! A rank whose cells are expensive *lends* some of them to a less busy rank for
+//! the heavy, per-cell part of a step (chemistry, a per-cell ODE, a particle
+//! update), gets the results back, and keeps its own domain for everything else.
+//! Cells never change owner and the user's data layout never changes.
+//!
+//! | item | what |
+//! |---|---|
+//! | [`LoadBalancer`] | the balancer: [`partition`](LoadBalancer::partition) (plan, build buffers and persistent requests), [`iterate`](LoadBalancer::iterate) (one step, every cell exactly once, costs measured), [`report`](LoadBalancer::report) |
+//! | [`Builder`] | construction: algorithm, QUICKLB's `max_abs_li` / `max_rel_li` / `max_it`, initial weights, node map |
+//! | [`Algorithm`] | [`Transfer`] (default), QUICKLB's [`Greedy`], [`Sort`], [`Sort2`], or `Off` |
+//! | [`CellStore`], [`Fields`] | where cells live: a slice of `Pod` cells, or separate fields indexed by one cell id |
+//! | [`Report`] | per-rank loads, imbalance before/after, lower bound and gap, cells and bytes lent, planning and waiting time |
+//! | [`Error`] | collective errors (every rank returns the same one) |
+//!
+//! The planners are [`quicklb_partition`]'s, the messages
+//! [`quicklb_transport`]'s persistent requests; both crates are re-exported.
+//!
+//! ```no_run
+//! use mpi::traits::*;
+//! use quicklb::{Algorithm, LoadBalancer};
+//!
+//! let universe = mpi::initialize().unwrap();
+//! let world = universe.world();
+//! // Rank 0 has expensive cells.
+//! let n = 100;
+//! let mut cells = vec![[0.0f64, 1.0]; n];
+//! let work = if world.rank() == 0 { 4000 } else { 1000 };
+//! let mut lb = LoadBalancer::<[f64; 2]>::new(&world, n, Algorithm::default())?;
+//! for _step in 0..10 {
+//!     lb.partition()?;
+//!     lb.iterate(&mut cells[..], |c| {
+//!         for _ in 0..work {
+//!             c[0] = (c[0] + c[1]).sin();
+//!         }
+//!     })?;
+//! }
+//! println!("{}", lb.report()?);
+//! # Ok::<(), quicklb::Error>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod balancer;
+mod error;
+mod report;
+mod store;
+
+pub use balancer::{Algorithm, Builder, LoadBalancer, StepStats};
+pub use error::{Error, Result};
+pub use report::{CellReport, RankReport, Report};
+pub use store::{CellStore, Fields};
+
+pub use quicklb_partition::{Export, Greedy, Sort, Sort2, StopRule, Transfer};
+
+/// The planners crate (pure, MPI-free).
+pub use quicklb_partition as partition;
+/// The MPI transport crate.
+pub use quicklb_transport as transport;

@@ -1,0 +1,217 @@
+//! Balance quality and overhead of the `LoadBalancer`, under `mpiexec -n 4`.
+//!
+//! ```sh
+//! cargo bench -p quicklb --no-run        # prints the binary's path
+//! OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+//! OMPI_MCA_rmaps_base_oversubscribe=1 \
+//!   mpiexec -n 4 target/release/deps/balance-<hash> [--quick] [--steps N]
+//! ```
+//!
+//! Workloads whose cells *sleep* for their weight (sleep uses no CPU, so 4 ranks
+//! on 2 cores still measure balance honestly), re-partition every step:
+//! - hotspot: 64 cells per rank of 1 ms, rank 0's of 4 ms;
+//! - lognormal: 64 cells per rank, LogNormal(0, 1) ms, fixed seed;
+//! - coarse: 16 cells per rank, LogNormal(0, 1.5) ms, fixed seed.
+//!
+//! Per algorithm (and Off = no balancing): median step time (barrier to
+//! barrier, partition included), the ideal (measured compute time of all cells
+//! in the step / ranks), efficiency = ideal / step, the step over the lower
+//! bound `max(w_max, W/p)` of the same step, and the cells lent per step.
+//! Then the overhead of `iterate()` over a plain loop when nothing is lent
+//! (CPU-bound cells, best of many alternating runs).
+
+use std::time::{Duration, Instant};
+
+use mpi::collective::SystemOperation;
+use mpi::traits::*;
+use quicklb::{Algorithm, LoadBalancer};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, LogNormal};
+
+struct Workload {
+    name: &'static str,
+    /// Milliseconds per local cell.
+    cells: Vec<f64>,
+}
+
+fn workloads(rank: usize) -> Vec<Workload> {
+    let hot = if rank == 0 { 4.0 } else { 1.0 };
+    let mut rng = ChaCha8Rng::seed_from_u64(2024 + rank as u64);
+    let ln1 = LogNormal::new(0.0, 1.0).expect("valid");
+    let lognormal: Vec<f64> = (0..64).map(|_| ln1.sample(&mut rng)).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(4048 + rank as u64);
+    let ln15 = LogNormal::new(0.0, 1.5).expect("valid");
+    let coarse: Vec<f64> = (0..16).map(|_| ln15.sample(&mut rng)).collect();
+    vec![
+        Workload {
+            name: "hotspot",
+            cells: vec![hot; 64],
+        },
+        Workload {
+            name: "lognormal",
+            cells: lognormal,
+        },
+        Workload {
+            name: "coarse",
+            cells: coarse,
+        },
+    ]
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+struct Row {
+    step: f64,
+    ideal: f64,
+    bound_ratio: f64,
+    lent: f64,
+}
+
+fn run(world: &impl Communicator, algorithm: Algorithm, w: &Workload, steps: usize) -> Row {
+    let p = world.size() as f64;
+    let n = w.cells.len();
+    // cell = its sleep time in seconds
+    let mut cells: Vec<f64> = w.cells.iter().map(|ms| ms * 1e-3).collect();
+    let mut lb = LoadBalancer::<f64>::new(world, n, algorithm).expect("build");
+    let (mut t_step, mut t_ideal, mut ratio, mut lent) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..steps {
+        world.barrier();
+        let t0 = Instant::now();
+        lb.partition().expect("partition");
+        lb.iterate(&mut cells[..], |c| {
+            std::thread::sleep(Duration::from_secs_f64(*c))
+        })
+        .expect("iterate");
+        world.barrier();
+        let mine = t0.elapsed().as_secs_f64();
+        let mut step = 0.0;
+        world.all_reduce_into(&mine, &mut step, SystemOperation::max());
+        let mut busy = 0.0;
+        world.all_reduce_into(&lb.last_step().busy(), &mut busy, SystemOperation::sum());
+        let cell_max = lb.weights().iter().fold(0.0f64, |m, &x| m.max(x));
+        let mut w_max = 0.0;
+        world.all_reduce_into(&cell_max, &mut w_max, SystemOperation::max());
+        let mut n_lent = 0u64;
+        world.all_reduce_into(&(lb.num_lent() as u64), &mut n_lent, SystemOperation::sum());
+        t_step.push(step);
+        t_ideal.push(busy / p);
+        ratio.push(step / (busy / p).max(w_max));
+        lent.push(n_lent as f64);
+    }
+    Row {
+        step: median(&mut t_step),
+        ideal: median(&mut t_ideal),
+        bound_ratio: median(&mut ratio),
+        lent: median(&mut lent),
+    }
+}
+
+/// A CPU-bound cell: a few implicit steps of a small stiff ODE.
+fn ode(c: &mut [f64; 2]) {
+    let [mut a, mut b] = *c;
+    for _ in 0..8 {
+        let ab2 = a * b * b;
+        a = (a + 0.1 * (0.037 + ab2)) / (1.0 + 0.1 * (0.037 + 2.0 * b * b));
+        b = (b + 0.1 * ab2) / (1.0 + 0.1 * (0.097 + a * b));
+    }
+    *c = [a, b];
+}
+
+/// Overhead of `iterate` (Off: nothing lent) over a plain loop, on each rank;
+/// returns (plain seconds, iterate seconds) per step, best of `reps`.
+fn overhead(world: &impl Communicator, reps: usize) -> (f64, f64) {
+    let n = 20_000;
+    let mut cells = vec![[0.5f64, 0.25]; n];
+    let mut lb = LoadBalancer::<[f64; 2]>::new(world, n, Algorithm::Off).expect("build");
+    lb.partition().expect("partition");
+    let (mut plain, mut lbt) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..reps {
+        world.barrier();
+        let t = Instant::now();
+        for c in cells.iter_mut() {
+            ode(c);
+        }
+        plain = plain.min(t.elapsed().as_secs_f64());
+        world.barrier();
+        let t = Instant::now();
+        lb.iterate(&mut cells[..], ode).expect("iterate");
+        lbt = lbt.min(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&cells);
+    (plain, lbt)
+}
+
+fn main() {
+    let universe = mpi::initialize().expect("MPI initialises once");
+    quicklb_transport::abort_on_panic();
+    let world = universe.world();
+    let rank = world.rank() as usize;
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let steps = args
+        .iter()
+        .position(|a| a == "--steps")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if quick { 6 } else { 30 });
+
+    if rank == 0 {
+        println!(
+            "## quicklb LoadBalancer: sleep workloads, {} ranks, {steps} steps, re-partition every step\n",
+            world.size()
+        );
+        println!("| workload | algorithm | median step (ms) | ideal (ms) | efficiency | step / lower bound | cells lent |");
+        println!("|---|---|---:|---:|---:|---:|---:|");
+    }
+    for w in workloads(rank) {
+        for algorithm in Algorithm::all() {
+            let row = run(&world, algorithm, &w, steps);
+            if rank == 0 {
+                println!(
+                    "| {} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.0} |",
+                    w.name,
+                    if algorithm == Algorithm::Off {
+                        "none"
+                    } else {
+                        algorithm.name()
+                    },
+                    row.step * 1e3,
+                    row.ideal * 1e3,
+                    row.ideal / row.step,
+                    row.bound_ratio,
+                    row.lent
+                );
+            }
+        }
+    }
+
+    let (plain, lbt) = overhead(&world, if quick { 10 } else { 40 });
+    let mut all_plain = 0.0;
+    let mut all_lb = 0.0;
+    world.all_reduce_into(&plain, &mut all_plain, SystemOperation::sum());
+    world.all_reduce_into(&lbt, &mut all_lb, SystemOperation::sum());
+    if rank == 0 {
+        println!();
+        println!("| overhead, nothing lent (20 000 CPU-bound cells per rank, best of runs, mean over ranks) | plain loop (ms) | iterate (ms) | overhead |");
+        println!("|---|---:|---:|---:|");
+        let p = world.size() as f64;
+        println!(
+            "| iterate() vs `for c in cells {{ f(c) }}` | {:.3} | {:.3} | {:+.2}% |",
+            all_plain / p * 1e3,
+            all_lb / p * 1e3,
+            (all_lb / all_plain - 1.0) * 100.0
+        );
+    }
+}
