@@ -217,6 +217,8 @@ pub struct SharedArray<T: Equivalence + bytemuck::Pod> {
     rank: usize,
     /// A view was leaked: the release barrier is still owed.
     reading: bool,
+    /// The `lock_all` epoch is open (it is, once construction succeeded).
+    locked: bool,
     comm: SimpleCommunicator,
     _t: PhantomData<T>,
 }
@@ -284,6 +286,7 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
             segments: Vec::with_capacity(size),
             rank: comm.rank() as usize,
             reading: false,
+            locked: false,
             comm,
             _t: PhantomData,
         };
@@ -322,6 +325,7 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
         // passive-target epoch in which MPI_Win_sync is allowed.
         let rc = unsafe { ffi::MPI_Win_lock_all(ffi::MPI_MODE_NOCHECK as c_int, win) };
         check("MPI_Win_lock_all", rc)?;
+        array.locked = true;
         array.local_mut().fill(T::zeroed());
         array.memory_barrier()?;
         Ok(array)
@@ -546,11 +550,15 @@ impl<T: Equivalence + bytemuck::Pod> Drop for SharedArray<T> {
         if self.reading {
             let _ = self.end_read_phase();
         }
-        // SAFETY: `win` is live, inside the lock_all epoch opened at creation; after
-        // unlock_all, MPI_Win_free (collective) releases the shared memory. No slice
-        // into it outlives `self`.
+        if self.locked {
+            // SAFETY: `win` is live and inside the lock_all epoch opened at creation.
+            unsafe {
+                ffi::MPI_Win_unlock_all(self.win);
+            }
+        }
+        // SAFETY: `win` is live and no epoch is open; MPI_Win_free (collective)
+        // releases the shared memory. No slice into it outlives `self`.
         unsafe {
-            ffi::MPI_Win_unlock_all(self.win);
             ffi::MPI_Win_free(&mut self.win);
         }
     }
