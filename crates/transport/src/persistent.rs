@@ -633,9 +633,13 @@ impl<'c, 'a, T: Equivalence> PersistentSetBuilder<'c, 'a, T> {
     /// communicator, which it duplicates (with `MPI_ERRORS_RETURN`), unless the
     /// builder came from [`PersistentSet::sibling_builder`].
     ///
+    /// A builder from [`PersistentSet::builder`] also agrees with the other ranks
+    /// (one all-reduce): if any rank's set fails to build, every rank gets an error.
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for a peer outside `0..size` (other than
-    /// [`proc_null()`]), a negative tag or a buffer longer than `i32::MAX` elements;
+    /// [`proc_null()`]), a negative tag or a buffer longer than `i32::MAX` elements
+    /// (on this rank, or on another one for a collective build);
     /// [`Error::Mpi`](crate::Error::Mpi) if MPI rejects a call (e.g. a tag above `MPI_TAG_UB`).
     pub fn build(self) -> Result<PersistentSet<'a, T>> {
         let Self {
@@ -644,6 +648,7 @@ impl<'c, 'a, T: Equivalence> PersistentSetBuilder<'c, 'a, T> {
             recvs,
             _borrow,
         } = self;
+        let collective = matches!(comm, CommSource::Duplicate(_));
         // From here on, `set` owns the buffers: its Drop frees them on every path.
         let mut set = PersistentSet {
             requests: Vec::with_capacity(sends.len() + recvs.len()),
@@ -659,6 +664,40 @@ impl<'c, 'a, T: Equivalence> PersistentSetBuilder<'c, 'a, T> {
             datatype: T::equivalent_datatype(),
             _borrow: PhantomData,
         };
+        let local = set.init_requests();
+        if collective {
+            // Agree on the outcome, so that a mistake on one rank is an error on every
+            // rank instead of a deadlock at the first round.
+            let ok = i32::from(local.is_ok());
+            let mut all_ok: i32 = 0;
+            // SAFETY: the communicator is live; one int in, one int out, with the
+            // predefined datatype and operation from the bindings.
+            let rc = unsafe {
+                ffi::MPI_Allreduce(
+                    &ok as *const i32 as *const c_void,
+                    &mut all_ok as *mut i32 as *mut c_void,
+                    1,
+                    ffi::RSMPI_INT32_T,
+                    ffi::RSMPI_MIN,
+                    set.comm.as_raw(),
+                )
+            };
+            check("MPI_Allreduce", rc)?;
+            if local.is_ok() && all_ok == 0 {
+                return Err(invalid(
+                    "PersistentSet::build",
+                    "another rank failed to build its part of this set",
+                ));
+            }
+        }
+        local.map(|()| set)
+    }
+}
+
+impl<T: Equivalence> PersistentSet<'_, T> {
+    /// Checks the messages and creates their requests (local).
+    fn init_requests(&mut self) -> Result<()> {
+        let set = self;
         let size = set.comm.size();
         let null = proc_null();
         for (what, msgs) in [("send", &set.sends), ("recv", &set.recvs)] {
@@ -734,7 +773,7 @@ impl<'c, 'a, T: Equivalence> PersistentSetBuilder<'c, 'a, T> {
         // SAFETY: MPI_Status is a plain C struct of integers; all-zero is a valid value.
         let zero: ffi::MPI_Status = unsafe { MaybeUninit::zeroed().assume_init() };
         set.statuses = vec![zero; set.requests.len()];
-        Ok(set)
+        Ok(())
     }
 }
 

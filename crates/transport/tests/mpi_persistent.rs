@@ -5,8 +5,9 @@
 //! - zero-length messages and self-sends (the 1-rank periodic case);
 //! - `MPI_PROC_NULL` peers (non-periodic boundaries);
 //! - a leaked `InFlight` guard is completed by the set before buffers are handed out;
-//! - errors: bad peer rank and negative tag (`InvalidArgument`), a message longer than
-//!   its receive buffer (`Error::Mpi` of class `MPI_ERR_TRUNCATE`, on every rank).
+//! - errors: bad peer rank and negative tag (`InvalidArgument`), a bad peer on one
+//!   rank only (every rank gets an error from the collective build), a message longer
+//!   than its receive buffer (`Error::Mpi` of class `MPI_ERR_TRUNCATE`, on every rank).
 
 use mpi::traits::*;
 use quicklb_transport::{proc_null, Error, PersistentSet};
@@ -137,6 +138,34 @@ fn main() {
         matches!(bad_tag, Err(Error::InvalidArgument { .. })),
         "negative tag must be rejected: {bad_tag:?}"
     );
+    // A mistake on one rank only (the last one names a peer that does not exist):
+    // the collective build returns an error on every rank instead of a later hang.
+    let peer = if rank == size - 1 { size + 5 } else { right };
+    let one_bad = PersistentSet::builder(&world)
+        .send_owned(vec![1u8; 2], peer, 12)
+        .recv_owned(vec![0u8; 2], left, 12)
+        .build();
+    match one_bad {
+        Err(Error::InvalidArgument { reason, .. }) => {
+            if rank == size - 1 {
+                assert!(reason.contains("outside"), "{reason}");
+            } else {
+                assert!(reason.contains("another rank"), "{reason}");
+            }
+        }
+        other => panic!("rank {rank}: expected an error from the collective build, got {other:?}"),
+    }
+    // The sibling builder is local: only the faulty rank sees the error.
+    let base = PersistentSet::<u8>::builder(&world)
+        .build()
+        .expect("empty set builds");
+    let sibling = base
+        .sibling_builder::<u8>()
+        .recv_owned(vec![0u8; 1], peer, 13)
+        .build();
+    assert_eq!(sibling.is_err(), rank == size - 1, "{sibling:?}");
+    assert!(base.num_sends() == 0 && base.num_recvs() == 0);
+
     // Every rank sends 4 values into a 2-value receive buffer: MPI_ERR_TRUNCATE.
     // (Open MPI 4 does not report truncation of a message to self, so 1 rank skips.)
     if size > 1 {
