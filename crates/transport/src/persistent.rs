@@ -668,22 +668,7 @@ impl<'c, 'a, T: Equivalence> PersistentSetBuilder<'c, 'a, T> {
         if collective {
             // Agree on the outcome, so that a mistake on one rank is an error on every
             // rank instead of a deadlock at the first round.
-            let ok = i32::from(local.is_ok());
-            let mut all_ok: i32 = 0;
-            // SAFETY: the communicator is live; one int in, one int out, with the
-            // predefined datatype and operation from the bindings.
-            let rc = unsafe {
-                ffi::MPI_Allreduce(
-                    &ok as *const i32 as *const c_void,
-                    &mut all_ok as *mut i32 as *mut c_void,
-                    1,
-                    ffi::RSMPI_INT32_T,
-                    ffi::RSMPI_MIN,
-                    set.comm.as_raw(),
-                )
-            };
-            check("MPI_Allreduce", rc)?;
-            if local.is_ok() && all_ok == 0 {
+            if !all_ok(&set.comm, local.is_ok())? && local.is_ok() {
                 return Err(invalid(
                     "PersistentSet::build",
                     "another rank failed to build its part of this set",
@@ -796,6 +781,27 @@ fn owned<T>(buf: Vec<T>) -> RawBuf<T> {
         len,
         kind: BufKind::Owned,
     }
+}
+
+/// Whether `ok` holds on every rank of `comm` (a logical-and all-reduce).
+/// Collective.
+pub(crate) fn all_ok(comm: &SimpleCommunicator, ok: bool) -> Result<bool> {
+    let mine = i32::from(ok);
+    let mut all: i32 = 0;
+    // SAFETY: the communicator is live; one int in, one int out, with the predefined
+    // datatype and operation read from the bindings.
+    let rc = unsafe {
+        ffi::MPI_Allreduce(
+            &mine as *const i32 as *const c_void,
+            &mut all as *mut i32 as *mut c_void,
+            1,
+            ffi::RSMPI_INT32_T,
+            ffi::RSMPI_MIN,
+            comm.as_raw(),
+        )
+    };
+    check("MPI_Allreduce", rc)?;
+    Ok(all == 1)
 }
 
 /// `MPI_Comm_dup` with `MPI_ERRORS_RETURN` set on the duplicate.

@@ -68,6 +68,7 @@ use mpi::traits::CommunicatorCollectives;
 use ndarray::{ArrayView, ArrayViewMut, Dimension, StrideShape};
 
 use crate::error::{check, invalid, set_errors_return, Error, Result};
+use crate::persistent::all_ok;
 
 /// The node communicator: the ranks of `comm` that can share memory with this one
 /// (`MPI_Comm_split_type` with `MPI_COMM_TYPE_SHARED`), ordered as in `comm`, with
@@ -253,15 +254,29 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
                 ),
             ));
         }
-        if elem == 0 {
-            return Err(invalid("SharedArray::new", "zero-sized element type"));
+        // Checked on every rank and agreed on before the collective allocation, so a
+        // bad length on one rank is an error everywhere rather than a hang.
+        let checked = (|| {
+            if elem == 0 {
+                return Err(invalid("SharedArray::new", "zero-sized element type"));
+            }
+            let bytes = local_len
+                .checked_mul(elem)
+                .filter(|&b| b <= ffi::MPI_Aint::MAX as usize)
+                .ok_or_else(|| {
+                    invalid("SharedArray::new", format!("{local_len} elements overflow"))
+                })?;
+            let disp_unit = c_int::try_from(elem)
+                .map_err(|_| invalid("SharedArray::new", "element size exceeds c_int"))?;
+            Ok((bytes, disp_unit))
+        })();
+        if !all_ok(&comm, checked.is_ok())? && checked.is_ok() {
+            return Err(invalid(
+                "SharedArray::new",
+                "another rank's arguments were rejected",
+            ));
         }
-        let bytes = local_len
-            .checked_mul(elem)
-            .filter(|&b| b <= ffi::MPI_Aint::MAX as usize)
-            .ok_or_else(|| invalid("SharedArray::new", format!("{local_len} elements overflow")))?;
-        let disp_unit = c_int::try_from(elem)
-            .map_err(|_| invalid("SharedArray::new", "element size exceeds c_int"))?;
+        let (bytes, disp_unit) = checked?;
         let mut base: *mut T = std::ptr::null_mut();
         let mut win = MaybeUninit::<ffi::MPI_Win>::uninit();
         // SAFETY: `comm` is a live node communicator; `base` receives the address of

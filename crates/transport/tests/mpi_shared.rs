@@ -5,7 +5,8 @@
 //!   reads both neighbours' segments after `sync`, for several rounds;
 //! - the whole array as one contiguous slice, and 2-D ndarray views of segments;
 //! - a leaked `SharedView` (phases stay matched), and error cases (bad view shape,
-//!   malformed node numbering).
+//!   malformed node numbering, a length that overflows on one rank only: an error on
+//!   every rank).
 
 use mpi::topology::Color;
 use mpi::traits::*;
@@ -109,6 +110,21 @@ fn main() {
     assert_eq!(grid[[first_row_of_me, 2]], (me * 100 + 2) as f64);
     assert_eq!(view.local().len(), (me + 1) * COLS);
     view.release().expect("release");
+
+    // A length that overflows on the last rank only: every rank gets an error
+    // (agreed before the collective allocation), nobody hangs.
+    let len = if rank == size - 1 { usize::MAX } else { 4 };
+    match SharedArray::<f64>::new(&world, len) {
+        Err(Error::InvalidArgument { reason, .. }) => {
+            let expected = if rank == size - 1 {
+                "overflow"
+            } else {
+                "another rank"
+            };
+            assert!(reason.contains(expected), "{reason}");
+        }
+        other => panic!("rank {rank}: expected an error, got {other:?}"),
+    }
 
     // Every rank owns nothing: still a valid (empty) array.
     let mut empty = SharedArray::<u8>::new(&world, 0).expect("empty array");
