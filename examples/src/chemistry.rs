@@ -21,6 +21,13 @@
 //! The step count is returned as the cell's cost: it is what makes the
 //! Gray-Scott demo imbalanced and what the load balancer evens out.
 //!
+//! Measured cost over one time unit (release build, CPU time per cell on the
+//! shared 2-core development machine): a cell at rest (`a = 1, b = 0`) takes 1
+//! step, about 0.08 µs; a nearly resting cell 1 step, 0.18 µs; reacting cells
+//! (`(0.9, 0.1)`, `(0.5, 0.25)`) 3 steps, 0.36 µs, and `(0.2, 0.6)` 4 steps,
+//! 0.45 µs. For comparison, scipy's BDF at the same rtol takes 13, 1, 6, 5 and 9
+//! steps for these cells.
+//!
 //! The integrator is pure `f64` arithmetic with a fixed operation order and no
 //! allocation, so the same input gives bitwise the same output, whichever rank
 //! computes the cell.
@@ -138,8 +145,6 @@ const C32: f64 = -1.0;
 const C41: f64 = 1.0;
 const C42: f64 = -1.0;
 const C43: f64 = -8.0 / 3.0;
-/// Order of the local error estimate (min of both orders, plus one).
-const ERR_ORDER: f64 = 3.0;
 const SAFETY: f64 = 0.9;
 const FAC_MIN: f64 = 0.2;
 const FAC_MAX: f64 = 6.0;
@@ -188,7 +193,8 @@ impl Chemistry {
         let h1 = if dmax <= 1e-15 {
             duration
         } else {
-            (0.01 / dmax).powf(1.0 / ERR_ORDER)
+            // The local error estimate is O(h^3): cube roots.
+            (0.01 / dmax).cbrt()
         };
         (100.0 * h0).min(h1).min(duration)
     }
@@ -280,7 +286,7 @@ impl Chemistry {
             let fac = if err == 0.0 {
                 FAC_MAX
             } else {
-                (SAFETY * err.powf(-1.0 / ERR_ORDER)).clamp(FAC_MIN, FAC_MAX)
+                (SAFETY / err.cbrt()).clamp(FAC_MIN, FAC_MAX)
             };
             if err <= 1.0 {
                 steps.accepted += 1;
