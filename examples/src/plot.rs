@@ -206,6 +206,79 @@ impl<'a> LinePlot<'a> {
     }
 }
 
+/// A diverging colour for `v` in `[-1, 1]`: blue through white to red
+/// (the end and middle colours of ColorBrewer's RdBu).
+pub fn diverging(v: f64) -> [u8; 3] {
+    const NEG: [f64; 3] = [33.0, 102.0, 172.0];
+    const MID: [f64; 3] = [247.0, 247.0, 247.0];
+    const POS: [f64; 3] = [178.0, 24.0, 43.0];
+    let v = if v.is_finite() {
+        v.clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
+    let (end, f) = if v < 0.0 { (NEG, -v) } else { (POS, v) };
+    let mut c = [0u8; 3];
+    for i in 0..3 {
+        c[i] = (MID[i] + (end[i] - MID[i]) * f).round() as u8;
+    }
+    c
+}
+
+/// A heat map of a row-major `rows × cols` field (row 0 at the top), each value
+/// coloured by [`diverging`] of `v / max|v|`, scaled to `width × height` pixels
+/// (nearest sample), in a frame, with a colour bar on the right labelled
+/// `±max|v|`; columns are named `x` (across) and rows `t` (down).
+pub fn heat_map(data: &[f64], rows: usize, cols: usize, width: u32, height: u32) -> RgbImage {
+    let (w, h) = (width.max(120), height.max(60));
+    let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+    let vmax = data
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    let scale = if vmax > 0.0 { 1.0 / vmax } else { 0.0 };
+    let (x0, y0) = (16u32, 16u32);
+    let (x1, y1) = (w - 96, h - 16);
+    for py in y0..y1 {
+        let r = (((py - y0) as f64 + 0.5) / (y1 - y0) as f64 * rows as f64) as usize;
+        for px in x0..x1 {
+            let c = (((px - x0) as f64 + 0.5) / (x1 - x0) as f64 * cols as f64) as usize;
+            let v = data[r.min(rows - 1) * cols + c.min(cols - 1)];
+            img.put_pixel(px, py, Rgb(diverging(v * scale)));
+        }
+    }
+    // Colour bar: +max at the top, -max at the bottom.
+    let (bx0, bx1) = (x1 + 12, x1 + 28);
+    for py in y0..y1 {
+        let v = 1.0 - 2.0 * ((py - y0) as f64 + 0.5) / (y1 - y0) as f64;
+        for px in bx0..bx1 {
+            img.put_pixel(px, py, Rgb(diverging(v)));
+        }
+    }
+    let frame = [60, 60, 60];
+    for (a, b) in [(x0, x1), (bx0, bx1)] {
+        let (a, b) = (a as f64, b as f64);
+        let (t, u) = (y0 as f64, y1 as f64);
+        segment(&mut img, (a, t), (b, t), 0.5, frame);
+        segment(&mut img, (a, u), (b, u), 0.5, frame);
+        segment(&mut img, (a, t), (a, u), 0.5, frame);
+        segment(&mut img, (b, t), (b, u), 0.5, frame);
+    }
+    // Axis names: x across the bottom, t down the left side.
+    draw_text(&mut img, "x", ((x0 + x1) as i64 / 2, y1 as i64 + 3), frame);
+    draw_text(
+        &mut img,
+        "t",
+        (x0 as i64 - 11, (y0 + y1) as i64 / 2 - 5),
+        frame,
+    );
+    let lx = (bx1 + 6) as i64;
+    draw_text(&mut img, &format_tick(vmax), (lx, y0 as i64), frame);
+    draw_text(&mut img, "0", (lx, (y0 + y1) as i64 / 2 - 5), frame);
+    draw_text(&mut img, &format_tick(-vmax), (lx, y1 as i64 - 10), frame);
+    img
+}
+
 /// Clips the segment `a`–`b` to the rectangle `(x0, y0, x1, y1)` (Liang-Barsky).
 fn clip(
     a: (f64, f64),
@@ -380,6 +453,17 @@ mod tests {
         assert_eq!(img.dimensions(), (300, 200));
         let blue = img.pixels().filter(|p| p.0 == PALETTE[0]).count();
         assert!(blue > 100, "{blue} curve pixels");
+    }
+
+    #[test]
+    fn heat_map_uses_the_diverging_colours() {
+        assert_eq!(diverging(0.0), [247, 247, 247]);
+        assert_eq!(diverging(1.0), [178, 24, 43]);
+        assert_eq!(diverging(-2.0), [33, 102, 172]);
+        let data: Vec<f64> = (0..40).map(|i| i as f64 - 20.0).collect();
+        let img = heat_map(&data, 4, 10, 300, 100);
+        assert_eq!(img.dimensions(), (300, 100));
+        assert!(img.pixels().any(|p| p.0 == [33, 102, 172]));
     }
 
     #[test]

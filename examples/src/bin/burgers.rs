@@ -22,7 +22,7 @@ use quicklb_examples::burgers::{
     block_range, distributed_svd, BurgersError, BurgersParams, LocalBurgers, MpiHalo, MpiSum,
     SvdOptions,
 };
-use quicklb_examples::plot::LinePlot;
+use quicklb_examples::plot::{heat_map, LinePlot};
 
 /// 1-D viscous Burgers (u_t = -u u_x + ν u_xx on [0, 2π), periodic, u0 = sin x)
 /// over MPI ranks, with an in-situ SVD of the snapshot matrix (no disk I/O).
@@ -137,12 +137,20 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
 
     let started = std::time::Instant::now();
     let mut fields: Vec<(usize, Vec<f64>)> = Vec::new();
+    // For the space-time picture: about 250 of the snapshots, gathered on rank 0.
+    let stride = (params.num_steps() / 250).max(1);
+    let mut spacetime: Vec<f64> = Vec::new();
     let want_png = args.png_dir.is_some();
     local.run(&mut halo, |step, field| {
-        if want_png && step % args.png_every == 0 {
+        if want_png && (step % args.png_every == 0 || step % stride == 0) {
             let all = gather_to_root(world, field, params.n);
             if rank == 0 {
-                fields.push((step, all));
+                if step % stride == 0 {
+                    spacetime.extend_from_slice(&all);
+                }
+                if step % args.png_every == 0 {
+                    fields.push((step, all));
+                }
             }
         }
         Ok(())
@@ -217,8 +225,12 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
                 plot = plot.labelled_curve(mode, format!("mode {}", m + 1));
             }
             save_png(&plot.render(), &dir.join("modes.png"))?;
+            let frames = spacetime.len() / params.n;
+            let map = heat_map(&spacetime, frames, params.n, 800, 520);
+            save_png(&map, &dir.join("spacetime.png"))?;
             println!(
-                "PNGs in {}: field_stepNNNNN.png (every {} steps), fields.png (all of them), modes.png (modes 1-3)",
+                "PNGs in {}: field_stepNNNNN.png (every {} steps), fields.png (all of them), \
+                 modes.png (modes 1-3), spacetime.png (u(x, t): x across, t down)",
                 dir.display(),
                 args.png_every
             );
