@@ -239,7 +239,7 @@ impl Chemistry {
                 });
             }
             // Do not leave a sliver at the end of the interval.
-            let last = t + h >= duration || t + 1.01 * h >= duration;
+            let last = t + 1.01 * h >= duration;
             if last {
                 h = duration - t;
             }
