@@ -2,4 +2,6 @@
 
 pub mod burgers;
 pub mod chemistry;
+pub mod colormap;
+pub mod gray_scott;
 pub mod plot;

@@ -1,0 +1,2 @@
+//! MPI test of the Gray-Scott demo (being written).
+fn main() {}
