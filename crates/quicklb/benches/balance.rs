@@ -79,7 +79,13 @@ struct Row {
     lent: f64,
 }
 
-fn run(world: &impl Communicator, algorithm: Algorithm, w: &Workload, steps: usize) -> Row {
+fn run(
+    world: &impl Communicator,
+    algorithm: Algorithm,
+    w: &Workload,
+    steps: usize,
+    verbose: bool,
+) -> Row {
     let p = world.size() as f64;
     let n = w.cells.len();
     // cell = its sleep time in seconds
@@ -110,6 +116,12 @@ fn run(world: &impl Communicator, algorithm: Algorithm, w: &Workload, steps: usi
         ratio.push(step / (busy / p).max(w_max));
         lent.push(n_lent as f64);
     }
+    if verbose {
+        let report = lb.report().expect("report");
+        if world.rank() == 0 {
+            println!("\n{} / {}, last step:\n{report}", w.name, algorithm.name());
+        }
+    }
     Row {
         step: median(&mut t_step),
         ideal: median(&mut t_ideal),
@@ -118,10 +130,11 @@ fn run(world: &impl Communicator, algorithm: Algorithm, w: &Workload, steps: usi
     }
 }
 
-/// A CPU-bound cell: a few implicit steps of a small stiff ODE.
+/// A CPU-bound cell: implicit Euler steps of the Gray-Scott reaction (a small
+/// stiff ODE), about a microsecond.
 fn ode(c: &mut [f64; 2]) {
     let [mut a, mut b] = *c;
-    for _ in 0..8 {
+    for _ in 0..40 {
         let ab2 = a * b * b;
         a = (a + 0.1 * (0.037 + ab2)) / (1.0 + 0.1 * (0.037 + 2.0 * b * b));
         b = (b + 0.1 * ab2) / (1.0 + 0.1 * (0.097 + a * b));
@@ -130,24 +143,42 @@ fn ode(c: &mut [f64; 2]) {
 }
 
 /// Overhead of `iterate` (Off: nothing lent) over a plain loop, on each rank;
-/// returns (plain seconds, iterate seconds) per step, best of `reps`.
-fn overhead(world: &impl Communicator, reps: usize) -> (f64, f64) {
-    let n = 20_000;
+/// returns (plain seconds, iterate seconds) per step, best of `reps`. With
+/// `sync`, both are timed barrier to barrier on `world` (a step as the balance
+/// table measures it); otherwise each rank times itself.
+fn overhead(
+    world: &impl Communicator,
+    comm: &impl Communicator,
+    reps: usize,
+    sync: bool,
+    check_counts: bool,
+) -> (f64, f64) {
+    let n = 4_000;
     let mut cells = vec![[0.5f64, 0.25]; n];
-    let mut lb = LoadBalancer::<[f64; 2]>::new(world, n, Algorithm::Off).expect("build");
+    let mut lb = LoadBalancer::<[f64; 2]>::builder(comm, n)
+        .algorithm(Algorithm::Off)
+        .check_counts(check_counts)
+        .build()
+        .expect("build");
     lb.partition().expect("partition");
     let (mut plain, mut lbt) = (f64::INFINITY, f64::INFINITY);
+    let end = |t: Instant| {
+        if sync {
+            world.barrier();
+        }
+        t.elapsed().as_secs_f64()
+    };
     for _ in 0..reps {
         world.barrier();
         let t = Instant::now();
         for c in cells.iter_mut() {
             ode(c);
         }
-        plain = plain.min(t.elapsed().as_secs_f64());
+        plain = plain.min(end(t));
         world.barrier();
         let t = Instant::now();
         lb.iterate(&mut cells[..], ode).expect("iterate");
-        lbt = lbt.min(t.elapsed().as_secs_f64());
+        lbt = lbt.min(end(t));
     }
     std::hint::black_box(&cells);
     (plain, lbt)
@@ -160,6 +191,7 @@ fn main() {
     let rank = world.rank() as usize;
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
+    let verbose = args.iter().any(|a| a == "--verbose");
     let steps = args
         .iter()
         .position(|a| a == "--steps")
@@ -177,7 +209,7 @@ fn main() {
     }
     for w in workloads(rank) {
         for algorithm in Algorithm::all() {
-            let row = run(&world, algorithm, &w, steps);
+            let row = run(&world, algorithm, &w, steps, verbose);
             if rank == 0 {
                 println!(
                     "| {} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.0} |",
@@ -197,21 +229,46 @@ fn main() {
         }
     }
 
-    let (plain, lbt) = overhead(&world, if quick { 10 } else { 40 });
-    let mut all_plain = 0.0;
-    let mut all_lb = 0.0;
-    world.all_reduce_into(&plain, &mut all_plain, SystemOperation::sum());
-    world.all_reduce_into(&lbt, &mut all_lb, SystemOperation::sum());
+    // Each rank alone (its own communicator: the local cost of iterate), then
+    // on all ranks (plus the one 8-byte allreduce that checks the cell counts).
+    let own = world.split_by_color(mpi::topology::Color::with_value(world.rank()));
+    let own = own.expect("every rank gets a communicator");
+    let reps = if quick { 15 } else { 60 };
     if rank == 0 {
         println!();
-        println!("| overhead, nothing lent (20 000 CPU-bound cells per rank, best of runs, mean over ranks) | plain loop (ms) | iterate (ms) | overhead |");
+        println!("| overhead when nothing is lent (4 000 cells of a ~1 µs stiff ODE per rank, best of {reps}, mean over ranks) | plain loop (ms) | iterate (ms) | overhead |");
         println!("|---|---:|---:|---:|");
-        let p = world.size() as f64;
-        println!(
-            "| iterate() vs `for c in cells {{ f(c) }}` | {:.3} | {:.3} | {:+.2}% |",
-            all_plain / p * 1e3,
-            all_lb / p * 1e3,
-            (all_lb / all_plain - 1.0) * 100.0
-        );
+    }
+    for (what, alone, check) in [
+        ("each rank alone (its own communicator)", true, true),
+        (
+            "all ranks, barrier to barrier, count check on (default)",
+            false,
+            true,
+        ),
+        (
+            "all ranks, barrier to barrier, `check_counts(false)`",
+            false,
+            false,
+        ),
+    ] {
+        let (plain, lbt) = if alone {
+            overhead(&world, &own, reps, false, check)
+        } else {
+            overhead(&world, &world, reps, true, check)
+        };
+        let mut all_plain = 0.0;
+        let mut all_lb = 0.0;
+        world.all_reduce_into(&plain, &mut all_plain, SystemOperation::sum());
+        world.all_reduce_into(&lbt, &mut all_lb, SystemOperation::sum());
+        if rank == 0 {
+            let p = world.size() as f64;
+            println!(
+                "| iterate() vs `for c in cells {{ f(c) }}`, {what} | {:.3} | {:.3} | {:+.2}% |",
+                all_plain / p * 1e3,
+                all_lb / p * 1e3,
+                (all_lb / all_plain - 1.0) * 100.0
+            );
+        }
     }
 }

@@ -58,3 +58,8 @@ pub use quicklb_partition::{Export, Greedy, Sort, Sort2, StopRule, Transfer};
 pub use quicklb_partition as partition;
 /// The MPI transport crate.
 pub use quicklb_transport as transport;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

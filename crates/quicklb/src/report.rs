@@ -387,7 +387,7 @@ impl<T: Pod> LoadBalancer<T> {
             let total = acc as usize;
             let mine_w: Vec<f64> = self.weights().to_vec();
             let mine_by: Vec<u64> = (0..self.num_cells())
-                .map(|i| self.is_lent_to(i) as u64)
+                .map(|i| self.computed_by(i) as u64)
                 .collect();
             let mut all_w = vec![0.0f64; total];
             let mut all_by = vec![0u64; total];

@@ -1,6 +1,7 @@
 //! Edge cases and collective errors of the balancer, for every algorithm where
 //! it matters:
 //! - iterate() before any partition() lends nothing and computes every cell;
+//!   cheap cells are timed in blocks (`timing_block`), or one by one;
 //! - ranks with zero cells (every odd rank), all cells on one rank, more ranks
 //!   than cells (one cell on rank 0 only), all ranks empty;
 //! - Sort2 and Transfer with an emulated two-node map;
@@ -60,6 +61,27 @@ fn main() {
         assert_eq!(cells, vec![2.0; 5]);
         assert_eq!(lb.num_lent(), 0);
         assert!(lb.weights().iter().all(|w| w.is_finite() && *w >= 0.0));
+        // cheap cells are timed in blocks; timing_block(0) times each cell
+        let mut blocks = LoadBalancer::<f64>::builder(&world, 5)
+            .algorithm(algorithm)
+            .timing_block(1.0)
+            .build()
+            .expect("build");
+        blocks.iterate(&mut cells, |c| *c += 1.0).expect("iterate");
+        assert!(
+            blocks.timing_stride() > 1,
+            "stride {}",
+            blocks.timing_stride()
+        );
+        cells.iter_mut().for_each(|c| *c -= 1.0);
+        let mut each = LoadBalancer::<f64>::builder(&world, 5)
+            .algorithm(algorithm)
+            .timing_block(0.0)
+            .build()
+            .expect("build");
+        each.iterate(&mut cells, |c| *c += 1.0).expect("iterate");
+        assert_eq!(each.timing_stride(), 1);
+        assert_eq!(cells, vec![3.0; 5]);
 
         // zero cells on every odd rank
         run_counts(
