@@ -4,4 +4,5 @@ pub mod burgers;
 pub mod chemistry;
 pub mod colormap;
 pub mod gray_scott;
+pub mod patterns;
 pub mod plot;

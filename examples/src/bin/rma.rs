@@ -1,0 +1,28 @@
+//! One-sided communication: put under fence, accumulate under fence, get under
+//! passive-target locks, and post/start/complete/wait. Rank 0 prints each step and
+//! every rank's window. Runs with any number of ranks (alone, rank 0 puts into its
+//! own window).
+
+use clap::Parser;
+use quicklb_examples::patterns::{self, rma};
+
+/// One-sided MPI (RMA windows of quicklb-transport): rank 0 puts 42 into rank 1's
+/// window under fence; all ranks accumulate rank+1 into rank 0; every rank reads
+/// with lock/get; neighbours exchange with post/start/complete/wait. Runs with any
+/// number of ranks.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {}
+
+fn main() -> std::process::ExitCode {
+    let _cli = Cli::parse();
+    let universe = mpi::initialize().expect("MPI initialises once");
+    quicklb_transport::abort_on_panic();
+    let world = universe.world();
+    let result = rma::run(&world).map(|summary| {
+        for line in summary.lines() {
+            println!("{line}");
+        }
+    });
+    patterns::finish(&world, "rma", result)
+}
