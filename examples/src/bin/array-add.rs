@@ -5,12 +5,14 @@
 use clap::Parser;
 use quicklb_examples::patterns::{self, array_add};
 
-/// A + B with MPI_Scatterv / MPI_Gatherv: rank 0 holds A[i] = i and B[i] = 100 i,
-/// scatters them in pieces that differ by at most one element when n is not a
-/// multiple of the number of ranks, and gathers and checks C. Runs with any
-/// number of ranks.
+/// A + B scattered and gathered with varying counts (MPI_Scatterv / MPI_Gatherv).
+///
+/// Rank 0 holds A[i] = i and B[i] = 100 i, scatters them in pieces that differ by
+/// at most one element when n is not a multiple of the number of ranks (ranks may
+/// get none), every rank adds its piece, and rank 0 gathers, checks and prints C.
+/// Runs with any number of ranks.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// Length of the arrays.
     #[arg(short, long, default_value_t = 10)]

@@ -6,14 +6,16 @@
 use clap::Parser;
 use quicklb_examples::patterns::{self, async_gd};
 
-/// Asynchronous gradient descent through an RMA window on rank 0 (passive-target
-/// locks): workers (ranks 1..) get the parameters, compute their shard's gradient
-/// of ½|Ax - b|² and accumulate it into rank 0's window; rank 0 applies whatever
-/// gradients arrived, with step 1/L. A synchronous phase (broadcast, reduce) then
-/// converges to tolerance, and the result is compared with the normal equations.
-/// Runs with any number of ranks; with one, rank 0 plays both roles.
+/// Asynchronous gradient descent through an RMA window on rank 0 (passive-target locks).
+///
+/// Workers (ranks 1..) get the parameters from rank 0's window, compute their
+/// shard's gradient of ½|Ax - b|² and accumulate it into the window under a shared
+/// lock; rank 0 applies whatever gradients arrived, with step 1/L, and puts the new
+/// parameters. A synchronous phase (broadcast, reduce) then converges to tolerance,
+/// and rank 0 prints the error against the normal-equation solution. Runs with any
+/// number of ranks; with one, rank 0 plays both roles.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// Rows of A (data points), split over the workers.
     #[arg(long, default_value_t = 400)]

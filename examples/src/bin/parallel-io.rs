@@ -8,12 +8,15 @@ use std::path::PathBuf;
 use clap::Parser;
 use quicklb_examples::patterns::{self, parallel_io};
 
-/// Collective MPI-IO: every rank writes its block of rows of a ROWS x COLS array
-/// (element (i, j) = i*COLS + j) into one .npy file, which is then read back and
-/// checked. `numpy.load(OUTPUT)` gives arange(ROWS*COLS).reshape(ROWS, COLS). Runs
-/// with any number of ranks (ranks may hold no rows).
+/// Collective MPI-IO: every rank writes its rows of one array into one .npy file.
+///
+/// The ROWS x COLS array (element (i, j) = i*COLS + j) is split in row blocks over
+/// the ranks; the file is read back collectively with two different row splits and
+/// by rank 0 with a plain read, and checked. numpy.load(OUTPUT) gives
+/// arange(ROWS*COLS).reshape(ROWS, COLS). Runs with any number of ranks (ranks may
+/// hold no rows).
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// Rows of the global array (split over the ranks).
     #[arg(long, default_value_t = 10)]

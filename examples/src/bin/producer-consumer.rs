@@ -6,13 +6,15 @@
 use clap::Parser;
 use quicklb_examples::patterns::{self, producer_consumer};
 
-/// Master/worker task farm: rank 0 hands out tasks (messages of 2 to 51 integers)
-/// one at a time; workers find each message with a probe for any source and any tag,
-/// size the buffer from the probe, compute, reply, and stop on an empty stop
-/// message. Rank 0 prints which rank did which task. Runs with any number of ranks;
-/// with one rank, rank 0 does every task itself.
+/// Master/worker task farm with probes for any source and any tag.
+///
+/// Rank 0 hands out tasks (messages of 2 to 51 integers) one at a time; workers
+/// find each message with a matched probe for any source and any tag, size the
+/// buffer from the probe, compute, reply, and stop on an empty stop message. Rank 0
+/// checks that every task was done exactly once and prints which rank did which.
+/// Runs with any number of ranks; with one rank, rank 0 does every task itself.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// Number of tasks.
     #[arg(short, long, default_value_t = 20)]

@@ -6,11 +6,14 @@
 use clap::Parser;
 use quicklb_examples::patterns::{self, ring};
 
-/// Pass values around a ring of MPI ranks with persistent send/receive requests
-/// (quicklb-transport's PersistentSet). Rank 0 prints what each rank received, in
-/// rank order. Runs with any number of ranks.
+/// Pass values around a ring of MPI ranks with persistent send/receive requests.
+///
+/// Uses quicklb-transport's PersistentSet (MPI_Send_init/MPI_Recv_init, started
+/// every iteration). In iteration i, rank r sends r + 100*i to its right neighbour.
+/// Rank 0 prints what each rank received, in rank order. Runs with any number of
+/// ranks (alone, a rank is its own neighbour).
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// Number of trips around the ring.
     #[arg(long, default_value_t = 5)]

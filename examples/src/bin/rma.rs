@@ -6,12 +6,15 @@
 use clap::Parser;
 use quicklb_examples::patterns::{self, rma};
 
-/// One-sided MPI (RMA windows of quicklb-transport): rank 0 puts 42 into rank 1's
-/// window under fence; all ranks accumulate rank+1 into rank 0; every rank reads
-/// with lock/get; neighbours exchange with post/start/complete/wait. Runs with any
-/// number of ranks.
+/// One-sided MPI: put, accumulate and get in RMA windows under fence, locks and PSCW.
+///
+/// Rank 0 puts 42 into rank 1's window under fence (into its own when alone); all
+/// ranks accumulate rank+1 into rank 0 under fence; every rank reads both with get
+/// under shared passive-target locks; neighbours exchange with
+/// post/start/complete/wait. Rank 0 prints each step and every rank's window. Runs
+/// with any number of ranks.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {}
 
 fn main() -> std::process::ExitCode {
