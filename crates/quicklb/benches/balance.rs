@@ -16,7 +16,9 @@
 //! Per algorithm (and Off = no balancing): median step time (barrier to
 //! barrier, partition included), the ideal (measured compute time of all cells
 //! in the step / ranks), efficiency = ideal / step, the step over the lower
-//! bound `max(w_max, W/p)` of the same step, and the cells lent per step.
+//! bound `max(w_max, W/p)` of the same step, the planned maximum load over
+//! that bound (from the weights the plan was made with: the planner's quality
+//! without timing noise), and the cells lent per step.
 //! Then the overhead of `iterate()` over a plain loop when nothing is lent
 //! (CPU-bound cells, best of many alternating runs).
 
@@ -73,6 +75,9 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 struct Row {
+    /// Planned maximum load over the lower bound, from the weights the plan
+    /// was made with (the planner's quality, free of timing noise).
+    planned: f64,
     step: f64,
     ideal: f64,
     bound_ratio: f64,
@@ -90,8 +95,17 @@ fn run(
     let n = w.cells.len();
     // cell = its sleep time in seconds
     let mut cells: Vec<f64> = w.cells.iter().map(|ms| ms * 1e-3).collect();
-    let mut lb = LoadBalancer::<f64>::new(world, n, algorithm).expect("build");
+    let poll = std::env::var("QUICKLB_BENCH_POLL_US")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_micros);
+    let mut lb = LoadBalancer::<f64>::builder(world, n)
+        .algorithm(algorithm)
+        .wait_poll(poll)
+        .build()
+        .expect("build");
     let (mut t_step, mut t_ideal, mut ratio, mut lent) = (vec![], vec![], vec![], vec![]);
+    let mut planned = vec![];
     for _ in 0..steps {
         world.barrier();
         let t0 = Instant::now();
@@ -102,6 +116,14 @@ fn run(
         .expect("iterate");
         world.barrier();
         let mine = t0.elapsed().as_secs_f64();
+        let report = lb.report().expect("report");
+        let max_planned = report
+            .ranks
+            .iter()
+            .fold(0.0f64, |m, r| m.max(r.load_planned));
+        if report.lower_bound > 0.0 {
+            planned.push(max_planned / report.lower_bound);
+        }
         let mut step = 0.0;
         world.all_reduce_into(&mine, &mut step, SystemOperation::max());
         let mut busy = 0.0;
@@ -123,6 +145,7 @@ fn run(
         }
     }
     Row {
+        planned: median(&mut planned),
         step: median(&mut t_step),
         ideal: median(&mut t_ideal),
         bound_ratio: median(&mut ratio),
@@ -204,15 +227,15 @@ fn main() {
             "## quicklb LoadBalancer: sleep workloads, {} ranks, {steps} steps, re-partition every step\n",
             world.size()
         );
-        println!("| workload | algorithm | median step (ms) | ideal (ms) | efficiency | step / lower bound | cells lent |");
-        println!("|---|---|---:|---:|---:|---:|---:|");
+        println!("| workload | algorithm | median step (ms) | ideal (ms) | efficiency | step / lower bound | planned max / lower bound | cells lent |");
+        println!("|---|---|---:|---:|---:|---:|---:|---:|");
     }
     for w in workloads(rank) {
         for algorithm in Algorithm::all() {
             let row = run(&world, algorithm, &w, steps, verbose);
             if rank == 0 {
                 println!(
-                    "| {} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.0} |",
+                    "| {} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {:.0} |",
                     w.name,
                     if algorithm == Algorithm::Off {
                         "none"
@@ -223,6 +246,7 @@ fn main() {
                     row.ideal * 1e3,
                     row.ideal / row.step,
                     row.bound_ratio,
+                    row.planned,
                     row.lent
                 );
             }

@@ -131,6 +131,7 @@ pub struct Builder<'c, C: Communicator, T> {
     abort_on_panic: bool,
     timing_block: f64,
     check_counts: bool,
+    poll: Option<std::time::Duration>,
     _cell: PhantomData<fn() -> T>,
 }
 
@@ -212,6 +213,16 @@ impl<'c, C: Communicator, T: Pod> Builder<'c, C, T> {
     /// aborts the job (no rank hangs either way).
     pub fn check_counts(mut self, yes: bool) -> Self {
         self.check_counts = yes;
+        self
+    }
+
+    /// How `iterate()` waits for messages: `None` (default) blocks in
+    /// `MPI_Wait`, which busy-polls in most MPI libraries (the lowest latency
+    /// on dedicated cores); `Some(d)` tests the requests and sleeps `d`
+    /// between tests, leaving the core to other processes (for ranks that
+    /// share cores, e.g. more ranks than cores).
+    pub fn wait_poll(mut self, interval: Option<std::time::Duration>) -> Self {
+        self.poll = interval;
         self
     }
 
@@ -332,6 +343,7 @@ impl<'c, C: Communicator, T: Pod> Builder<'c, C, T> {
             timing_block: self.timing_block,
             block: 1,
             check_counts: self.check_counts,
+            poll: self.poll,
             comm,
             anchor,
             _cell: PhantomData,
@@ -478,6 +490,8 @@ pub struct LoadBalancer<T> {
     block: usize,
     /// Agree on the cell count at every iterate().
     check_counts: bool,
+    /// Sleep between tests instead of blocking in MPI_Wait.
+    poll: Option<std::time::Duration>,
     comm: SimpleCommunicator,
     /// Owns the point-to-point communicator the sets share.
     anchor: PersistentSet<'static, u8>,
@@ -513,6 +527,7 @@ impl<T: Pod> LoadBalancer<T> {
             abort_on_panic: true,
             timing_block: 20e-6,
             check_counts: true,
+            poll: None,
             _cell: PhantomData,
         }
     }
@@ -909,6 +924,7 @@ impl<T: Pod> LoadBalancer<T> {
         let Self {
             weights,
             block,
+            poll,
             lent_cells,
             lent_groups,
             is_lent,
@@ -971,7 +987,7 @@ impl<T: Pod> LoadBalancer<T> {
             None
         } else {
             let tw = Instant::now();
-            in_round.wait()?;
+            finish(in_round, *poll)?;
             wait += tw.elapsed().as_secs_f64();
             let stride = sz + COST_BYTES;
             for (k, &(_, n)) in borrowed_groups.iter().enumerate() {
@@ -1000,9 +1016,9 @@ impl<T: Pod> LoadBalancer<T> {
 
         // Results of the lent cells.
         let tw = Instant::now();
-        lent_round.wait()?;
+        finish(lent_round, *poll)?;
         if let Some(r) = out_round {
-            r.wait()?;
+            finish(r, *poll)?;
         }
         wait += tw.elapsed().as_secs_f64();
         let stride = sz + COST_BYTES;
@@ -1121,4 +1137,20 @@ fn spread(weights: &mut [f64], lent: &[bool], per: f64) {
             *w = per;
         }
     }
+}
+
+/// Completes a round: `MPI_Wait`, or test-and-sleep with a poll interval.
+fn finish(
+    mut round: quicklb_transport::InFlight<'_, u8>,
+    poll: Option<std::time::Duration>,
+) -> Result<()> {
+    match poll {
+        None => round.wait()?,
+        Some(d) => {
+            while !round.test()? {
+                std::thread::sleep(d);
+            }
+        }
+    }
+    Ok(())
 }
