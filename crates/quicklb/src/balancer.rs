@@ -220,7 +220,8 @@ impl<'c, C: Communicator, T: Pod> Builder<'c, C, T> {
     /// `MPI_Wait`, which busy-polls in most MPI libraries (the lowest latency
     /// on dedicated cores); `Some(d)` tests the requests and sleeps `d`
     /// between tests, leaving the core to other processes (for ranks that
-    /// share cores, e.g. more ranks than cores).
+    /// share cores, e.g. more ranks than cores). Applies to the cell-count
+    /// check too (`MPI_Iallreduce` then).
     pub fn wait_poll(mut self, interval: Option<std::time::Duration>) -> Self {
         self.poll = interval;
         self
@@ -386,6 +387,8 @@ pub(crate) struct PlanStats {
     pub(crate) cells_borrowed: usize,
     pub(crate) seconds: f64,
     pub(crate) pairs_out: usize,
+    /// Heaviest local cell weight the plan was made with.
+    pub(crate) w_max: f64,
 }
 
 /// Totals over the life of the balancer on this rank.
@@ -744,6 +747,7 @@ impl<T: Pod> LoadBalancer<T> {
         let loads: Vec<f64> = (0..p).map(|r| f64::from_bits(row(r)[0])).collect();
         let counts: Vec<usize> = (0..p).map(|r| row(r)[1] as usize).collect();
         self.plan_stats.load_before = load;
+        self.plan_stats.w_max = w_max;
         self.plan_stats.load_planned = load;
         self.plan_stats.partitioned = true;
 
@@ -895,14 +899,16 @@ impl<T: Pod> LoadBalancer<T> {
     }
 
     /// One step: every local cell is computed exactly once by `compute`, here or
-    /// on a helper rank. **Collective** (a one-number allreduce checks the cell
-    /// counts; then only the planned pairs talk).
+    /// on a helper rank. **Collective**: only the planned pairs exchange
+    /// messages, plus one 8-byte non-blocking allreduce that checks the cell
+    /// counts while the step runs (see [`Builder::check_counts`]).
     ///
     /// In order: pack the lent cells and start their messages, compute the own
     /// cells while they travel, compute the borrowed cells as they arrive and
     /// send their results and costs back, then unpack the results of the lent
     /// cells. Each cell's compute time becomes its weight for the next
-    /// `partition()`. No allocation.
+    /// `partition()` (cheap cells are timed in blocks, see
+    /// [`Builder::timing_block`]). No allocation.
     ///
     /// `compute` must depend only on the cell (it may run on another rank for
     /// lent cells). A panic in it aborts the job (see
@@ -910,7 +916,9 @@ impl<T: Pod> LoadBalancer<T> {
     ///
     /// # Errors
     /// On every rank: [`Error::CellCount`] if some rank passes a number of cells
-    /// other than declared (then no cell is computed anywhere); transport errors.
+    /// other than declared. That rank touches none of its cells (it still
+    /// computes the cells it borrowed, so nobody waits for ever); the other
+    /// ranks have completed the step. Transport errors.
     pub fn iterate<S, F>(&mut self, cells: &mut S, mut compute: F) -> Result<()>
     where
         S: CellStore<Cell = T> + ?Sized,
@@ -919,8 +927,23 @@ impl<T: Pod> LoadBalancer<T> {
         let start = Instant::now();
         let span = tracing::trace_span!("quicklb.iterate", rank = self.rank);
         let _enter = span.enter();
-        self.check_count(cells.len())?;
-        let sz = std::mem::size_of::<T>();
+        let actual = cells.len();
+        if !self.check_counts {
+            assert_eq!(
+                actual, self.cells,
+                "quicklb: iterate() got {actual} cells, the balancer was built for {}",
+                self.cells
+            );
+        }
+        let ok = actual == self.cells;
+        if self.size == 1 && !ok {
+            return Err(Error::CellCount {
+                rank: 0,
+                expected: self.cells,
+                actual,
+            });
+        }
+        let agree = self.check_counts && self.size > 1;
         let Self {
             weights,
             block,
@@ -932,108 +955,55 @@ impl<T: Pod> LoadBalancer<T> {
             lent_set,
             in_set,
             out_set,
+            comm,
+            rank,
             ..
         } = self;
-
-        // Pack the lent cells.
-        for (k, &(_, first, n)) in lent_groups.iter().enumerate() {
-            let buf = lent_set.send_buf_mut(k);
-            for (j, &i) in lent_cells[first..first + n].iter().enumerate() {
-                buf[j * sz..(j + 1) * sz].copy_from_slice(bytemuck::bytes_of(&cells.load(i)));
-            }
-        }
-        let lent_round = lent_set.start_all()?;
-        let in_round = in_set.start_all()?;
-
-        // Own cells, while the lent ones travel. The clock is read after every
-        // `block` cells (1 unless cells are cheaper than `timing_block`).
-        let block = (*block).max(1);
-        let t0 = Instant::now();
-        let mut t = t0;
-        let mut in_block = 0usize;
-        let mut block_start = 0usize;
-        for i in 0..is_lent.len() {
-            if is_lent[i] {
-                continue;
-            }
-            cells.update(i, &mut compute);
-            in_block += 1;
-            if in_block == block {
-                let now = Instant::now();
-                let per = (now - t).as_secs_f64() / in_block as f64;
-                spread(
-                    &mut weights[block_start..=i],
-                    &is_lent[block_start..=i],
-                    per,
-                );
-                t = now;
-                in_block = 0;
-                block_start = i + 1;
-            }
-        }
-        if in_block > 0 {
-            let now = Instant::now();
-            let per = (now - t).as_secs_f64() / in_block as f64;
-            spread(&mut weights[block_start..], &is_lent[block_start..], per);
-            t = now;
-        }
-        let compute_own = (t - t0).as_secs_f64();
-        let mut wait = 0.0;
-
-        // Borrowed cells: compute and send back.
-        let mut compute_borrowed = 0.0;
-        let out_round = if borrowed_groups.is_empty() {
-            drop(in_round);
-            None
-        } else {
-            let tw = Instant::now();
-            finish(in_round, *poll)?;
-            wait += tw.elapsed().as_secs_f64();
-            let stride = sz + COST_BYTES;
-            for (k, &(_, n)) in borrowed_groups.iter().enumerate() {
-                let src = in_set.recv_buf(k);
-                let dst = out_set.send_buf_mut(k);
-                let mut j0 = 0;
-                while j0 < n {
-                    let j1 = (j0 + block).min(n);
-                    let tc = Instant::now();
-                    for j in j0..j1 {
-                        let mut c: T = bytemuck::pod_read_unaligned(&src[j * sz..(j + 1) * sz]);
-                        compute(&mut c);
-                        dst[j * stride..j * stride + sz].copy_from_slice(bytemuck::bytes_of(&c));
-                    }
-                    let cost = tc.elapsed().as_secs_f64();
-                    compute_borrowed += cost;
-                    let per = (cost / (j1 - j0) as f64).to_ne_bytes();
-                    for j in j0..j1 {
-                        dst[j * stride + sz..(j + 1) * stride].copy_from_slice(&per);
-                    }
-                    j0 = j1;
-                }
-            }
-            Some(out_set.start_all()?)
+        let mut parts = StepParts {
+            weights,
+            block: *block,
+            poll: *poll,
+            lent_cells,
+            lent_groups,
+            is_lent,
+            borrowed_groups,
+            lent_set,
+            in_set,
+            out_set,
         };
-
-        // Results of the lent cells.
-        let tw = Instant::now();
-        finish(lent_round, *poll)?;
-        if let Some(r) = out_round {
-            finish(r, *poll)?;
+        // The count check: lowest bad rank + 1 (min over ranks, MAX if none),
+        // reduced while the step runs. A rank with a wrong count touches none
+        // of its cells but still serves its messages, so nobody waits for ever.
+        let mine = if ok { u64::MAX } else { *rank as u64 + 1 };
+        let mut first = u64::MAX;
+        let stepped = if agree {
+            mpi::request::scope(|scope| {
+                let req = comm.immediate_all_reduce_into(
+                    scope,
+                    &mine,
+                    &mut first,
+                    SystemOperation::min(),
+                );
+                let stepped = step::<T, S, F>(ok.then_some(cells), &mut compute, &mut parts);
+                complete(req, parts.poll);
+                stepped
+            })
+        } else {
+            step::<T, S, F>(Some(cells), &mut compute, &mut parts)
+        };
+        let (compute_own, compute_borrowed, wait) = stepped?;
+        if first != u64::MAX {
+            let pair = [self.cells as u64, actual as u64];
+            let mut all = vec![0u64; 2 * self.size];
+            self.comm.all_gather_into(&pair[..], &mut all[..]);
+            let r = first as usize - 1;
+            return Err(Error::CellCount {
+                rank: r,
+                expected: all[2 * r] as usize,
+                actual: all[2 * r + 1] as usize,
+            });
         }
-        wait += tw.elapsed().as_secs_f64();
-        let stride = sz + COST_BYTES;
-        for (k, &(_, first, n)) in lent_groups.iter().enumerate() {
-            let buf = lent_set.recv_buf(k);
-            for (j, &i) in lent_cells[first..first + n].iter().enumerate() {
-                let d = &buf[j * stride..(j + 1) * stride];
-                cells.store(i, bytemuck::pod_read_unaligned(&d[..sz]));
-                let mut cost = [0u8; COST_BYTES];
-                cost.copy_from_slice(&d[sz..]);
-                weights[i] = f64::from_ne_bytes(cost);
-            }
-        }
-
-        let cells_lent = lent_cells.len();
+        let cells_lent = self.lent_cells.len();
         // Cells per clock read for the next step: about `timing_block` seconds.
         let own = self.cells - cells_lent;
         if own > 0 && self.timing_block > 0.0 && compute_own > 0.0 {
@@ -1053,50 +1023,6 @@ impl<T: Pod> LoadBalancer<T> {
         self.totals.steps += 1;
         self.totals.wait += wait;
         Ok(())
-    }
-
-    /// Agrees on whether every rank passed its declared number of cells.
-    fn check_count(&self, actual: usize) -> Result<()> {
-        if !self.check_counts {
-            assert_eq!(
-                actual, self.cells,
-                "quicklb: iterate() got {actual} cells, the balancer was built for {}",
-                self.cells
-            );
-            return Ok(());
-        }
-        let flag: u64 = if actual != self.cells {
-            self.rank as u64 + 1
-        } else {
-            0
-        };
-        if self.size == 1 {
-            if flag != 0 {
-                return Err(Error::CellCount {
-                    rank: 0,
-                    expected: self.cells,
-                    actual,
-                });
-            }
-            return Ok(());
-        }
-        // Lowest bad rank + 1, or 0: min over (flag or MAX).
-        let mine = if flag == 0 { u64::MAX } else { flag };
-        let mut first = 0u64;
-        self.comm
-            .all_reduce_into(&mine, &mut first, SystemOperation::min());
-        if first == u64::MAX {
-            return Ok(());
-        }
-        let pair = [self.cells as u64, actual as u64];
-        let mut all = vec![0u64; 2 * self.size];
-        self.comm.all_gather_into(&pair[..], &mut all[..]);
-        let r = first as usize - 1;
-        Err(Error::CellCount {
-            rank: r,
-            expected: all[2 * r] as usize,
-            actual: all[2 * r + 1] as usize,
-        })
     }
 
     /// Cells timed per clock read in the next `iterate()` (see
@@ -1153,4 +1079,180 @@ fn finish(
         }
     }
     Ok(())
+}
+
+/// The parts of a [`LoadBalancer`] one step works on.
+struct StepParts<'a> {
+    weights: &'a mut [f64],
+    block: usize,
+    poll: Option<std::time::Duration>,
+    lent_cells: &'a [usize],
+    lent_groups: &'a [(usize, usize, usize)],
+    is_lent: &'a [bool],
+    borrowed_groups: &'a [(usize, usize)],
+    lent_set: &'a mut PersistentSet<'static, u8>,
+    in_set: &'a mut PersistentSet<'static, u8>,
+    out_set: &'a mut PersistentSet<'static, u8>,
+}
+
+/// One step's work and messages; without `cells` (wrong count on this rank)
+/// only the messages and the borrowed cells. Returns the compute times of own
+/// and borrowed cells and the time waited, in seconds.
+fn step<T, S, F>(
+    mut cells: Option<&mut S>,
+    compute: &mut F,
+    parts: &mut StepParts<'_>,
+) -> Result<(f64, f64, f64)>
+where
+    T: Pod,
+    S: CellStore<Cell = T> + ?Sized,
+    F: FnMut(&mut T),
+{
+    let StepParts {
+        weights,
+        block,
+        poll,
+        lent_cells,
+        lent_groups,
+        is_lent,
+        borrowed_groups,
+        lent_set,
+        in_set,
+        out_set,
+    } = parts;
+    let (block, poll) = (*block, *poll);
+    let (lent_cells, lent_groups, is_lent, borrowed_groups) =
+        (*lent_cells, *lent_groups, *is_lent, *borrowed_groups);
+    let sz = std::mem::size_of::<T>();
+
+    // Pack the lent cells (without cells: send the stale buffers).
+    for (k, &(_, first, n)) in lent_groups.iter().enumerate() {
+        let Some(cells) = cells.as_deref() else {
+            break;
+        };
+        let buf = lent_set.send_buf_mut(k);
+        for (j, &i) in lent_cells[first..first + n].iter().enumerate() {
+            buf[j * sz..(j + 1) * sz].copy_from_slice(bytemuck::bytes_of(&cells.load(i)));
+        }
+    }
+    let lent_round = lent_set.start_all()?;
+    let in_round = in_set.start_all()?;
+
+    // Own cells, while the lent ones travel. The clock is read after every
+    // `block` cells (1 unless cells are cheaper than `timing_block`).
+    let block = block.max(1);
+    let t0 = Instant::now();
+    let mut t = t0;
+    let mut in_block = 0usize;
+    let mut block_start = 0usize;
+    let own_cells = if cells.is_some() { is_lent.len() } else { 0 };
+    for i in 0..own_cells {
+        if is_lent[i] {
+            continue;
+        }
+        let Some(cells) = cells.as_deref_mut() else {
+            break;
+        };
+        cells.update(i, &mut *compute);
+        in_block += 1;
+        if in_block == block {
+            let now = Instant::now();
+            let per = (now - t).as_secs_f64() / in_block as f64;
+            spread(
+                &mut weights[block_start..=i],
+                &is_lent[block_start..=i],
+                per,
+            );
+            t = now;
+            in_block = 0;
+            block_start = i + 1;
+        }
+    }
+    if in_block > 0 && cells.is_some() {
+        let now = Instant::now();
+        let per = (now - t).as_secs_f64() / in_block as f64;
+        spread(&mut weights[block_start..], &is_lent[block_start..], per);
+        t = now;
+    }
+    let compute_own = (t - t0).as_secs_f64();
+    let mut wait = 0.0;
+
+    // Borrowed cells: compute and send back.
+    let mut compute_borrowed = 0.0;
+    let out_round = if borrowed_groups.is_empty() {
+        drop(in_round);
+        None
+    } else {
+        let tw = Instant::now();
+        finish(in_round, poll)?;
+        wait += tw.elapsed().as_secs_f64();
+        let stride = sz + COST_BYTES;
+        for (k, &(_, n)) in borrowed_groups.iter().enumerate() {
+            let src = in_set.recv_buf(k);
+            let dst = out_set.send_buf_mut(k);
+            let mut j0 = 0;
+            while j0 < n {
+                let j1 = (j0 + block).min(n);
+                let tc = Instant::now();
+                for j in j0..j1 {
+                    let mut c: T = bytemuck::pod_read_unaligned(&src[j * sz..(j + 1) * sz]);
+                    compute(&mut c);
+                    dst[j * stride..j * stride + sz].copy_from_slice(bytemuck::bytes_of(&c));
+                }
+                let cost = tc.elapsed().as_secs_f64();
+                compute_borrowed += cost;
+                let per = (cost / (j1 - j0) as f64).to_ne_bytes();
+                for j in j0..j1 {
+                    dst[j * stride + sz..(j + 1) * stride].copy_from_slice(&per);
+                }
+                j0 = j1;
+            }
+        }
+        Some(out_set.start_all()?)
+    };
+
+    // Results of the lent cells.
+    let tw = Instant::now();
+    finish(lent_round, poll)?;
+    if let Some(r) = out_round {
+        finish(r, poll)?;
+    }
+    wait += tw.elapsed().as_secs_f64();
+    let stride = sz + COST_BYTES;
+    for (k, &(_, first, n)) in lent_groups.iter().enumerate() {
+        let Some(cells) = cells.as_deref_mut() else {
+            break;
+        };
+        let buf = lent_set.recv_buf(k);
+        for (j, &i) in lent_cells[first..first + n].iter().enumerate() {
+            let d = &buf[j * stride..(j + 1) * stride];
+            cells.store(i, bytemuck::pod_read_unaligned(&d[..sz]));
+            let mut cost = [0u8; COST_BYTES];
+            cost.copy_from_slice(&d[sz..]);
+            weights[i] = f64::from_ne_bytes(cost);
+        }
+    }
+
+    Ok((compute_own, compute_borrowed, wait))
+}
+
+/// Completes the count check's non-blocking allreduce.
+fn complete<'a, S: mpi::request::Scope<'a>>(
+    mut req: mpi::request::Request<'a, u64, S>,
+    poll: Option<std::time::Duration>,
+) {
+    match poll {
+        None => {
+            req.wait_without_status();
+        }
+        Some(d) => loop {
+            match req.test() {
+                Ok(_) => break,
+                Err(r) => {
+                    req = r;
+                    std::thread::sleep(d);
+                }
+            }
+        },
+    }
 }

@@ -79,7 +79,8 @@ pub struct Report {
     pub ranks: Vec<RankReport>,
     /// Total weight `W` of the last `partition()`.
     pub total: f64,
-    /// Heaviest cell weight `w_max` at the last `partition()`.
+    /// Heaviest cell weight `w_max` the plan in use was made with (the current
+    /// weights before any `partition()`).
     pub w_max: f64,
     /// `max load / average` before balancing.
     pub imbalance_before: f64,
@@ -323,12 +324,26 @@ impl<T: Pod> LoadBalancer<T> {
         let s = self.plan_stats();
         let step = self.last_step();
         let totals = self.totals();
-        let w_max = self.weights().iter().fold(0.0f64, |m, &w| m.max(w));
+        let current = quicklb_partition::rank_load(self.weights());
+        // The bound of the plan in use: its weights' heaviest cell.
+        let w_max = if s.partitioned {
+            s.w_max
+        } else {
+            self.weights().iter().fold(0.0f64, |m, &w| m.max(w))
+        };
         let mine: [f64; ROW] = [
             self.nodes()[self.rank()] as f64,
             self.num_cells() as f64,
-            s.load_before,
-            s.load_planned,
+            if s.partitioned {
+                s.load_before
+            } else {
+                current
+            },
+            if s.partitioned {
+                s.load_planned
+            } else {
+                current
+            },
             step.busy(),
             s.cells_lent as f64,
             s.bytes_lent as f64,
@@ -372,10 +387,6 @@ impl<T: Pod> LoadBalancer<T> {
             totals.steps,
             totals.partitions,
         );
-        if !s.partitioned {
-            // Nothing planned yet: the plan is "no loans" on the current loads.
-            report.imbalance_before = report.imbalance_planned;
-        }
         if with_cells {
             let counts: Vec<i32> = report.ranks.iter().map(|r| r.cells as i32).collect();
             let mut displs = Vec::with_capacity(p);
