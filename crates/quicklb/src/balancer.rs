@@ -132,6 +132,7 @@ pub struct Builder<'c, C: Communicator, T> {
     timing_block: f64,
     check_counts: bool,
     poll: Option<std::time::Duration>,
+    stable: bool,
     _cell: PhantomData<fn() -> T>,
 }
 
@@ -224,6 +225,18 @@ impl<'c, C: Communicator, T: Pod> Builder<'c, C, T> {
     /// check too (`MPI_Iallreduce` then).
     pub fn wait_poll(mut self, interval: Option<std::time::Duration>) -> Self {
         self.poll = interval;
+        self
+    }
+
+    /// Transfer planner only: warm-start every `partition()` from the plan in
+    /// use (keep the previous loans where they still fit, with the planner's
+    /// hysteresis), so that small changes of the weights move few cells.
+    /// Default `false`: every plan is fresh. Lent cells travel at every
+    /// `iterate()` anyway, so stable loans save no communication here, and on
+    /// noisy measured weights fresh plans are closer to the lower bound (see
+    /// the crate README's benchmark).
+    pub fn stable(mut self, yes: bool) -> Self {
+        self.stable = yes;
         self
     }
 
@@ -345,6 +358,7 @@ impl<'c, C: Communicator, T: Pod> Builder<'c, C, T> {
             block: 1,
             check_counts: self.check_counts,
             poll: self.poll,
+            stable: self.stable,
             comm,
             anchor,
             _cell: PhantomData,
@@ -495,6 +509,8 @@ pub struct LoadBalancer<T> {
     check_counts: bool,
     /// Sleep between tests instead of blocking in MPI_Wait.
     poll: Option<std::time::Duration>,
+    /// Transfer: warm-start each plan from the previous one.
+    stable: bool,
     comm: SimpleCommunicator,
     /// Owns the point-to-point communicator the sets share.
     anchor: PersistentSet<'static, u8>,
@@ -531,6 +547,7 @@ impl<T: Pod> LoadBalancer<T> {
             timing_block: 20e-6,
             check_counts: true,
             poll: None,
+            stable: false,
             _cell: PhantomData,
         }
     }
@@ -767,6 +784,7 @@ impl<T: Pod> LoadBalancer<T> {
                 if p == 1 || avg <= 0.0 || max / avg - 1.0 <= self.skip_below {
                     Vec::new()
                 } else {
+                    let transfers = if self.stable { transfers } else { None };
                     let t = planner.transfers(&loads, Some(&self.nodes), transfers.as_ref())?;
                     let prev = if transfers.is_some() {
                         Some(&previous[..])

@@ -4,7 +4,7 @@
 //!   cheap cells are timed in blocks (`timing_block`), or one by one;
 //! - ranks with zero cells (every odd rank), all cells on one rank, more ranks
 //!   than cells (one cell on rank 0 only), all ranks empty;
-//! - Sort2 and Transfer with an emulated two-node map;
+//! - Sort2 and Transfer (fresh and `stable`) with an emulated two-node map;
 //! - errors agreed by every rank, no hang: a different cell size on the last
 //!   rank (at build), a NaN weight from a cost function (at partition), a wrong
 //!   cell count at iterate (that rank computes none of its cells); the balancer keeps
@@ -107,11 +107,17 @@ fn main() {
     }
 
     // An emulated two-node machine for the node-aware planners.
-    for algorithm in [Algorithm::sort2(), Algorithm::transfer()] {
+    // Transfer also warm-started from the previous plan (`stable`).
+    for (algorithm, stable) in [
+        (Algorithm::sort2(), false),
+        (Algorithm::transfer(), false),
+        (Algorithm::transfer(), true),
+    ] {
         let nodes: Vec<usize> = (0..size).map(|r| r * 2 / size.max(1)).collect();
         let n = if rank == 0 { 40 } else { 4 };
         let mut lb = LoadBalancer::<[u32; 2]>::builder(&world, n)
             .algorithm(algorithm)
+            .stable(stable)
             .nodes(nodes.clone())
             .build()
             .expect("build");
@@ -119,7 +125,11 @@ fn main() {
         let mut cells = vec![[0u32; 2]; n];
         for _ in 0..3 {
             lb.partition().expect("partition");
-            lb.iterate(&mut cells, |c| c[0] += 1).expect("iterate");
+            lb.iterate(&mut cells, |c| {
+                c[0] += 1;
+                busy(200);
+            })
+            .expect("iterate");
         }
         assert!(cells.iter().all(|c| c[0] == 3));
         let report = lb.report().expect("report");
