@@ -99,9 +99,14 @@ fn run(
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .map(Duration::from_micros);
+    let smoothing = std::env::var("QUICKLB_BENCH_SMOOTHING")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(1.0);
     let mut lb = LoadBalancer::<f64>::builder(world, n)
         .algorithm(algorithm)
         .wait_poll(poll)
+        .smoothing(smoothing)
         .build()
         .expect("build");
     let (mut t_step, mut t_ideal, mut ratio, mut lent) = (vec![], vec![], vec![], vec![]);

@@ -133,6 +133,7 @@ pub struct Builder<'c, C: Communicator, T> {
     check_counts: bool,
     poll: Option<std::time::Duration>,
     stable: bool,
+    smoothing: f64,
     _cell: PhantomData<fn() -> T>,
 }
 
@@ -237,6 +238,20 @@ impl<'c, C: Communicator, T: Pod> Builder<'c, C, T> {
     /// the crate README's benchmark).
     pub fn stable(mut self, yes: bool) -> Self {
         self.stable = yes;
+        self
+    }
+
+    /// Smooths the measured costs: each cell's weight becomes
+    /// `alpha * measured + (1 - alpha) * previous weight` (an exponential
+    /// moving average over steps; the first measurement is taken as is).
+    /// Default `1.0`: the last measurement only. Values below 1 damp timing
+    /// noise for cells whose cost changes slowly. Clamped to `(0, 1]`.
+    pub fn smoothing(mut self, alpha: f64) -> Self {
+        self.smoothing = if alpha.is_finite() && alpha > 0.0 {
+            alpha.min(1.0)
+        } else {
+            1.0
+        };
         self
     }
 
@@ -359,6 +374,13 @@ impl<'c, C: Communicator, T: Pod> Builder<'c, C, T> {
             check_counts: self.check_counts,
             poll: self.poll,
             stable: self.stable,
+            smoothing: self.smoothing,
+            smoothed: if self.smoothing < 1.0 {
+                vec![0.0; n]
+            } else {
+                Vec::new()
+            },
+            measured: false,
             comm,
             anchor,
             _cell: PhantomData,
@@ -511,6 +533,12 @@ pub struct LoadBalancer<T> {
     poll: Option<std::time::Duration>,
     /// Transfer: warm-start each plan from the previous one.
     stable: bool,
+    /// Weight of a new measurement in the cell weights (1: no smoothing).
+    smoothing: f64,
+    /// The smoothed weights (empty unless smoothing < 1).
+    smoothed: Vec<f64>,
+    /// Whether `smoothed` holds a measurement yet.
+    measured: bool,
     comm: SimpleCommunicator,
     /// Owns the point-to-point communicator the sets share.
     anchor: PersistentSet<'static, u8>,
@@ -548,6 +576,7 @@ impl<T: Pod> LoadBalancer<T> {
             check_counts: true,
             poll: None,
             stable: false,
+            smoothing: 1.0,
             _cell: PhantomData,
         }
     }
@@ -1020,6 +1049,16 @@ impl<T: Pod> LoadBalancer<T> {
                 expected: all[2 * r] as usize,
                 actual: all[2 * r + 1] as usize,
             });
+        }
+        if self.smoothing < 1.0 {
+            let a = self.smoothing;
+            for (w, s) in self.weights.iter_mut().zip(self.smoothed.iter_mut()) {
+                if self.measured {
+                    *w = a * *w + (1.0 - a) * *s;
+                }
+                *s = *w;
+            }
+            self.measured = true;
         }
         let cells_lent = self.lent_cells.len();
         // Cells per clock read for the next step: about `timing_block` seconds.

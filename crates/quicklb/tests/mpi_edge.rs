@@ -2,6 +2,7 @@
 //! it matters:
 //! - iterate() before any partition() lends nothing and computes every cell;
 //!   cheap cells are timed in blocks (`timing_block`), or one by one;
+//!   smoothed weights (`smoothing`);
 //! - ranks with zero cells (every odd rank), all cells on one rank, more ranks
 //!   than cells (one cell on rank 0 only), all ranks empty;
 //! - Sort2 and Transfer (fresh and `stable`) with an emulated two-node map;
@@ -82,6 +83,19 @@ fn main() {
         each.iterate(&mut cells, |c| *c += 1.0).expect("iterate");
         assert_eq!(each.timing_stride(), 1);
         assert_eq!(cells, vec![3.0; 5]);
+        // smoothed weights stay finite and positive-or-zero
+        let mut smooth = LoadBalancer::<f64>::builder(&world, 5)
+            .algorithm(algorithm)
+            .smoothing(0.5)
+            .build()
+            .expect("build");
+        for _ in 0..3 {
+            smooth.partition().expect("partition");
+            smooth.iterate(&mut cells, |c| *c -= 1.0).expect("iterate");
+        }
+        assert_eq!(cells, vec![0.0; 5]);
+        assert!(smooth.weights().iter().all(|w| w.is_finite() && *w >= 0.0));
+        cells.iter_mut().for_each(|c| *c = 3.0);
 
         // zero cells on every odd rank
         run_counts(
