@@ -95,17 +95,38 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         group: "gray-scott",
-        title: "Gray-Scott end to end against the Python program (numpy + scipy BDF per cell)",
+        title: "Gray-Scott end to end against the Python program (numpy + scipy BDF per cell), 1 rank",
         package: "quicklb-examples",
         target: "gray_scott",
         ranks: 1,
     },
     Spec {
+        group: "gray-scott",
+        title: "Gray-Scott end to end, 2 ranks",
+        package: "quicklb-examples",
+        target: "gray_scott",
+        ranks: 2,
+    },
+    Spec {
+        group: "gray-scott",
+        title: "Gray-Scott end to end, 4 ranks",
+        package: "quicklb-examples",
+        target: "gray_scott",
+        ranks: 4,
+    },
+    Spec {
         group: "burgers",
-        title: "Burgers solve and in-situ SVD against numpy.linalg.svd",
+        title: "Burgers solve and in-situ SVD against numpy (1 rank: numpy.linalg.svd on the same matrix)",
         package: "quicklb-examples",
         target: "burgers",
         ranks: 1,
+    },
+    Spec {
+        group: "burgers",
+        title: "Burgers solve and distributed SVD, 4 ranks",
+        package: "quicklb-examples",
+        target: "burgers",
+        ranks: 4,
     },
 ];
 
