@@ -42,9 +42,21 @@
 //! step time (slowest rank), the chemistry time of the busiest rank, and the
 //! imbalance `max/avg` of the ranks' chemistry time *before* lending (each
 //! rank's own cells, measured wherever they were computed) and *after* (the
-//! time each rank actually spent). Step 0 is left out of the averages when
+//! time each rank actually spent), and the same two imbalances counted in
+//! integrator steps (the work itself, immune to other processes sharing the
+//! cores). Step 0 is left out of the averages when
 //! there are other probes (warm-up). Which ranks compute a cell never changes
 //! its result: balanced and unbalanced runs give bitwise the same fields.
+//!
+//! # Cell weights
+//!
+//! By default ([`CostModel::Steps`]) the balancer plans with each cell's
+//! integrator step count in the last step: every RODAS3 step costs the same
+//! few hundred flops, so this is the cell's work, the same on every machine,
+//! and unaffected by other processes when cores are oversubscribed. The count
+//! travels back with each lent cell (cells are `[a, b, cost]`).
+//! [`CostModel::Time`] plans with measured compute times instead, as QUICKLB
+//! does.
 
 use std::ops::Range;
 use std::path::Path;
@@ -173,6 +185,19 @@ impl AlgorithmName {
     }
 }
 
+/// What the balancer plans with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CostModel {
+    /// Each cell's integrator steps (accepted + rejected) in the last step:
+    /// the work itself, the same on every machine and unaffected by other
+    /// processes sharing the cores (every RODAS3 step costs the same).
+    #[default]
+    Steps,
+    /// Each cell's measured compute time in the last step (QUICKLB's way;
+    /// noisy when cores are oversubscribed).
+    Time,
+}
+
 /// Settings of a [`Simulation`]; the same on every rank.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -187,6 +212,8 @@ pub struct Config {
     pub compare_every: usize,
     /// How ghosts are filled.
     pub halo: HaloKind,
+    /// The cell weights the balancer plans with.
+    pub cost: CostModel,
     /// Kinetics and tolerances.
     pub chemistry: Chemistry,
 }
@@ -199,6 +226,7 @@ impl Default for Config {
             partition_every: 10,
             compare_every: 10,
             halo: HaloKind::Auto,
+            cost: CostModel::Steps,
             chemistry: Chemistry::default(),
         }
     }
@@ -219,8 +247,11 @@ pub struct StepRecord {
     pub own_load: f64,
     /// Own cells computed by other ranks.
     pub lent: usize,
-    /// Integrator steps (accepted + rejected) computed on this rank.
+    /// Integrator steps (accepted + rejected) computed on this rank (own and
+    /// borrowed cells).
     pub work: u64,
+    /// Integrator steps of this rank's own cells, wherever computed.
+    pub own_work: u64,
 }
 
 /// Averages over one kind of step, across ranks.
@@ -240,6 +271,10 @@ pub struct PhaseStats {
     pub cells_lent: f64,
     /// Mean number of integrator steps per step (all ranks).
     pub work: f64,
+    /// Mean `max/avg` of the ranks' own-cell integrator steps (before lending).
+    pub work_imbalance_before: f64,
+    /// Mean `max/avg` of the integrator steps computed on each rank (after).
+    pub work_imbalance_after: f64,
 }
 
 /// The run's measurements, the same on every rank ([`Simulation::summary`]).
@@ -274,18 +309,20 @@ impl Summary {
     /// with the speed-up.
     pub fn table(&self) -> String {
         let mut s = String::from(
-            "| chemistry | ranks | steps | time/step (ms) | chemistry/step (ms) | imbalance before | imbalance after | cells lent/step |\n\
-             |---|--:|--:|--:|--:|--:|--:|--:|\n",
+            "| chemistry | ranks | steps | time/step (ms) | chemistry/step (ms) | imbalance before | imbalance after | work imbalance before | work imbalance after | cells lent/step |\n\
+             |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
         );
         let mut row = |name: String, p: &PhaseStats| {
             s += &format!(
-                "| {name} | {} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.0} |\n",
+                "| {name} | {} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |\n",
                 self.ranks,
                 p.steps,
                 p.time_per_step * 1e3,
                 p.chemistry_per_step * 1e3,
                 p.imbalance_before,
                 p.imbalance_after,
+                p.work_imbalance_before,
+                p.work_imbalance_after,
                 p.cells_lent
             );
         };
@@ -304,28 +341,53 @@ impl Summary {
 
 /// A [`CellStore`] over two halo-padded fields: cell `i` is interior cell
 /// `(i / cols, i % cols)` of `A` and `B`, read and written in place.
+///
+/// A cell travels as `[a, b, cost]`: the compute writes the cell's integrator
+/// step count into `cost`, and storing the cell back files it in `costs[i]`,
+/// so the owner learns the work of its lent cells too.
 #[derive(Debug)]
 pub struct PaddedCells<'a> {
     a: &'a mut [f64],
     b: &'a mut [f64],
+    costs: &'a mut [f64],
     rows: usize,
     cols: usize,
 }
 
 impl<'a> PaddedCells<'a> {
-    /// Wraps padded fields of `(rows + 2) × (cols + 2)` (row-major).
+    /// Wraps padded fields of `(rows + 2) × (cols + 2)` (row-major) and the
+    /// `rows × cols` per-cell costs.
     ///
     /// # Panics
-    /// If a field does not have that length.
-    pub fn new(a: &'a mut [f64], b: &'a mut [f64], rows: usize, cols: usize) -> Self {
+    /// If a field or the costs do not have that length.
+    pub fn new(
+        a: &'a mut [f64],
+        b: &'a mut [f64],
+        costs: &'a mut [f64],
+        rows: usize,
+        cols: usize,
+    ) -> Self {
         let len = (rows + 2) * (cols + 2);
         assert!(
-            a.len() == len && b.len() == len,
-            "PaddedCells: fields of {} and {} values, expected {len}",
+            a.len() == len && b.len() == len && costs.len() == rows * cols,
+            "PaddedCells: fields of {} and {} values, expected {len}; {} costs, expected {}",
             a.len(),
-            b.len()
+            b.len(),
+            costs.len(),
+            rows * cols
         );
-        PaddedCells { a, b, rows, cols }
+        PaddedCells {
+            a,
+            b,
+            costs,
+            rows,
+            cols,
+        }
+    }
+
+    /// The per-cell costs (integrator steps) filed by [`CellStore::store`].
+    pub fn costs(&self) -> &[f64] {
+        self.costs
     }
 
     #[inline]
@@ -335,21 +397,22 @@ impl<'a> PaddedCells<'a> {
 }
 
 impl CellStore for PaddedCells<'_> {
-    type Cell = [f64; 2];
+    type Cell = [f64; 3];
     #[inline]
     fn len(&self) -> usize {
         self.rows * self.cols
     }
     #[inline]
-    fn load(&self, i: usize) -> [f64; 2] {
+    fn load(&self, i: usize) -> [f64; 3] {
         let k = self.index(i);
-        [self.a[k], self.b[k]]
+        [self.a[k], self.b[k], 0.0]
     }
     #[inline]
-    fn store(&mut self, i: usize, cell: [f64; 2]) {
+    fn store(&mut self, i: usize, cell: [f64; 3]) {
         let k = self.index(i);
         self.a[k] = cell[0];
         self.b[k] = cell[1];
+        self.costs[i] = cell[2];
     }
 }
 
@@ -357,7 +420,7 @@ impl CellStore for PaddedCells<'_> {
 #[inline]
 fn react_cell(
     chem: &Chemistry,
-    c: &mut [f64; 2],
+    c: &mut [f64; 3],
     work: &mut u64,
     failure: &mut Option<ChemistryError>,
 ) {
@@ -365,7 +428,7 @@ fn react_cell(
     match chem.integrate(&mut cell, REACTION_TIME) {
         Ok(steps) => {
             *work += u64::from(steps.total());
-            *c = [cell.a, cell.b];
+            *c = [cell.a, cell.b, f64::from(steps.total())];
         }
         Err(e) => {
             failure.get_or_insert(e);
@@ -400,9 +463,11 @@ pub struct Simulation {
     padded_len: usize,
     lap_a: Array2<f64>,
     lap_b: Array2<f64>,
-    balancer: Option<LoadBalancer<[f64; 2]>>,
-    /// Per-cell costs measured by the last probe step.
+    balancer: Option<LoadBalancer<[f64; 3]>>,
+    /// Per-cell compute times measured by the last probe step.
     weights: Vec<f64>,
+    /// Per-cell integrator steps of the last step.
+    costs: Vec<f64>,
     step: usize,
     balanced_steps: usize,
     records: Vec<StepRecord>,
@@ -484,7 +549,7 @@ impl Simulation {
         }
         let balancer = match config.algorithm {
             Some(alg) => Some(
-                LoadBalancer::<[f64; 2]>::builder(comm, rows * cols)
+                LoadBalancer::<[f64; 3]>::builder(comm, rows * cols)
                     .algorithm(alg)
                     .build()?,
             ),
@@ -501,6 +566,7 @@ impl Simulation {
             lap_b: Array2::zeros((rows, cols)),
             balancer,
             weights: vec![0.0; rows * cols],
+            costs: vec![0.0; rows * cols],
             step: 0,
             balanced_steps: 0,
             records: Vec::new(),
@@ -523,7 +589,7 @@ impl Simulation {
     }
 
     /// The balancer, if balancing.
-    pub fn balancer(&self) -> Option<&LoadBalancer<[f64; 2]>> {
+    pub fn balancer(&self) -> Option<&LoadBalancer<[f64; 3]>> {
         self.balancer.as_ref()
     }
 
@@ -576,7 +642,7 @@ impl Simulation {
         };
         {
             let (a, b) = self.fields.local_mut().split_at_mut(pl);
-            let mut cells = PaddedCells::new(a, b, rows, cols);
+            let mut cells = PaddedCells::new(a, b, &mut self.costs, rows, cols);
             if probe {
                 let t0 = Instant::now();
                 let mut last = t0;
@@ -588,7 +654,7 @@ impl Simulation {
                 }
                 record.busy = (last - t0).as_secs_f64();
                 record.own_load = record.busy;
-                if let Some(lb) = &mut self.balancer {
+                if let (Some(lb), CostModel::Time) = (&mut self.balancer, self.config.cost) {
                     lb.set_weights(&self.weights)?;
                 }
             } else {
@@ -597,6 +663,9 @@ impl Simulation {
                     .as_mut()
                     .expect("balanced steps have a balancer");
                 if self.balanced_steps % self.config.partition_every == 0 {
+                    if self.config.cost == CostModel::Steps {
+                        lb.set_weights(cells.costs())?;
+                    }
                     lb.partition()?;
                 }
                 lb.iterate(&mut cells, |c| {
@@ -609,6 +678,7 @@ impl Simulation {
             }
         }
         record.work = work;
+        record.own_work = self.costs.iter().sum::<f64>() as u64;
         self.agree_on_failure(failure)?;
 
         // 3. Diffusion.
@@ -680,12 +750,15 @@ impl Simulation {
     pub fn summary(&self) -> Summary {
         let p = self.comm.size() as usize;
         let steps = self.records.len();
-        // Per step: maxima of (wall, busy, own_load), sums of (busy, own_load, lent, work).
-        let mut maxes = Vec::with_capacity(3 * steps);
-        let mut sums = Vec::with_capacity(4 * steps);
+        // Per step: maxima of (wall, busy, own_load, work, own_work), sums of
+        // (busy, own_load, lent, work, own_work).
+        const M: usize = 5;
+        let mut maxes = Vec::with_capacity(M * steps);
+        let mut sums = Vec::with_capacity(M * steps);
         for r in &self.records {
-            maxes.extend_from_slice(&[r.wall, r.busy, r.own_load]);
-            sums.extend_from_slice(&[r.busy, r.own_load, r.lent as f64, r.work as f64]);
+            let (w, ow) = (r.work as f64, r.own_work as f64);
+            maxes.extend_from_slice(&[r.wall, r.busy, r.own_load, w, ow]);
+            sums.extend_from_slice(&[r.busy, r.own_load, r.lent as f64, w, ow]);
         }
         let mut gmax = vec![0.0; maxes.len()];
         let mut gsum = vec![0.0; sums.len()];
@@ -707,7 +780,7 @@ impl Simulation {
                 if r.balanced != balanced || (!balanced && k == 0 && probes > 1) {
                     continue;
                 }
-                let (m, s) = (&gmax[3 * k..3 * k + 3], &gsum[4 * k..4 * k + 4]);
+                let (m, s) = (&gmax[M * k..M * (k + 1)], &gsum[M * k..M * (k + 1)]);
                 acc.steps += 1;
                 acc.time_per_step += m[0];
                 acc.chemistry_per_step += m[1];
@@ -715,6 +788,8 @@ impl Simulation {
                 acc.imbalance_before += ratio(m[2], s[1]);
                 acc.cells_lent += s[2];
                 acc.work += s[3];
+                acc.work_imbalance_after += ratio(m[3], s[3]);
+                acc.work_imbalance_before += ratio(m[4], s[4]);
             }
             if acc.steps == 0 {
                 return None;
@@ -726,9 +801,11 @@ impl Simulation {
             acc.imbalance_before /= k;
             acc.cells_lent /= k;
             acc.work /= k;
+            acc.work_imbalance_after /= k;
+            acc.work_imbalance_before /= k;
             Some(acc)
         };
-        let total: f64 = (0..steps).map(|k| gmax[3 * k]).sum();
+        let total: f64 = (0..steps).map(|k| gmax[M * k]).sum();
         Summary {
             ranks: p,
             size: self.config.size,
@@ -831,12 +908,13 @@ mod tests {
         let (rows, cols) = (2, 3);
         let mut a: Vec<f64> = (0..20).map(f64::from).collect();
         let mut b = vec![0.0; 20];
-        let mut cells = PaddedCells::new(&mut a, &mut b, rows, cols);
+        let mut costs = vec![0.0; 6];
+        let mut cells = PaddedCells::new(&mut a, &mut b, &mut costs, rows, cols);
         assert_eq!(cells.len(), 6);
         assert_eq!(cells.load(0)[0], 6.0);
         assert_eq!(cells.load(5)[0], 13.0);
-        cells.store(4, [-1.0, -2.0]);
-        assert_eq!((a[12], b[12]), (-1.0, -2.0));
+        cells.store(4, [-1.0, -2.0, 7.0]);
+        assert_eq!((a[12], b[12], costs[4]), (-1.0, -2.0, 7.0));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!   without unbalanced probe steps, and with the message halo instead of the
 //!   shared-memory one;
 //! - the unbalanced distributed run equals bitwise a serial single-process run;
-//! - with 3 or more ranks the Transfer balancer really lends cells;
+//! - with 3 or more ranks the Transfer balancer really lends cells and lowers
+//!   the imbalance of the work (integrator steps) per rank;
 //! - the collective `.npy` of `B` reads back as the gathered field;
 //! - more ranks than rows, or a grid under 3×3, is the same clear error on
 //!   every rank.
@@ -19,7 +20,7 @@ use ndarray::Array2;
 use quicklb::Algorithm;
 use quicklb_examples::chemistry::Chemistry;
 use quicklb_examples::gray_scott::{
-    serial, AlgorithmName, Config, GrayScottError, HaloKind, Simulation,
+    serial, AlgorithmName, Config, CostModel, GrayScottError, HaloKind, Simulation, Summary,
 };
 use quicklb_transport::{read_npy, RowSplit};
 
@@ -29,6 +30,7 @@ const STEPS: usize = 6;
 struct Outcome {
     fields: Option<(Array2<f64>, Array2<f64>)>,
     lent: u64,
+    summary: Summary,
 }
 
 fn run(
@@ -37,6 +39,7 @@ fn run(
     partition_every: usize,
     compare_every: usize,
     halo: HaloKind,
+    cost_time: bool,
 ) -> Outcome {
     let config = Config {
         size: N,
@@ -44,6 +47,11 @@ fn run(
         partition_every,
         compare_every,
         halo,
+        cost: if cost_time {
+            CostModel::Time
+        } else {
+            CostModel::Steps
+        },
         chemistry: Chemistry::default(),
     };
     let mut sim = Simulation::new(world, config).expect("simulation set up");
@@ -56,6 +64,7 @@ fn run(
     Outcome {
         fields: sim.gather(),
         lent,
+        summary: sim.summary(),
     }
 }
 
@@ -84,7 +93,7 @@ fn main() {
     let mut checks = 0;
 
     // Reference: no balancing at all.
-    let reference = run(&world, None, 1, 0, HaloKind::Auto);
+    let reference = run(&world, None, 1, 0, HaloKind::Auto, false);
     assert_eq!(reference.lent, 0);
     if let Some((a, b)) = &reference.fields {
         let (sa, sb) = serial(N, STEPS, &Chemistry::default()).expect("serial run");
@@ -109,6 +118,7 @@ fn main() {
                 partition_every,
                 compare_every,
                 HaloKind::Auto,
+                false,
             );
             let what =
                 format!("{name:?}, re-plan every {partition_every}, probes every {compare_every}");
@@ -118,6 +128,14 @@ fn main() {
             }
             if name == AlgorithmName::Transfer && partition_every == 1 && size >= 3 {
                 assert!(out.lent > 0, "{what}: nothing lent with {size} ranks");
+                // Planned on integrator steps, the work balance is deterministic.
+                let with = out.summary.with.expect("balanced steps");
+                assert!(
+                    with.work_imbalance_after < with.work_imbalance_before,
+                    "{what}: work imbalance {} -> {}",
+                    with.work_imbalance_before,
+                    with.work_imbalance_after
+                );
             }
             checks += 1;
         }
@@ -130,9 +148,17 @@ fn main() {
         1,
         0,
         HaloKind::Messages,
+        false,
     );
     assert_same("Transfer with the message halo", &out, &reference);
     checks += 1;
+
+    // Planning with measured times instead of integrator steps.
+    for name in [AlgorithmName::Transfer, AlgorithmName::Sort] {
+        let out = run(&world, Some(name.algorithm()), 1, 2, HaloKind::Auto, true);
+        assert_same(&format!("{name:?} planning with times"), &out, &reference);
+        checks += 1;
+    }
 
     // Collective .npy of B.
     {

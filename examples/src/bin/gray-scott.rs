@@ -21,7 +21,7 @@ use mpi::topology::Communicator;
 use quicklb_examples::chemistry::Chemistry;
 use quicklb_examples::colormap::{field_image, finite_range};
 use quicklb_examples::gray_scott::{
-    seed_block, AlgorithmName, Config, GrayScottError, HaloKind, Simulation,
+    seed_block, AlgorithmName, Config, CostModel, GrayScottError, HaloKind, Simulation,
 };
 
 /// Gray-Scott reaction-diffusion on an N×N periodic grid split in row slabs
@@ -52,6 +52,10 @@ struct Args {
     /// How ghosts are filled.
     #[arg(long, value_enum, default_value_t = HaloKind::Auto)]
     halo: HaloKind,
+    /// Cell weights the balancer plans with: integrator steps (the work) or
+    /// measured compute time.
+    #[arg(long, value_enum, default_value_t = CostModel::Steps)]
+    cost: CostModel,
     /// Write B as a PNG (viridis colormap) to this file.
     #[arg(long)]
     output: Option<PathBuf>,
@@ -147,6 +151,7 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), GrayScottError> {
         partition_every: args.partition_every,
         compare_every: args.compare_every,
         halo: args.halo,
+        cost: args.cost,
         chemistry: Chemistry::default(),
     };
     let mut sim = Simulation::new(world, config)?;
