@@ -8,7 +8,7 @@ use crate::cargo;
 use crate::setup::Mpi;
 
 /// The main job, run when no demo is named.
-pub const MAIN_DEMO: &str = "ring";
+pub const MAIN_DEMO: &str = "gray-scott";
 
 /// Options of `demo`.
 #[derive(clap::Args, Debug)]
