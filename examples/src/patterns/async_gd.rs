@@ -486,3 +486,47 @@ impl AsyncGdSummary {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cholesky_solves_a_known_system() {
+        // [[4, 2], [2, 3]] x = [2, 1]  =>  x = [0.5, 0]
+        let x = solve_spd(&[4.0, 2.0, 2.0, 3.0], &[2.0, 1.0], 2).unwrap();
+        assert!((x[0] - 0.5).abs() < 1e-15 && x[1].abs() < 1e-15, "{x:?}");
+        assert!(solve_spd(&[1.0, 2.0, 2.0, 1.0], &[1.0, 1.0], 2).is_err());
+    }
+
+    #[test]
+    fn power_iteration_finds_the_largest_eigenvalue() {
+        // Eigenvalues of [[2, 1], [1, 2]] are 3 and 1.
+        let l = largest_eigenvalue(&[2.0, 1.0, 1.0, 2.0], 2);
+        assert!((l - 3.0).abs() < 1e-12, "{l}");
+    }
+
+    #[test]
+    fn serial_gradient_vanishes_at_the_normal_equation_solution() {
+        let params = AsyncGdParams {
+            rows: 50,
+            cols: 4,
+            ..AsyncGdParams::default()
+        };
+        let x = normal_equation_solution(&params).unwrap();
+        let shard = Shard::new(&params, 0, params.rows);
+        let mut g = vec![0.0; 4];
+        shard.gradient(&x, &mut g);
+        assert!(norm2(&g) < 1e-12, "{g:?}");
+        // Shards of any split sum to the full gradient.
+        let (a, b) = (Shard::new(&params, 0, 17), Shard::new(&params, 17, 33));
+        let (mut ga, mut gb, mut full) = (vec![0.0; 4], vec![0.0; 4], vec![0.0; 4]);
+        let y = [1.0, -2.0, 0.5, 3.0];
+        a.gradient(&y, &mut ga);
+        b.gradient(&y, &mut gb);
+        shard.gradient(&y, &mut full);
+        for j in 0..4 {
+            assert!((ga[j] + gb[j] - full[j]).abs() < 1e-12);
+        }
+    }
+}
