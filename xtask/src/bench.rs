@@ -264,9 +264,9 @@ fn bench_args(quick: bool) -> Vec<String> {
 }
 
 fn find<'a>(built: &'a [Artifact], spec: &Spec) -> Option<&'a Artifact> {
-    built
-        .iter()
-        .find(|a| a.package == spec.package && a.target == spec.target)
+    built.iter().find(|a| {
+        a.package == spec.package && a.target == spec.target && a.kinds.iter().any(|k| k == "bench")
+    })
 }
 
 /// mpi4py, numpy and scipy are the peers of several benchmarks; a benchmark

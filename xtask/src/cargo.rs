@@ -41,12 +41,15 @@ pub struct Artifact {
     pub package: String,
     /// The target's name (`mpi_ring`, `gray-scott`, ...).
     pub target: String,
+    /// The target's kinds (`test`, `bin`, `bench`, ...).
+    pub kinds: Vec<String>,
     /// Where the executable is.
     pub executable: PathBuf,
 }
 
 /// Runs a cargo build command with `--message-format=json-render-diagnostics`
-/// and returns the executables it produced. Diagnostics go to the terminal.
+/// and returns the executables it produced, of every kind (building tests also
+/// builds the package's binaries). Diagnostics go to the terminal.
 pub fn build_executables(args: &[&str]) -> anyhow::Result<Vec<Artifact>> {
     println!("xtask: building: cargo {}", args.join(" "));
     let output = command()
@@ -76,6 +79,15 @@ pub fn build_executables(args: &[&str]) -> anyhow::Result<Vec<Artifact>> {
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
+            kinds: message["target"]["kind"]
+                .as_array()
+                .map(|kinds| {
+                    kinds
+                        .iter()
+                        .filter_map(|k| k.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
             executable: PathBuf::from(executable),
         });
     }

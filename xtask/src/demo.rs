@@ -35,6 +35,10 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
         "quicklb-examples",
         "--bins",
     ])?;
+    let demos: Vec<_> = demos
+        .into_iter()
+        .filter(|d| d.kinds.iter().any(|k| k == "bin"))
+        .collect();
     let Some(demo) = demos.iter().find(|d| d.target == args.name) else {
         let names: Vec<&str> = demos.iter().map(|d| d.target.as_str()).collect();
         bail!(

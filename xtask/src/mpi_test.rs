@@ -29,13 +29,17 @@ pub struct Args {
     pub filter: Option<String>,
 }
 
-/// Builds the MPI test programs of the whole workspace.
+/// Builds the MPI test programs of the whole workspace and returns them (and
+/// only them: building tests also builds each package's binaries).
 pub fn build(release: bool) -> anyhow::Result<Vec<cargo::Artifact>> {
     let mut args = vec!["test", "--workspace", "--no-run", "--test", "mpi_*"];
     if release {
         args.push("--release");
     }
-    cargo::build_executables(&args)
+    Ok(cargo::build_executables(&args)?
+        .into_iter()
+        .filter(|a| a.target.starts_with("mpi_") && a.kinds.iter().any(|k| k == "test"))
+        .collect())
 }
 
 pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
