@@ -32,8 +32,9 @@
 //! # Measuring with and without balancing in one run
 //!
 //! Step 0 and every `compare_every`-th step after it are *probe* steps: the
-//! chemistry runs without balancing (each rank computes its own cells, each
-//! cell timed), which measures the unbalanced step on the same simulation and
+//! chemistry runs without balancing (through quicklb's `Algorithm::Off`
+//! path, the same loop as balanced steps: each rank computes its own cells,
+//! each cell timed), which measures the unbalanced step on the same simulation and
 //! gives the balancer fresh per-cell costs. The other steps are balanced; the
 //! balancer re-plans before the first balanced step and then every
 //! `partition_every` balanced steps, from the costs measured by the last step.
@@ -417,7 +418,10 @@ impl CellStore for PaddedCells<'_> {
 }
 
 /// Integrates one cell; counts its steps into `work`, keeps the first error.
-#[inline]
+///
+/// Never inlined, so the balanced and the unbalanced paths run the very same
+/// machine code per cell and their times compare fairly.
+#[inline(never)]
 fn react_cell(
     chem: &Chemistry,
     c: &mut [f64; 3],
@@ -464,8 +468,9 @@ pub struct Simulation {
     lap_a: Array2<f64>,
     lap_b: Array2<f64>,
     balancer: Option<LoadBalancer<[f64; 3]>>,
-    /// Per-cell compute times measured by the last probe step.
-    weights: Vec<f64>,
+    /// Runs the unbalanced steps: quicklb's `Algorithm::Off`, never
+    /// partitioned (nothing lent, every cell timed).
+    unbalanced: LoadBalancer<[f64; 3]>,
     /// Per-cell integrator steps of the last step.
     costs: Vec<f64>,
     step: usize,
@@ -547,6 +552,9 @@ impl Simulation {
                 }
             }
         }
+        let unbalanced = LoadBalancer::<[f64; 3]>::builder(comm, rows * cols)
+            .algorithm(Algorithm::Off)
+            .build()?;
         let balancer = match config.algorithm {
             Some(alg) => Some(
                 LoadBalancer::<[f64; 3]>::builder(comm, rows * cols)
@@ -565,7 +573,7 @@ impl Simulation {
             lap_a: Array2::zeros((rows, cols)),
             lap_b: Array2::zeros((rows, cols)),
             balancer,
-            weights: vec![0.0; rows * cols],
+            unbalanced,
             costs: vec![0.0; rows * cols],
             step: 0,
             balanced_steps: 0,
@@ -644,18 +652,17 @@ impl Simulation {
             let (a, b) = self.fields.local_mut().split_at_mut(pl);
             let mut cells = PaddedCells::new(a, b, &mut self.costs, rows, cols);
             if probe {
-                let t0 = Instant::now();
-                let mut last = t0;
-                for (i, w) in self.weights.iter_mut().enumerate() {
-                    cells.update(i, |c| react_cell(&chem, c, &mut work, &mut failure));
-                    let now = Instant::now();
-                    *w = (now - last).as_secs_f64();
-                    last = now;
-                }
-                record.busy = (last - t0).as_secs_f64();
+                // The balancer's own code path without lending (Algorithm::Off,
+                // never partitioned): the same loop and per-cell timing as the
+                // balanced steps, so the two compare like with like.
+                let off = &mut self.unbalanced;
+                off.iterate(&mut cells, |c| {
+                    react_cell(&chem, c, &mut work, &mut failure)
+                })?;
+                record.busy = off.last_step().busy();
                 record.own_load = record.busy;
                 if let (Some(lb), CostModel::Time) = (&mut self.balancer, self.config.cost) {
-                    lb.set_weights(&self.weights)?;
+                    lb.set_weights(off.weights())?;
                 }
             } else {
                 let lb = self
