@@ -102,11 +102,8 @@ pub enum BurgersError {
 /// The contiguous block `(start, len)` of `n` points owned by `rank` of `size`:
 /// the first `n % size` ranks own one point more.
 pub fn block_range(n: usize, size: usize, rank: usize) -> (usize, usize) {
-    let base = n / size;
-    let extra = n % size;
-    let len = base + usize::from(rank < extra);
-    let start = rank * base + rank.min(extra);
-    (start, len)
+    let block = quicklb_stencil::split(n, size, rank);
+    (block.start, block.len())
 }
 
 /// Fills the ghost values of a rank's block: given its first and last interior

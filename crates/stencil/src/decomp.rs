@@ -24,9 +24,9 @@ pub fn split(n: usize, parts: usize, index: usize) -> Range<usize> {
         parts > 0 && index < parts,
         "split: index {index} of {parts} parts"
     );
-    let (base, rem) = (n / parts, n % parts);
-    let start = index * base + index.min(rem);
-    start..start + base + usize::from(index < rem)
+    // The one definition of this split in the workspace, shared with the `.npy` reader.
+    let (start, count) = quicklb_transport::RowSplit::even_slab(n, index, parts);
+    start..start + count
 }
 
 /// A balanced 2-D process grid for `ranks` ranks, like `MPI_Dims_create(ranks, 2)`:
