@@ -86,23 +86,24 @@ impl<T: Pod> CellStore for [T] {
     }
 }
 
+/// A `Vec` is stored as its slice.
 impl<T: Pod> CellStore for Vec<T> {
     type Cell = T;
     #[inline]
     fn len(&self) -> usize {
-        <[T]>::len(self)
+        CellStore::len(self.as_slice())
     }
     #[inline]
     fn load(&self, i: usize) -> T {
-        self[i]
+        self.as_slice().load(i)
     }
     #[inline]
     fn store(&mut self, i: usize, cell: T) {
-        self[i] = cell;
+        self.as_mut_slice().store(i, cell);
     }
     #[inline]
     fn update<F: FnOnce(&mut T)>(&mut self, i: usize, f: F) {
-        f(&mut self[i]);
+        self.as_mut_slice().update(i, f);
     }
 }
 
