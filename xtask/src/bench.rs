@@ -220,12 +220,13 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
         }
         let _ = writeln!(
             document,
-            "`mpiexec -n {} {} {}`, {} run{} merged.\n",
+            "`mpiexec -n {} {} {}`, {} run{} merged, {}.\n",
             spec.ranks,
             spec.target,
             bench_args(quick).join(" "),
             reports.len(),
-            if reports.len() == 1 { "" } else { "s" }
+            if reports.len() == 1 { "" } else { "s" },
+            command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
         );
         for table in &merged.tables {
             document += &tables::render(table);
@@ -246,6 +247,13 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
     if let Some(parent) = output.parent() {
         std::fs::create_dir_all(parent)?;
     }
+    if !args.names.is_empty() {
+        // A run of some groups updates their sections and keeps the others, so a
+        // long full run need not be repeated to refresh one benchmark.
+        if let Ok(previous) = std::fs::read_to_string(&output) {
+            document = splice_sections(&previous, &document);
+        }
+    }
     std::fs::write(&output, &document)
         .with_context(|| format!("could not write {}", output.display()))?;
     println!("xtask: bench: wrote {}", output.display());
@@ -253,6 +261,44 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
         bail!("benchmarks with problems:\n  {}", problems.join("\n  "));
     }
     Ok(())
+}
+
+/// The sections of a report: the text before the first `## ` heading, then each
+/// heading line with the text up to the next one.
+fn sections(document: &str) -> (String, Vec<(String, String)>) {
+    let mut preamble = String::new();
+    let mut found: Vec<(String, String)> = Vec::new();
+    for line in document.split_inclusive('\n') {
+        if line.starts_with("## ") {
+            found.push((line.trim_end().to_string(), String::new()));
+        }
+        match found.last_mut() {
+            Some((_, body)) => body.push_str(line),
+            None => preamble.push_str(line),
+        }
+    }
+    (preamble, found)
+}
+
+/// `fresh` (a run of some groups) laid over `previous`: the fresh header, then every
+/// benchmark in the order of [`SPECS`], from `fresh` where it ran, else from
+/// `previous`.
+fn splice_sections(previous: &str, fresh: &str) -> String {
+    let (_, old) = sections(previous);
+    let (header, new) = sections(fresh);
+    let mut document = header;
+    for spec in SPECS {
+        let heading = format!("## {}: {}", spec.group, spec.title);
+        let section = new
+            .iter()
+            .chain(old.iter())
+            .find(|(h, _)| *h == heading)
+            .map(|(_, body)| body);
+        if let Some(body) = section {
+            document.push_str(body);
+        }
+    }
+    document
 }
 
 fn bench_args(quick: bool) -> Vec<String> {
@@ -358,8 +404,37 @@ fn header(mpi: &Mpi, quick: bool, runs: usize) -> String {
     );
     let _ = writeln!(
         text,
-        "| mode | {}, {runs} runs per benchmark |",
+        "| mode of the latest run | {}, {runs} runs per benchmark (each section names its own run) |",
         if quick { "--quick" } else { "full" }
     );
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_run_replaces_only_its_sections() {
+        let first = &SPECS[0];
+        let second = SPECS.iter().find(|s| s.title != first.title).unwrap();
+        let heading = |s: &Spec| format!("## {}: {}", s.group, s.title);
+        let previous = format!(
+            "# old header\n\n{}\n\nold first\n\n{}\n\nold second\n",
+            heading(first),
+            heading(second)
+        );
+        let fresh = format!("# new header\n\n{}\n\nnew second\n", heading(second));
+        let spliced = splice_sections(&previous, &fresh);
+        assert!(spliced.starts_with("# new header"));
+        assert!(spliced.contains("old first"));
+        assert!(spliced.contains("new second"));
+        assert!(!spliced.contains("old second"));
+        assert!(!spliced.contains("old header"));
+        let (at_first, at_second) = (
+            spliced.find(&heading(first)).unwrap(),
+            spliced.find(&heading(second)).unwrap(),
+        );
+        assert!(at_first < at_second, "sections keep the order of SPECS");
+    }
 }
