@@ -157,7 +157,14 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(if quick { 300 } else { 1800 });
 
     if !args.check {
-        install_python_peers();
+        // mpi4py, numpy and scipy are the peers of several benchmarks, cantera of
+        // the ignition benchmark; a benchmark whose peer is missing skips that
+        // column and says why.
+        crate::python::ensure(
+            "bench",
+            &["mpi4py", "numpy", "scipy", "cantera"],
+            &["mpi4py", "numpy", "scipy", "cantera"],
+        );
     }
     let built = if args.check {
         cargo::build_executables(&["build", "--workspace", "--benches"])?
@@ -313,28 +320,6 @@ fn find<'a>(built: &'a [Artifact], spec: &Spec) -> Option<&'a Artifact> {
     built.iter().find(|a| {
         a.package == spec.package && a.target == spec.target && a.kinds.iter().any(|k| k == "bench")
     })
-}
-
-/// mpi4py, numpy and scipy are the peers of several benchmarks; a benchmark
-/// whose peer is missing skips that column and says why.
-fn install_python_peers() {
-    let present = Command::new("python3")
-        .args(["-c", "import mpi4py, numpy, scipy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if present {
-        return;
-    }
-    println!("xtask: bench: installing the Python peers: pip install mpi4py numpy scipy");
-    let installed = Command::new("python3")
-        .args([
-            "-m", "pip", "install", "--quiet", "mpi4py", "numpy", "scipy",
-        ])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        println!("xtask: bench: could not install them; their columns will be skipped");
-    }
 }
 
 fn command_line(program: &str, args: &[&str]) -> String {

@@ -9,6 +9,7 @@ mod cargo;
 mod demo;
 mod mpi_test;
 mod mpirun;
+mod python;
 mod selftest;
 mod setup;
 mod tables;
@@ -82,6 +83,9 @@ fn test_all(args: &mpi_test::Args) -> anyhow::Result<()> {
             "warnings",
         ],
     )?;
+    // The kinetics crate's validation test compares against Cantera when it
+    // imports, and says why it skips otherwise.
+    python::ensure("test", &["cantera"], &["cantera"]);
     cargo::run_step("unit and doc tests", &["test", "--workspace"])?;
     selftest::run(&mpi)?;
     mpi_test::run(&mpi, args)?;
