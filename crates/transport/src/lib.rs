@@ -46,6 +46,7 @@
 pub mod abort;
 pub mod error;
 pub mod io;
+mod layout;
 pub mod persistent;
 pub mod rma;
 pub mod shared;
@@ -54,7 +55,9 @@ pub use abort::abort_on_panic;
 pub use error::{Error, Result};
 pub use io::{read_npy, write_npy, RowSplit};
 pub use persistent::{proc_null, InFlight, PersistentSet, PersistentSetBuilder};
-pub use rma::{Assert, Epoch, LockType, Window};
+pub use rma::{
+    Epoch, FenceClose, FenceOpen, LockAssert, LockType, PostAssert, StartAssert, Window,
+};
 pub use shared::{node_map, split_shared, NodeMap, SharedArray, SharedView};
 
 /// The README's examples, compiled as doctests.
