@@ -72,6 +72,26 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Nor can the window be taken out of the scope to be leaked, and the constructor
+//! behind it is private:
+//!
+//! ```compile_fail
+//! # fn f(world: &mpi::topology::SimpleCommunicator) -> quicklb_transport::Result<()> {
+//! use quicklb_transport::rma::Window;
+//! let mut buf = vec![0u8; 4];
+//! let win = Window::with_buffer(world, &mut buf, |win| Ok(win))?; // error: escapes
+//! std::mem::forget(win);
+//! # Ok(()) }
+//! ```
+//!
+//! ```compile_fail
+//! # fn f(world: &mpi::topology::SimpleCommunicator) -> quicklb_transport::Result<()> {
+//! let mut buf = vec![0u8; 4];
+//! let win = quicklb_transport::rma::Window::create(world, &mut buf)?; // error: private
+//! std::mem::forget(win);
+//! # Ok(()) }
+//! ```
+//!
 //! If the closure panics, the scope aborts the job rather than give back memory that
 //! other ranks may still write.
 //!

@@ -267,8 +267,10 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
     /// Collective over `comm`; every segment starts zeroed.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] if `comm` spans several nodes or `T` is zero-sized
-    /// or the size overflows; [`Error::Mpi`] if MPI fails to allocate.
+    /// [`Error::InvalidArgument`] if `comm` spans several nodes; the same
+    /// `Error::InvalidArgument` on every rank (agreed before the collective
+    /// allocation) if `T` is zero-sized or differs between ranks, or a rank's length
+    /// or the node's total overflows; [`Error::Mpi`] if MPI fails to allocate.
     pub fn new<C: Communicator>(comm: &C, local_len: usize) -> Result<Self> {
         let parent_size = comm.size() as usize;
         let comm = split_shared(comm)?;
