@@ -8,9 +8,9 @@ use mpi::ffi;
 
 use crate::error::{check, invalid, Result};
 
-/// What each rank contributes: its length, `size_of::<T>()`, `align_of::<T>()` and a
-/// hash of the element type's name and MPI datatype size.
-const FIELDS: usize = 4;
+/// What each rank contributes: its length, `size_of::<T>()`, `align_of::<T>()`, a
+/// hash of the element type's name and MPI datatype size, and a hash of the hints.
+const FIELDS: usize = 5;
 
 /// Whether the window is one contiguous allocation of all ranks' segments (a shared
 /// memory window), whose total must fit as well.
@@ -26,18 +26,21 @@ pub(crate) enum Span {
 /// `MPI_Allgather`) and checks them: the element type must be the same on every rank
 /// and not zero-sized, and every rank's `len * size_of::<T>()` bytes (and, for
 /// [`Span::Node`], their sum) must fit an `MPI_Aint`. Every rank sees the same
-/// numbers, so every rank returns the same error. Returns the lengths by rank.
+/// numbers, so every rank returns the same error. `hints` (a hash of the
+/// [`Info`](crate::Info)) must be equal on every rank too. Returns the lengths by rank.
 pub(crate) fn agree<T: mpi::datatype::Equivalence>(
     comm: ffi::MPI_Comm,
     call: &'static str,
     len: usize,
     span: Span,
+    hints: u64,
 ) -> Result<Vec<usize>> {
     let mine: [u64; FIELDS] = [
         len as u64,
         std::mem::size_of::<T>() as u64,
         std::mem::align_of::<T>() as u64,
         type_fingerprint::<T>(),
+        hints,
     ];
     let mut size: std::ffi::c_int = 0;
     // SAFETY: a valid communicator and a valid out-pointer.
@@ -69,7 +72,14 @@ fn check_layout(call: &'static str, all: &[u64], span: Span) -> Result<Vec<usize
     let mut total: u128 = 0;
     let mut sizes = Vec::with_capacity(all.len() / FIELDS);
     for (rank, fields) in all.chunks_exact(FIELDS).enumerate() {
-        let [len, elem, align, fingerprint] = [fields[0], fields[1], fields[2], fields[3]];
+        let [len, elem, align, fingerprint, hints] =
+            [fields[0], fields[1], fields[2], fields[3], fields[4]];
+        if hints != first[4] {
+            return Err(invalid(
+                call,
+                format!("the hints (Info) of rank {rank} differ from rank 0's"),
+            ));
+        }
         if elem != first[1] || align != first[2] || fingerprint != first[3] {
             return Err(invalid(
                 call,
@@ -130,7 +140,7 @@ mod tests {
     use super::*;
 
     fn rank(len: u64, elem: u64, fp: u64) -> [u64; FIELDS] {
-        [len, elem, elem, fp]
+        [len, elem, elem, fp, 0]
     }
 
     #[test]
@@ -149,6 +159,14 @@ mod tests {
         assert!(e.to_string().contains("rank 1 has a 1-byte type"), "{e}");
         let same_size: Vec<u64> = [rank(3, 8, 7), rank(3, 8, 9)].concat();
         assert!(check_layout("t", &same_size, Span::PerRank).is_err());
+    }
+
+    #[test]
+    fn different_hints_are_rejected() {
+        let mut all: Vec<u64> = [rank(3, 8, 7), rank(3, 8, 7)].concat();
+        all[FIELDS + 4] = 1;
+        let e = check_layout("t", &all, Span::PerRank).unwrap_err();
+        assert!(e.to_string().contains("hints"), "{e}");
     }
 
     #[test]

@@ -149,6 +149,7 @@ pub use assert::{FenceClose, FenceOpen, LockAssert, LockType, PostAssert, StartA
 pub use epoch::Epoch;
 
 use crate::error::{check, invalid, Result};
+use crate::info::Info;
 use crate::layout::{agree, Span};
 use epoch::{closing_failed, Close, Closer, EpochKind};
 
@@ -239,9 +240,27 @@ impl<T: Equivalence + bytemuck::Pod> Window<'static, T> {
     /// rank if the element type differs between ranks or a rank's `len` overflows
     /// (agreed before allocating); [`Error::Mpi`](crate::Error::Mpi) if MPI fails.
     pub fn allocate<C: Communicator>(comm: &C, len: usize) -> Result<Self> {
+        Self::allocate_with_info(comm, len, &Info::new())
+    }
+
+    /// [`Window::allocate`] with hints for `MPI_Win_allocate` (see [`Info`]; they
+    /// must be the same on every rank).
+    ///
+    /// ```no_run
+    /// # use quicklb_transport::{rma::Window, Info};
+    /// # let universe = mpi::initialize().unwrap();
+    /// # let world = mpi::topology::Communicator::duplicate(&universe.world());
+    /// let hints = Info::new().set("accumulate_ordering", "none")?;
+    /// let win = Window::<f64>::allocate_with_info(&world, 16, &hints)?;
+    /// # Ok::<(), quicklb_transport::Error>(())
+    /// ```
+    pub fn allocate_with_info<C: Communicator>(comm: &C, len: usize, info: &Info) -> Result<Self> {
         let dup = ErrorsReturnComm::dup(comm.as_raw())?;
-        let sizes = agree::<T>(dup.raw, "MPI_Win_allocate", len, Span::PerRank)?;
-        let (raw, base) = allocate_raw::<T>(&dup, len)?;
+        let call = "MPI_Win_allocate";
+        let sizes = agree::<T>(dup.raw, call, len, Span::PerRank, info.fingerprint())?;
+        info.check_window_hints(call, &sizes)?;
+        let raw_info = info.to_raw()?;
+        let (raw, base) = allocate_raw::<T>(&dup, len, raw_info.raw)?;
         Self::from_parts(&dup, raw, base, len, sizes, Memory::Allocated)
     }
 
@@ -272,7 +291,21 @@ impl<T: Equivalence + bytemuck::Pod> Window<'static, T> {
     where
         C: Communicator,
     {
-        let mut window = Self::create(comm, buffer)?;
+        Self::with_buffer_info(comm, buffer, &Info::new(), f)
+    }
+
+    /// [`Window::with_buffer`] with hints for `MPI_Win_create` (see [`Info`]; they
+    /// must be the same on every rank).
+    pub fn with_buffer_info<C, R>(
+        comm: &C,
+        buffer: &mut [T],
+        info: &Info,
+        f: impl for<'w> FnOnce(&mut Window<'w, T>) -> Result<R>,
+    ) -> Result<R>
+    where
+        C: Communicator,
+    {
+        let mut window = Self::create(comm, buffer, info)?;
         // From here until the window is freed, an unwinding `f` must not give the
         // buffer back: the guard aborts the job if it is dropped.
         let scope = LentScope;
@@ -284,11 +317,14 @@ impl<T: Equivalence + bytemuck::Pod> Window<'static, T> {
 
     /// `MPI_Win_create` over `buffer`. Private: only [`Window::with_buffer`], which
     /// frees the window before `buffer`'s borrow ends, may call it.
-    fn create<C: Communicator>(comm: &C, buffer: &mut [T]) -> Result<Self> {
+    fn create<C: Communicator>(comm: &C, buffer: &mut [T], info: &Info) -> Result<Self> {
         let unit = disp_unit::<T>("MPI_Win_create")?;
         let dup = ErrorsReturnComm::dup(comm.as_raw())?;
         let len = buffer.len();
-        let sizes = agree::<T>(dup.raw, "MPI_Win_create", len, Span::PerRank)?;
+        let call = "MPI_Win_create";
+        let sizes = agree::<T>(dup.raw, call, len, Span::PerRank, info.fingerprint())?;
+        info.check_window_hints(call, &sizes)?;
+        let raw_info = info.to_raw()?;
         let bytes = window_bytes::<T>("MPI_Win_create", len)?;
         let base = buffer.as_mut_ptr();
         let mut raw = ffi_win_null();
@@ -300,7 +336,7 @@ impl<T: Equivalence + bytemuck::Pod> Window<'static, T> {
                 base.cast::<c_void>(),
                 bytes,
                 unit,
-                ffi::RSMPI_INFO_NULL,
+                raw_info.raw,
                 dup.raw,
                 &mut raw,
             )
@@ -309,7 +345,7 @@ impl<T: Equivalence + bytemuck::Pod> Window<'static, T> {
             Ok(()) => Self::from_parts(&dup, raw, base, len, sizes, Memory::Lent),
             Err(e) if comm.size() == 1 => {
                 // Single rank: the fallback is local, no other rank can disagree.
-                let (raw, shadow) = allocate_raw::<T>(&dup, len).map_err(|_| e)?;
+                let (raw, shadow) = allocate_raw::<T>(&dup, len, raw_info.raw).map_err(|_| e)?;
                 // SAFETY: `shadow` holds `len` elements (zeroed) and `base` the
                 // caller's `len` elements; the two allocations do not overlap.
                 unsafe { std::ptr::copy_nonoverlapping(base, shadow, len) };
@@ -335,7 +371,11 @@ impl Drop for LentScope {
 
 /// `MPI_Win_allocate` of `len` zeroed elements; every rank has zeroed its memory when
 /// this returns. Failures of the base address check are agreed by all ranks.
-fn allocate_raw<T>(comm: &ErrorsReturnComm, len: usize) -> Result<(ffi::MPI_Win, *mut T)> {
+fn allocate_raw<T>(
+    comm: &ErrorsReturnComm,
+    len: usize,
+    info: ffi::MPI_Info,
+) -> Result<(ffi::MPI_Win, *mut T)> {
     let unit = disp_unit::<T>("MPI_Win_allocate")?;
     let bytes = window_bytes::<T>("MPI_Win_allocate", len)?;
     let padded = (bytes as usize)
@@ -351,7 +391,7 @@ fn allocate_raw<T>(comm: &ErrorsReturnComm, len: usize) -> Result<(ffi::MPI_Win,
         ffi::MPI_Win_allocate(
             padded,
             unit,
-            ffi::RSMPI_INFO_NULL,
+            info,
             comm.raw,
             (&mut base as *mut *mut T).cast::<c_void>(),
             &mut raw,

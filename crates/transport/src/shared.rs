@@ -287,7 +287,7 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
         // Lengths and element types of all ranks, agreed before the collective
         // allocation, so a bad argument on one rank is the same error everywhere
         // rather than a hang.
-        agree::<T>(comm.as_raw(), "SharedArray::new", local_len, Span::Node)?;
+        agree::<T>(comm.as_raw(), "SharedArray::new", local_len, Span::Node, 0)?;
         let elem = std::mem::size_of::<T>();
         let bytes = local_len * elem; // checked by `agree`
         let disp_unit = c_int::try_from(elem)

@@ -10,7 +10,7 @@
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
 use quicklb_transport::rma::{FenceClose, FenceOpen, LockAssert, LockType, Window};
-use quicklb_transport::Error;
+use quicklb_transport::{Error, Info};
 
 fn main() {
     let universe = mpi::initialize().expect("MPI initialises once");
@@ -331,7 +331,47 @@ fn main() {
         other => panic!("rank {rank}: an overflowing length gave {other:?}"),
     }
 
+    // 10. Hints: a harmless one works; hints that differ by rank, no_locks, and a
+    //     false same_size are the same error on every rank.
+    let hints = Info::new()
+        .set("accumulate_ordering", "none")
+        .expect("hint");
+    let mut hinted = Window::<i64>::allocate_with_info(&world, 2, &hints).expect("hinted");
+    let one = [1i64];
+    hinted
+        .fence(|epoch| epoch.accumulate(&one, 0, 0, SystemOperation::sum()))
+        .expect("accumulate");
     if rank == 0 {
-        println!("mpi_rma: {size} ranks, with_buffer, fence put/accumulate/get, lock/lock_all/flush, fetch_and_op, compare_and_swap, PSCW, with_local exclusion, agreed types and sizes, validation ok");
+        assert_eq!(hinted.with_local(|l| l[0]).expect("local"), i64::from(size));
+    }
+    drop(hinted);
+    let per_rank = Info::new()
+        .set("quicklb_test", &rank.to_string())
+        .expect("hint");
+    let differing = Window::<i64>::allocate_with_info(&world, 2, &per_rank).map(drop);
+    if size > 1 {
+        assert!(
+            matches!(differing, Err(Error::InvalidArgument { .. })),
+            "{differing:?}"
+        );
+    }
+    let no_locks = Info::new().set("no_locks", "true").expect("hint");
+    let refused = Window::<i64>::allocate_with_info(&world, 2, &no_locks).map(drop);
+    assert!(
+        matches!(refused, Err(Error::InvalidArgument { .. })),
+        "{refused:?}"
+    );
+    let same_size = Info::new().set("same_size", "true").expect("hint");
+    let mut lent = vec![0i64; rank as usize + 1];
+    let lied = Window::with_buffer_info(&world, &mut lent, &same_size, |_| Ok(()));
+    if size > 1 {
+        assert!(
+            matches!(lied, Err(Error::InvalidArgument { .. })),
+            "{lied:?}"
+        );
+    }
+
+    if rank == 0 {
+        println!("mpi_rma: {size} ranks, with_buffer, fence put/accumulate/get, lock/lock_all/flush, fetch_and_op, compare_and_swap, PSCW, with_local exclusion, agreed types and sizes, hints, validation ok");
     }
 }
