@@ -146,7 +146,7 @@ use mpi::topology::{Communicator, Group, Rank};
 use mpi::traits::AsRaw;
 
 pub use assert::{FenceClose, FenceOpen, LockAssert, LockType, PostAssert, StartAssert};
-pub use epoch::Epoch;
+pub use epoch::{Epoch, RmaRequest};
 
 use crate::error::{check, invalid, Result};
 use crate::info::Info;
@@ -661,7 +661,9 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
             ffi::MPI_Win_fence(open.as_raw(), this.raw)
         })?;
         let closer = Closer::new(this.raw, Close::Fence(close));
-        let out = f(&this.epoch(EpochKind::Active));
+        let epoch = this.epoch(EpochKind::Active);
+        let out = f(&epoch);
+        drop(epoch); // completes pending requests
         closer.finish();
         out
     }
@@ -695,7 +697,9 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
             ffi::MPI_Win_lock(lock_type.as_raw(), target, assert.as_raw(), this.raw)
         })?;
         let closer = Closer::new(this.raw, Close::Unlock(target));
-        let out = f(&this.epoch(EpochKind::Lock(target)));
+        let epoch = this.epoch(EpochKind::Lock(target));
+        let out = f(&epoch);
+        drop(epoch); // completes pending requests
         closer.finish();
         out
     }
@@ -719,7 +723,9 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
             ffi::MPI_Win_lock_all(assert.as_raw(), this.raw)
         })?;
         let closer = Closer::new(this.raw, Close::UnlockAll);
-        let out = f(&this.epoch(EpochKind::LockAll));
+        let epoch = this.epoch(EpochKind::LockAll);
+        let out = f(&epoch);
+        drop(epoch); // completes pending requests
         closer.finish();
         out
     }
@@ -749,7 +755,9 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
             ffi::MPI_Win_start(targets.as_raw(), assert.as_raw(), this.raw)
         })?;
         let closer = Closer::new(this.raw, Close::Complete);
-        let out = f(&this.epoch(EpochKind::Active));
+        let epoch = this.epoch(EpochKind::Active);
+        let out = f(&epoch);
+        drop(epoch); // completes pending requests
         closer.finish();
         out
     }
@@ -819,7 +827,9 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
             return Err(e);
         }
         let complete = Closer::new(this.raw, Close::Complete);
-        let out = f(&this.epoch(EpochKind::Active));
+        let epoch = this.epoch(EpochKind::Active);
+        let out = f(&epoch);
+        drop(epoch);
         complete.finish();
         wait.finish();
         out

@@ -116,6 +116,48 @@ fn main() {
     let expected: Vec<i64> = (0..size).map(|r| 1000 + i64::from(r)).collect();
     assert_eq!(all, expected, "lock_all gets");
 
+    // Request-based operations under lock_all: rget of the right neighbour's slot 0,
+    // read inside the epoch after wait; an raccumulate into rank 0's slot 2 that is
+    // leaked (the epoch completes it); rput is rejected under a fence.
+    world.barrier();
+    let mut seen = [0i64];
+    let zero = [0i64];
+    let inside = win
+        .lock_all(|epoch| {
+            let arrived = epoch.rget(&mut seen, right, 0)?.wait()?;
+            let value = arrived[0];
+            std::mem::forget(epoch.raccumulate(&zero, 0, 2, SystemOperation::sum())?);
+            epoch.rput(&zero, size, 0).map(drop).unwrap_err();
+            Ok(value)
+        })
+        .expect("rget/raccumulate");
+    assert_eq!(
+        inside,
+        1000 + i64::from(right),
+        "rget read inside the epoch"
+    );
+    assert_eq!(seen[0], inside);
+    let under_fence = win.fence(|epoch| epoch.rput(&zero, right, 0).map(drop));
+    assert!(
+        matches!(under_fence, Err(Error::InvalidArgument { .. })),
+        "{under_fence:?}"
+    );
+    world.barrier();
+    let mut target_slot = [0i64];
+    let mark = [i64::from(rank) * 10];
+    win.lock(right, LockType::Exclusive, |epoch| {
+        epoch.rput(&mark, right, 2)?.wait()?;
+        epoch.flush(right)?;
+        epoch.rget(&mut target_slot, right, 2)?.wait().map(drop)
+    })
+    .expect("rput + rget");
+    assert_eq!(
+        target_slot[0],
+        i64::from(rank) * 10,
+        "rput then rget under one lock"
+    );
+    world.barrier();
+
     // Exclusive lock: everyone adds one into slot 1 of rank 0, with flushes.
     world.barrier();
     let one = [1i64];
@@ -372,6 +414,6 @@ fn main() {
     }
 
     if rank == 0 {
-        println!("mpi_rma: {size} ranks, with_buffer, fence put/accumulate/get, lock/lock_all/flush, fetch_and_op, compare_and_swap, PSCW, with_local exclusion, agreed types and sizes, hints, validation ok");
+        println!("mpi_rma: {size} ranks, with_buffer, fence put/accumulate/get, lock/lock_all/flush, rput/rget/raccumulate, fetch_and_op, compare_and_swap, PSCW, with_local exclusion, agreed types and sizes, hints, validation ok");
     }
 }

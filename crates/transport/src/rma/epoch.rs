@@ -5,6 +5,7 @@
 //! MPI may still read or write the buffers lent to the epoch, so their borrows cannot
 //! end: the job is aborted (`MPI_Abort`) with the error text instead of returning.
 
+use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;
 
@@ -58,6 +59,10 @@ pub struct Epoch<'a, T> {
     sizes: &'a [usize],
     kind: EpochKind,
     _buffers: PhantomData<Invariant<'a, T>>,
+    /// Requests of `rput`/`rget`/`raccumulate` (`MPI_REQUEST_NULL` once completed);
+    /// all are completed before the epoch closes. Empty, and unallocated, unless
+    /// request-based operations are used.
+    pending: RefCell<Vec<ffi::MPI_Request>>,
     /// Neither `Send` nor `Sync`, by decision: an epoch belongs to the thread that
     /// opened it (MPI handles are plain integers on MPICH, which would make it both).
     _thread: PhantomData<*const ()>,
@@ -83,6 +88,7 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
             sizes,
             kind,
             _buffers: PhantomData,
+            pending: RefCell::new(Vec::new()),
             _thread: PhantomData,
         }
     }
@@ -293,6 +299,155 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
         check("MPI_Compare_and_swap", rc)
     }
 
+    /// Checks a request-based operation (passive target, one MPI call) and returns
+    /// its count.
+    #[inline]
+    fn request_op(
+        &self,
+        call: &'static str,
+        target: Rank,
+        disp: usize,
+        len: usize,
+    ) -> Result<c_int> {
+        if self.kind == EpochKind::Active {
+            return Err(invalid(
+                call,
+                "request-based RMA is only valid in a passive-target (lock) epoch",
+            ));
+        }
+        self.validate(call, target, disp, len)?;
+        c_int::try_from(len).map_err(|_| {
+            invalid(
+                call,
+                format!("{len} elements exceed one request's MPI int count"),
+            )
+        })
+    }
+
+    /// Records a started request; the epoch completes it before closing.
+    #[inline]
+    fn track<'e, B>(&'e self, request: ffi::MPI_Request, buffer: B) -> RmaRequest<'e, B> {
+        let mut pending = self.pending.borrow_mut();
+        pending.push(request);
+        RmaRequest {
+            pending: &self.pending,
+            index: pending.len() - 1,
+            buffer,
+            _thread: PhantomData,
+        }
+    }
+
+    /// Request-based [`put`](Self::put) (`MPI_Rput`, passive-target epochs only).
+    /// [`RmaRequest::wait`] completes it at the origin and gives `src` back; a request
+    /// that is never waited for (even one leaked with `mem::forget`) is completed
+    /// when the epoch closes, and `src` stays borrowed until then all the same.
+    pub fn rput<'e>(
+        &'e self,
+        src: &'a [T],
+        target: Rank,
+        disp: usize,
+    ) -> Result<RmaRequest<'e, &'a [T]>> {
+        let count = self.request_op("MPI_Rput", target, disp, src.len())?;
+        // SAFETY: reading a predefined handle constant.
+        let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: `src` is valid and stays borrowed until the request completes (by
+        // `wait`, or before the epoch closes); target, displacement and count were
+        // checked against the window; `request` is a valid out-pointer.
+        let rc = unsafe {
+            ffi::MPI_Rput(
+                src.as_ptr().cast::<c_void>(),
+                count,
+                self.datatype,
+                target,
+                disp as ffi::MPI_Aint,
+                count,
+                self.datatype,
+                self.raw,
+                &mut request,
+            )
+        };
+        check("MPI_Rput", rc)?;
+        Ok(self.track(request, src))
+    }
+
+    /// Request-based [`get`](Self::get) (`MPI_Rget`, passive-target epochs only).
+    /// `dst` is reachable again only through [`RmaRequest::wait`], which returns it
+    /// once the values have arrived, so they can be read inside the epoch.
+    ///
+    /// ```no_run
+    /// # use mpi::traits::*;
+    /// # use quicklb_transport::rma::{LockType, Window};
+    /// # let universe = mpi::initialize().unwrap();
+    /// # let world = universe.world();
+    /// let mut win = Window::<f64>::allocate(&world, 4)?;
+    /// let mut first = [0.0; 2];
+    /// win.lock(0, LockType::Shared, |e| {
+    ///     let arrived = e.rget(&mut first, 0, 0)?.wait()?;
+    ///     println!("{}", arrived[0]); // readable before the epoch closes
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), quicklb_transport::Error>(())
+    /// ```
+    pub fn rget<'e>(
+        &'e self,
+        dst: &'a mut [T],
+        target: Rank,
+        disp: usize,
+    ) -> Result<RmaRequest<'e, &'a mut [T]>> {
+        let count = self.request_op("MPI_Rget", target, disp, dst.len())?;
+        // SAFETY: reading a predefined handle constant.
+        let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: `dst` is exclusively borrowed and reachable again only through the
+        // request once it has completed (or after the epoch, which completes it); `T:
+        // Pod` accepts any bytes. Target, displacement and count were checked.
+        let rc = unsafe {
+            ffi::MPI_Rget(
+                dst.as_mut_ptr().cast::<c_void>(),
+                count,
+                self.datatype,
+                target,
+                disp as ffi::MPI_Aint,
+                count,
+                self.datatype,
+                self.raw,
+                &mut request,
+            )
+        };
+        check("MPI_Rget", rc)?;
+        Ok(self.track(request, dst))
+    }
+
+    /// Request-based [`accumulate`](Self::accumulate) (`MPI_Raccumulate`,
+    /// passive-target epochs only); see [`rput`](Self::rput).
+    pub fn raccumulate<'e>(
+        &'e self,
+        src: &'a [T],
+        target: Rank,
+        disp: usize,
+        op: SystemOperation,
+    ) -> Result<RmaRequest<'e, &'a [T]>> {
+        let count = self.request_op("MPI_Raccumulate", target, disp, src.len())?;
+        // SAFETY: reading a predefined handle constant.
+        let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: as in `rput`; `op` is a predefined operation handle.
+        let rc = unsafe {
+            ffi::MPI_Raccumulate(
+                src.as_ptr().cast::<c_void>(),
+                count,
+                self.datatype,
+                target,
+                disp as ffi::MPI_Aint,
+                count,
+                self.datatype,
+                op.as_raw(),
+                self.raw,
+                &mut request,
+            )
+        };
+        check("MPI_Raccumulate", rc)?;
+        Ok(self.track(request, src))
+    }
+
     /// Completes all operations of this epoch to `target`, at origin and target
     /// (`MPI_Win_flush`). Passive-target epochs only. Buffers stay borrowed until
     /// the epoch closes all the same.
@@ -356,6 +511,63 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
         check("MPI_Win_flush_all", unsafe {
             ffi::MPI_Win_flush_all(self.raw)
         })
+    }
+}
+
+impl<T> Drop for Epoch<'_, T> {
+    /// Completes the request-based operations still pending, before the
+    /// synchronisation method closes the epoch and gives the buffers back.
+    fn drop(&mut self) {
+        let pending = self.pending.get_mut();
+        if pending.is_empty() {
+            return;
+        }
+        // SAFETY: every entry is a request started in this epoch or MPI_REQUEST_NULL;
+        // statuses are ignored.
+        let rc = unsafe {
+            ffi::MPI_Waitall(
+                pending.len() as c_int,
+                pending.as_mut_ptr(),
+                ffi::RSMPI_STATUSES_IGNORE,
+            )
+        };
+        if let Err(e) = check("MPI_Waitall", rc) {
+            closing_failed(&e);
+        }
+    }
+}
+
+/// A request-based RMA operation of an epoch ([`Epoch::rput`], [`Epoch::rget`],
+/// [`Epoch::raccumulate`]), holding its buffer until [`wait`](Self::wait) hands it
+/// back. It cannot outlive the epoch (it borrows it), and the epoch completes it
+/// before closing if nobody waited for it.
+#[must_use = "the buffer comes back from wait(); otherwise the epoch completes the request when it closes"]
+pub struct RmaRequest<'e, B> {
+    pending: &'e RefCell<Vec<ffi::MPI_Request>>,
+    index: usize,
+    buffer: B,
+    _thread: PhantomData<*const ()>,
+}
+
+impl<B> RmaRequest<'_, B> {
+    /// Waits until the operation has completed at the origin (`MPI_Wait`) and
+    /// returns its buffer (for [`Epoch::rget`], holding the values read).
+    pub fn wait(self) -> Result<B> {
+        let mut request = self.pending.borrow()[self.index];
+        // SAFETY: `request` is the live request of this operation (or
+        // MPI_REQUEST_NULL); the status is ignored.
+        let rc = unsafe { ffi::MPI_Wait(&mut request, ffi::RSMPI_STATUS_IGNORE) };
+        self.pending.borrow_mut()[self.index] = request;
+        check("MPI_Wait", rc)?;
+        Ok(self.buffer)
+    }
+}
+
+impl<B> std::fmt::Debug for RmaRequest<'_, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RmaRequest")
+            .field("index", &self.index)
+            .finish()
     }
 }
 
