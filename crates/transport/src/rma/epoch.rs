@@ -388,6 +388,21 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
     /// })?;
     /// # Ok::<(), quicklb_transport::Error>(())
     /// ```
+    ///
+    /// Before `wait`, `dst` cannot be read:
+    ///
+    /// ```compile_fail
+    /// # use quicklb_transport::rma::{LockType, Window};
+    /// # fn f(win: &mut Window<'_, f64>) -> quicklb_transport::Result<()> {
+    /// let mut dst = [0.0; 2];
+    /// win.lock(0, LockType::Shared, |e| {
+    ///     let request = e.rget(&mut dst, 0, 0)?;
+    ///     println!("{}", dst[0]); // error: `dst` is borrowed by the request
+    ///     request.wait()?;
+    ///     Ok(())
+    /// })?;
+    /// # Ok(()) }
+    /// ```
     pub fn rget<'e>(
         &'e self,
         dst: &'a mut [T],
