@@ -59,7 +59,8 @@ pub use info::Info;
 pub use io::{read_npy, write_npy, RowSplit};
 pub use persistent::{proc_null, InFlight, PersistentSet, PersistentSetBuilder};
 pub use rma::{
-    Epoch, FenceClose, FenceOpen, LockAssert, LockType, PostAssert, RmaRequest, StartAssert, Window,
+    Epoch, FenceClose, FenceOpen, LockAssert, LockType, PostAssert, RmaOp, RmaRequest, StartAssert,
+    Window,
 };
 pub use shared::{node_map, split_shared, NodeMap, SharedArray, SharedView};
 

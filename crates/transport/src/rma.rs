@@ -136,6 +136,7 @@
 
 mod assert;
 mod epoch;
+mod op;
 
 use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;
@@ -147,6 +148,7 @@ use mpi::traits::AsRaw;
 
 pub use assert::{FenceClose, FenceOpen, LockAssert, LockType, PostAssert, StartAssert};
 pub use epoch::{Epoch, RmaRequest};
+pub use op::RmaOp;
 
 use crate::error::{check, invalid, Result};
 use crate::info::Info;

@@ -9,7 +9,7 @@
 
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
-use quicklb_transport::rma::{FenceClose, FenceOpen, LockAssert, LockType, Window};
+use quicklb_transport::rma::{FenceClose, FenceOpen, LockAssert, LockType, RmaOp, Window};
 use quicklb_transport::{Error, Info};
 
 fn main() {
@@ -193,6 +193,44 @@ fn main() {
     tickets.sort_unstable();
     let expected: Vec<i64> = (0..i64::from(size)).collect();
     assert_eq!(tickets, expected, "fetch_and_op tickets");
+    world.barrier();
+
+    // get_accumulate with MPI_REPLACE: each rank in turn swaps its own mark into the
+    // right neighbour's slot 1 (exclusive lock) and gets the previous value back; an
+    // atomic read with MPI_NO_OP (get_accumulate and fetch_and_op) sees the last mark;
+    // MPI_NO_OP is rejected for plain accumulate.
+    win.with_local(|l| l[1] = -1).expect("with_local");
+    world.barrier();
+    let (mark, mut previous) = ([i64::from(rank) + 500], [0i64]);
+    win.lock(right, LockType::Exclusive, |epoch| {
+        epoch.get_accumulate(&mark, &mut previous, right, 1, RmaOp::replace())
+    })
+    .expect("get_accumulate replace");
+    assert_eq!(
+        previous[0], -1,
+        "the swap returns the slot's previous value"
+    );
+    world.barrier();
+    let (ignored, mut read, mut fetched) = ([0i64], [0i64], 0i64);
+    let nothing = 0i64;
+    win.lock(right, LockType::Shared, |epoch| {
+        epoch.get_accumulate(&ignored, &mut read, right, 1, RmaOp::no_op())?;
+        epoch.fetch_and_op(&nothing, &mut fetched, right, 1, RmaOp::no_op())
+    })
+    .expect("atomic reads");
+    assert_eq!(
+        read[0],
+        i64::from(rank) + 500,
+        "MPI_NO_OP read of the swapped mark"
+    );
+    assert_eq!(fetched, read[0]);
+    let no_op = win.lock(right, LockType::Shared, |epoch| {
+        epoch.accumulate(&ignored, right, 1, RmaOp::no_op())
+    });
+    assert!(
+        matches!(no_op, Err(Error::InvalidArgument { .. })),
+        "{no_op:?}"
+    );
     world.barrier();
 
     // compare_and_swap: every rank tries to claim rank 0's slot 2 (0 = free) with
@@ -414,6 +452,6 @@ fn main() {
     }
 
     if rank == 0 {
-        println!("mpi_rma: {size} ranks, with_buffer, fence put/accumulate/get, lock/lock_all/flush, rput/rget/raccumulate, fetch_and_op, compare_and_swap, PSCW, with_local exclusion, agreed types and sizes, hints, validation ok");
+        println!("mpi_rma: {size} ranks, with_buffer, fence put/accumulate/get, lock/lock_all/flush, rput/rget/raccumulate, fetch_and_op, get_accumulate replace/no_op, compare_and_swap, PSCW, with_local exclusion, agreed types and sizes, hints, validation ok");
     }
 }

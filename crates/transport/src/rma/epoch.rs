@@ -9,13 +9,11 @@ use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;
 
-use mpi::collective::SystemOperation;
 use mpi::datatype::Equivalence;
 use mpi::ffi;
 use mpi::topology::Rank;
-use mpi::traits::AsRaw;
 
-use super::FenceClose;
+use super::{FenceClose, RmaOp};
 use crate::error::{check, invalid, Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,8 +185,9 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
         src: &'a [T],
         target: Rank,
         disp: usize,
-        op: SystemOperation,
+        op: impl Into<RmaOp>,
     ) -> Result<()> {
+        let op = accumulate_op("MPI_Accumulate", op.into())?;
         self.validate("MPI_Accumulate", target, disp, src.len())?;
         for (start, count) in chunks(src.len()) {
             // SAFETY: as in `put`; `op` is a predefined operation handle.
@@ -206,6 +205,69 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
                 )
             };
             check("MPI_Accumulate", rc)?;
+        }
+        Ok(())
+    }
+
+    /// Combines `src` into `target`'s window at element `disp` with `op` and stores
+    /// the previous contents in `result` (`MPI_Get_accumulate`), element-wise atomic
+    /// with respect to other accumulate-type calls. With [`RmaOp::replace`] this is an
+    /// atomic swap, with [`RmaOp::no_op`] an atomic read (then `src` is not read,
+    /// but must have `result`'s length). Both stay borrowed until the epoch closes.
+    ///
+    /// ```no_run
+    /// # use mpi::traits::*;
+    /// # use quicklb_transport::rma::{LockType, RmaOp, Window};
+    /// # let universe = mpi::initialize().unwrap();
+    /// # let world = universe.world();
+    /// let mut win = Window::<f64>::allocate(&world, 4)?;
+    /// let (new, mut old) = ([1.0; 4], [0.0; 4]);
+    /// win.lock(0, LockType::Exclusive, |e| e.get_accumulate(&new, &mut old, 0, 0, RmaOp::replace()))?;
+    /// # Ok::<(), quicklb_transport::Error>(())
+    /// ```
+    pub fn get_accumulate(
+        &self,
+        src: &'a [T],
+        result: &'a mut [T],
+        target: Rank,
+        disp: usize,
+        op: impl Into<RmaOp>,
+    ) -> Result<()> {
+        let op = op.into();
+        if src.len() != result.len() {
+            return Err(invalid(
+                "MPI_Get_accumulate",
+                format!(
+                    "origin has {} elements but the result buffer {}",
+                    src.len(),
+                    result.len()
+                ),
+            ));
+        }
+        self.validate("MPI_Get_accumulate", target, disp, src.len())?;
+        let out = result.as_mut_ptr();
+        for (start, count) in chunks(src.len()) {
+            // SAFETY: `src[start..start + count]` and `out + start .. + count` lie
+            // inside the two buffers, which stay borrowed (shared and exclusive) until
+            // the epoch closes; `T: Pod` accepts any bytes. Target, displacement and
+            // count were checked; `op` is a predefined operation handle.
+            let rc = unsafe {
+                ffi::MPI_Get_accumulate(
+                    src.as_ptr().add(start).cast::<c_void>(),
+                    count as c_int,
+                    self.datatype,
+                    out.add(start).cast::<c_void>(),
+                    count as c_int,
+                    self.datatype,
+                    target,
+                    (disp + start) as ffi::MPI_Aint,
+                    count as c_int,
+                    self.datatype,
+                    op.as_raw(),
+                    self.raw,
+                )
+            };
+            check("MPI_Get_accumulate", rc)?;
         }
         Ok(())
     }
@@ -236,8 +298,9 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
         previous: &'a mut T,
         target: Rank,
         disp: usize,
-        op: SystemOperation,
+        op: impl Into<RmaOp>,
     ) -> Result<()> {
+        let op = op.into();
         self.validate("MPI_Fetch_and_op", target, disp, 1)?;
         // SAFETY: `value` and `previous` are single valid elements borrowed (shared
         // and exclusive) until the epoch closes; target and displacement were checked
@@ -439,8 +502,9 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
         src: &'a [T],
         target: Rank,
         disp: usize,
-        op: SystemOperation,
+        op: impl Into<RmaOp>,
     ) -> Result<RmaRequest<'e, &'a [T]>> {
+        let op = accumulate_op("MPI_Raccumulate", op.into())?;
         let count = self.request_op("MPI_Raccumulate", target, disp, src.len())?;
         // SAFETY: reading a predefined handle constant.
         let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
@@ -590,6 +654,18 @@ impl<T> std::fmt::Debug for Epoch<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Epoch").field("kind", &self.kind).finish()
     }
+}
+
+/// `MPI_NO_OP` is only valid for the fetching calls.
+#[inline]
+fn accumulate_op(call: &'static str, op: RmaOp) -> Result<RmaOp> {
+    if op.is_no_op() {
+        return Err(invalid(
+            call,
+            "MPI_NO_OP is only valid for get_accumulate and fetch_and_op",
+        ));
+    }
+    Ok(op)
 }
 
 /// Splits `len` elements into (start, count) pieces that fit an MPI `int` count.
