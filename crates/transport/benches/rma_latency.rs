@@ -117,8 +117,7 @@ fn rust_rma(
                     _ => e.accumulate(&origin, target, 0, SystemOperation::sum()),
                 }
             })
-            .expect("fence")
-            .expect("rma op");
+            .expect("fence epoch");
         }
     } else if rank == 0 {
         for i in 0..warmup + iters {
@@ -130,8 +129,7 @@ fn rust_rma(
                 1 => e.get(&mut dst, target, 0),
                 _ => e.accumulate(&origin, target, 0, SystemOperation::sum()),
             })
-            .expect("lock")
-            .expect("rma op");
+            .expect("lock epoch");
         }
     }
     let us = (mpi::time() - t0) * 1e6 / iters as f64;

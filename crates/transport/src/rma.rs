@@ -1,14 +1,15 @@
 //! One-sided communication (RMA): windows over `T: Equivalence + Pod` memory and
 //! the three MPI synchronisation modes.
 //!
-//! A [`Window`] exposes a slice of `T` on every rank of a communicator. It is
-//! either created over a buffer the caller lends for the window's lifetime
-//! ([`Window::create`], `MPI_Win_create`) or allocated by MPI ([`Window::allocate`],
-//! `MPI_Win_allocate`, zero-initialised). The displacement unit is
-//! `size_of::<T>()`, so displacements and counts are in elements of `T`.
+//! A [`Window`] exposes a slice of `T` on every rank of a communicator. Its memory is
+//! either allocated by MPI and owned by the window ([`Window::allocate`],
+//! `MPI_Win_allocate`, zero-initialised), or lent by the caller for the duration of a
+//! scope ([`Window::with_buffer`], `MPI_Win_create`) that frees the window on every
+//! rank before it returns. The displacement unit is `size_of::<T>()`, agreed by all
+//! ranks at creation, so displacements and counts are in elements of `T`.
 //!
 //! RMA calls ([`Epoch::put`], [`Epoch::get`], [`Epoch::accumulate`],
-//! [`Epoch::fetch_and_op`]) exist only on an
+//! [`Epoch::fetch_and_op`], [`Epoch::compare_and_swap`]) exist only on an
 //! [`Epoch`], and an epoch exists only inside a closure given to one of the
 //! synchronisation methods, which opens the epoch before calling it and closes it
 //! after:
@@ -16,8 +17,11 @@
 //! | mode | method | MPI calls |
 //! |---|---|---|
 //! | active target, collective | [`Window::fence`], [`Window::fence_with`] | `MPI_Win_fence` … `MPI_Win_fence` |
-//! | generalized active target (PSCW) | [`Window::access`], [`Window::exposure`], [`Window::pscw`] | `MPI_Win_start` … `MPI_Win_complete`, `MPI_Win_post` … `MPI_Win_wait` |
-//! | passive target | [`Window::lock`], [`Window::lock_with`], [`Window::lock_all`] | `MPI_Win_lock` … `MPI_Win_unlock`, `MPI_Win_lock_all` … `MPI_Win_unlock_all`; [`Epoch::flush`] inside |
+//! | generalized active target (PSCW) | [`Window::access`], [`Window::exposure`], [`Window::pscw`] (and `_with` variants taking assertions) | `MPI_Win_start` … `MPI_Win_complete`, `MPI_Win_post` … `MPI_Win_wait` |
+//! | passive target | [`Window::lock`], [`Window::lock_with`], [`Window::lock_all`] | `MPI_Win_lock` … `MPI_Win_unlock`, `MPI_Win_lock_all` … `MPI_Win_unlock_all`; [`Epoch::flush`] and [`Epoch::flush_local`] inside |
+//!
+//! The closures return `Result<R>`, and so do the methods: an error from inside the
+//! epoch and an error opening it come back the same way (`win.fence(|e| e.put(..))?`).
 //!
 //! # Buffer rules, enforced by the borrow checker
 //!
@@ -34,131 +38,149 @@
 //! # fn demo(win: &mut quicklb_transport::rma::Window<'_, i32>) -> quicklb_transport::Result<()> {
 //! let mut dst = [0i32; 1];
 //! win.fence(|epoch| {
-//!     epoch.get(&mut dst, 0, 0).unwrap();
+//!     epoch.get(&mut dst, 0, 0)?;
 //!     println!("{}", dst[0]); // error: `dst` is still borrowed by the epoch
+//!     Ok(())
 //! })?;
 //! # Ok(()) }
 //! ```
 //!
 //! A consequence is that a source must live in a variable (`let one = [1]; epoch.put(&one, …)`),
-//! not in a temporary that dies at the end of the statement.
+//! not in a temporary that dies at the end of the statement. If a closing call
+//! (`MPI_Win_fence`, `MPI_Win_unlock`, `MPI_Win_complete`, `MPI_Win_wait`, …) fails,
+//! MPI may still access the buffers, so the method does not return: the job is
+//! aborted with the error text.
+//!
+//! # Lent memory
+//!
+//! A window over the caller's memory lives only inside [`Window::with_buffer`]: the
+//! closure gets `&mut Window`, never the window itself, so it cannot be leaked
+//! (`mem::forget`) or moved out, and the scope frees it (collectively) before the
+//! buffer is given back. A window cannot be swapped with another one either, since
+//! each scope's window has its own type:
+//!
+//! ```compile_fail
+//! # fn f(world: &mpi::topology::SimpleCommunicator) -> quicklb_transport::Result<()> {
+//! use quicklb_transport::rma::Window;
+//! let (mut a, mut b) = (vec![0u8; 4], vec![0u8; 4]);
+//! Window::with_buffer(world, &mut a, |wa| {
+//!     Window::with_buffer(world, &mut b, |wb| {
+//!         std::mem::swap(wa, wb); // error: the two windows have different types
+//!         Ok(())
+//!     })
+//! })?;
+//! # Ok(()) }
+//! ```
+//!
+//! Nor can the window be taken out of the scope to be leaked, and the constructor
+//! behind it is private:
+//!
+//! ```compile_fail
+//! # fn f(world: &mpi::topology::SimpleCommunicator) -> quicklb_transport::Result<()> {
+//! use quicklb_transport::rma::Window;
+//! let mut buf = vec![0u8; 4];
+//! let win = Window::with_buffer(world, &mut buf, |win| Ok(win))?; // error: escapes
+//! std::mem::forget(win);
+//! # Ok(()) }
+//! ```
+//!
+//! ```compile_fail
+//! # fn f(world: &mpi::topology::SimpleCommunicator) -> quicklb_transport::Result<()> {
+//! let mut buf = vec![0u8; 4];
+//! let win = quicklb_transport::rma::Window::create(world, &mut buf)?; // error: private
+//! std::mem::forget(win);
+//! # Ok(()) }
+//! ```
+//!
+//! If the closure panics, the scope aborts the job rather than give back memory that
+//! other ranks may still write.
 //!
 //! # Local access
 //!
-//! The calling rank's part of the window is read with [`Window::local`] and written
-//! with [`Window::local_mut`]. Both need the window borrowed, which every
-//! synchronisation method holds mutably while its epoch is open, so local access and
-//! this rank's own epochs never overlap. Other ranks' passive-target epochs on this
-//! rank's memory cannot be seen by this process: when other ranks lock this rank's
-//! window, order local accesses against theirs yourself (for example with a barrier
-//! after they unlock, or by locking your own rank around local access). With fences
-//! and PSCW, remote updates are visible locally once the closing fence or
-//! [`Window::exposure`] has returned.
+//! Other ranks may write this rank's part of the window at any time through
+//! passive-target epochs, so it is not handed out as a plain slice. Safe local access
+//! is ordered with them: [`Window::with_local`] locks this rank's own window
+//! exclusively, synchronises with `MPI_Win_sync`, and lends the memory to a closure.
+//! Code that orders accesses itself (e.g. only fences, which are collective) can use
+//! the `unsafe` [`Window::local_unchecked`] and [`Window::local_mut_unchecked`].
 //!
 //! # Errors
 //!
-//! Windows get `MPI_ERRORS_RETURN`, so MPI failures come back as [`Error::Mpi`](crate::Error::Mpi).
-//! Targets, displacements and counts are checked before MPI is called against the
-//! window sizes of all ranks (exchanged once, at creation) and give
-//! [`Error::InvalidArgument`](crate::Error::InvalidArgument).
+//! Creation first agrees the arguments of all ranks (one `MPI_Allgather`): an
+//! element type that differs between ranks, or a length whose size in bytes
+//! overflows, is the same [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+//! on every rank, before the collective creation. Windows get `MPI_ERRORS_RETURN`,
+//! so MPI failures come back as [`Error::Mpi`](crate::Error::Mpi). Targets,
+//! displacements and counts are checked before MPI is called against the window
+//! sizes of all ranks and give `Error::InvalidArgument`.
+//!
+//! # Threads
+//!
+//! Windows and epochs are neither `Send` nor `Sync`, by decision (MPICH's integer
+//! handles would otherwise make them both): they stay on the thread that made them.
+//!
+//! ```compile_fail
+//! fn needs_send<S: Send>() {}
+//! needs_send::<quicklb_transport::rma::Window<'static, f64>>();
+//! ```
+//!
+//! ```compile_fail
+//! fn needs_sync<S: Sync>() {}
+//! needs_sync::<quicklb_transport::rma::Epoch<'static, f64>>();
+//! ```
+//!
+//! ```compile_fail
+//! fn needs_send<S: Send>() {}
+//! needs_send::<quicklb_transport::rma::Epoch<'static, f64>>();
+//! ```
+
+mod assert;
+mod epoch;
+mod op;
 
 use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;
 
-use mpi::collective::SystemOperation;
 use mpi::datatype::Equivalence;
 use mpi::ffi;
 use mpi::topology::{Communicator, Group, Rank};
 use mpi::traits::AsRaw;
 
+pub use assert::{FenceClose, FenceOpen, LockAssert, LockType, PostAssert, StartAssert};
+pub use epoch::{Epoch, RmaRequest};
+pub use op::RmaOp;
+
 use crate::error::{check, invalid, Result};
+use crate::info::Info;
+use crate::layout::{agree, Span};
+use epoch::{closing_failed, Close, Closer, EpochKind};
 
-/// The lock type of a passive-target epoch ([`Window::lock`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockType {
-    /// `MPI_LOCK_SHARED`: other ranks may hold a shared lock on the same target at once.
-    Shared,
-    /// `MPI_LOCK_EXCLUSIVE`: no other rank holds a lock on the target meanwhile.
-    Exclusive,
-}
-
-impl LockType {
-    fn as_raw(self) -> c_int {
-        match self {
-            LockType::Shared => ffi::MPI_LOCK_SHARED as c_int,
-            LockType::Exclusive => ffi::MPI_LOCK_EXCLUSIVE as c_int,
-        }
-    }
-}
-
-/// Assertions (`MPI_MODE_*`) that let MPI optimise a synchronisation call.
-///
-/// The values are those of the MPI library this crate was built against (they differ
-/// between Open MPI and MPICH). Combine them with `|`. A wrong assertion is
-/// erroneous in MPI; [`Assert::NONE`] is always correct.
-///
-/// ```
-/// use quicklb_transport::rma::Assert;
-/// let first_fence = Assert::NOPRECEDE | Assert::NOSTORE;
-/// assert!(first_fence.contains(Assert::NOPRECEDE));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Assert(c_int);
-
-impl Assert {
-    /// No assertion (`0`).
-    pub const NONE: Assert = Assert(0);
-    /// `MPI_MODE_NOCHECK`: the matching post (PSCW) or no conflicting lock (passive)
-    /// is already known to hold.
-    pub const NOCHECK: Assert = Assert(ffi::MPI_MODE_NOCHECK as c_int);
-    /// `MPI_MODE_NOSTORE`: the local window was not updated by local stores since the
-    /// last synchronisation.
-    pub const NOSTORE: Assert = Assert(ffi::MPI_MODE_NOSTORE as c_int);
-    /// `MPI_MODE_NOPUT`: the local window will not be updated by put or accumulate
-    /// until the next synchronisation.
-    pub const NOPUT: Assert = Assert(ffi::MPI_MODE_NOPUT as c_int);
-    /// `MPI_MODE_NOPRECEDE` (fence): this fence completes no RMA calls of this rank.
-    pub const NOPRECEDE: Assert = Assert(ffi::MPI_MODE_NOPRECEDE as c_int);
-    /// `MPI_MODE_NOSUCCEED` (fence): no RMA calls of this rank follow this fence.
-    pub const NOSUCCEED: Assert = Assert(ffi::MPI_MODE_NOSUCCEED as c_int);
-
-    /// The raw `int` passed to MPI.
-    pub fn as_raw(self) -> c_int {
-        self.0
-    }
-
-    /// Whether every bit of `other` is set in `self`.
-    pub fn contains(self, other: Assert) -> bool {
-        self.0 & other.0 == other.0
-    }
-}
-
-impl std::ops::BitOr for Assert {
-    type Output = Assert;
-    fn bitor(self, rhs: Assert) -> Assert {
-        Assert(self.0 | rhs.0)
-    }
-}
+/// `MPI_Win_allocate` sizes are rounded up to a multiple of this many bytes. MPICH
+/// 4.0's shared-memory windows otherwise place the RMA target of a rank whose
+/// predecessors' sizes are not multiples of 16 bytes at an address other than the
+/// base pointer it returns (off by 8 bytes on odd ranks for 24-byte windows); whole
+/// cache lines keep both equal.
+const ALLOCATION_GRANULE: usize = 64;
 
 /// Where a window's local memory comes from.
 enum Memory<T> {
-    /// Lent by the caller (`MPI_Win_create`); the borrow lives in `Window`'s lifetime.
-    Borrowed,
+    /// Lent by the caller (`MPI_Win_create`) for a [`Window::with_buffer`] scope.
+    Lent,
     /// Allocated by `MPI_Win_allocate`; freed by `MPI_Win_free`.
     Allocated,
-    /// Single-rank fallback of `create`: MPI-allocated memory standing in for the
-    /// caller's buffer at this address, which receives the contents on drop.
+    /// Single-rank fallback of [`Window::with_buffer`]: MPI-allocated memory standing
+    /// in for the caller's buffer at this address, which receives the contents when
+    /// the window is freed.
     Shadow(*mut T),
 }
 
 /// An RMA window over `len` elements of `T` on each rank of a communicator.
 ///
-/// `'b` is the lifetime of the caller's buffer for [`Window::create`] (the buffer
-/// stays mutably borrowed until the window is dropped) and `'static` for
-/// [`Window::allocate`]. Dropping the window calls `MPI_Win_free`, which is
-/// collective: all ranks drop their windows in the same order. Do not leak a window
-/// created over your buffer (`mem::forget`): the buffer would come back to you while
-/// other ranks can still reach it through their passive-target epochs.
+/// `'w` tells windows apart: it is `'static` for windows from [`Window::allocate`],
+/// which own their memory, and a lifetime of its own for the window of each
+/// [`Window::with_buffer`] scope. Dropping a window calls `MPI_Win_free`, which is
+/// collective: all ranks drop their windows in the same order. Leaking an allocated
+/// window leaks its memory, which stays valid.
 ///
 /// ```no_run
 /// use mpi::traits::*;
@@ -171,28 +193,29 @@ enum Memory<T> {
 ///
 /// // A window over a caller's buffer: rank 0 puts 42 into rank 1's slot 0.
 /// let mut memory = vec![0i32; 4];
-/// let mut win = Window::create(&world, &mut memory)?;
-/// let value = [42];
-/// win.fence(|epoch| {
-///     if rank == 0 {
-///         epoch.put(&value, 1, 0)?;
-///     }
-///     Ok::<_, quicklb_transport::Error>(())
-/// })??;
+/// Window::with_buffer(&world, &mut memory, |win| {
+///     let value = [42];
+///     win.fence(|epoch| {
+///         if rank == 0 {
+///             epoch.put(&value, 1, 0)?;
+///         }
+///         Ok(())
+///     })?;
+///     // Every rank adds rank+1 into rank 0's slot 1.
+///     let mine = [rank + 1];
+///     win.fence(|epoch| epoch.accumulate(&mine, 0, 1, SystemOperation::sum()))
+/// })?; // the window is freed on every rank here; `memory` holds the results
 ///
-/// // Every rank adds rank+1 into rank 0's slot 1.
-/// let mine = [rank + 1];
-/// win.fence(|epoch| epoch.accumulate(&mine, 0, 1, SystemOperation::sum()))??;
-///
-/// // Passive target: read the neighbour's slot 0 under a shared lock.
+/// // Passive target on MPI-owned memory: read the neighbour's slot 0.
+/// let mut win = Window::<i32>::allocate(&world, 4)?;
 /// let right = (rank + 1) % world.size();
 /// let mut got = [0i32];
-/// win.lock(right, LockType::Shared, |epoch| epoch.get(&mut got, right, 0))??;
-/// println!("rank {rank} read {} from rank {right}", got[0]);
+/// win.lock(right, LockType::Shared, |epoch| epoch.get(&mut got, right, 0))?;
+/// let mine = win.with_local(|local| local[0])?; // this rank's own slot 0
 /// drop(win); // MPI_Win_free, collective
 /// # Ok::<(), quicklb_transport::Error>(())
 /// ```
-pub struct Window<'b, T: Equivalence> {
+pub struct Window<'w, T: Equivalence> {
     raw: ffi::MPI_Win,
     base: *mut T,
     len: usize,
@@ -201,72 +224,166 @@ pub struct Window<'b, T: Equivalence> {
     rank: Rank,
     memory: Memory<T>,
     datatype: T::Out,
-    _buffer: PhantomData<&'b mut [T]>,
-}
-
-impl<'b, T: Equivalence + bytemuck::Pod> Window<'b, T> {
-    /// Creates a window over `buffer` on every rank of `comm` (`MPI_Win_create`,
-    /// collective). `buffer` may be empty on some ranks. It stays mutably borrowed
-    /// until the window is dropped; use [`Window::local`] and [`Window::local_mut`]
-    /// to access it meanwhile.
-    ///
-    /// On a single-rank communicator where the MPI library cannot create a window
-    /// over user memory (Open MPI 4.1's default `osc/rdma` component with only the
-    /// `self` transport), the window falls back to MPI-allocated memory initialised
-    /// from `buffer`, and `buffer` receives the final contents when the window is
-    /// dropped. Seen through this API the two are indistinguishable.
-    pub fn create<C: Communicator>(comm: &C, buffer: &'b mut [T]) -> Result<Self> {
-        let unit = disp_unit::<T>("MPI_Win_create")?;
-        let len = buffer.len();
-        let bytes = window_bytes::<T>("MPI_Win_create", len)?;
-        let base = buffer.as_mut_ptr();
-        let dup = ErrorsReturnComm::dup(comm.as_raw())?;
-        let mut raw = ffi_win_null();
-        // SAFETY: `base` points to `len` initialised, writable elements of `T` that
-        // stay mutably borrowed (through `PhantomData<&'b mut [T]>`) until the window
-        // is freed in `Drop`; the communicator handle is valid for the call.
-        let rc = unsafe {
-            ffi::MPI_Win_create(
-                base.cast::<c_void>(),
-                bytes,
-                unit,
-                ffi::RSMPI_INFO_NULL,
-                dup.raw,
-                &mut raw,
-            )
-        };
-        match check("MPI_Win_create", rc) {
-            Ok(()) => Self::finish(&dup, raw, base, len, Memory::Borrowed),
-            Err(e) if comm.size() == 1 => {
-                // Single rank: the fallback is local, no other rank can disagree.
-                let (raw, shadow) = allocate_raw::<T>(&dup, len).map_err(|_| e)?;
-                // SAFETY: `shadow` holds `len` elements (zeroed) and `base` the
-                // caller's `len` elements; the two allocations do not overlap.
-                unsafe { std::ptr::copy_nonoverlapping(base, shadow, len) };
-                Self::finish(&dup, raw, shadow, len, Memory::Shadow(base))
-            }
-            Err(e) => Err(e),
-        }
-    }
+    /// Invariant in `'w`, so the windows of two scopes have different types.
+    _brand: PhantomData<fn(&'w ()) -> &'w ()>,
+    /// Neither `Send` nor `Sync`, by decision (see the module docs).
+    _thread: PhantomData<*const ()>,
 }
 
 impl<T: Equivalence + bytemuck::Pod> Window<'static, T> {
     /// Allocates a window of `len` elements of `T` on this rank (`MPI_Win_allocate`,
     /// collective; `len` may differ between ranks and be 0). The memory is owned by
     /// the window, zero-initialised, and freed with the window. All ranks have zeroed
-    /// their memory when this returns (it ends with a barrier), so no remote update
-    /// can be overwritten by the initialisation.
+    /// their memory when this returns, so no remote update can be overwritten by the
+    /// initialisation.
+    ///
+    /// # Errors
+    /// The same [`Error::InvalidArgument`](crate::Error::InvalidArgument) on every
+    /// rank if the element type differs between ranks or a rank's `len` overflows
+    /// (agreed before allocating); [`Error::Mpi`](crate::Error::Mpi) if MPI fails.
     pub fn allocate<C: Communicator>(comm: &C, len: usize) -> Result<Self> {
+        Self::allocate_with_info(comm, len, &Info::new())
+    }
+
+    /// [`Window::allocate`] with hints for `MPI_Win_allocate` (see [`Info`]; they
+    /// must be the same on every rank).
+    ///
+    /// ```no_run
+    /// # use quicklb_transport::{rma::Window, Info};
+    /// # let universe = mpi::initialize().unwrap();
+    /// # let world = mpi::topology::Communicator::duplicate(&universe.world());
+    /// let hints = Info::new().set("accumulate_ordering", "none")?;
+    /// let win = Window::<f64>::allocate_with_info(&world, 16, &hints)?;
+    /// # Ok::<(), quicklb_transport::Error>(())
+    /// ```
+    pub fn allocate_with_info<C: Communicator>(comm: &C, len: usize, info: &Info) -> Result<Self> {
         let dup = ErrorsReturnComm::dup(comm.as_raw())?;
-        let (raw, base) = allocate_raw::<T>(&dup, len)?;
-        Self::finish(&dup, raw, base, len, Memory::Allocated)
+        let call = "MPI_Win_allocate";
+        let sizes = agree::<T>(dup.raw, call, len, Span::PerRank, info.fingerprint())?;
+        info.check_window_hints(call, &sizes)?;
+        let raw_info = info.to_raw()?;
+        let (raw, base) = allocate_raw::<T>(&dup, len, raw_info.raw)?;
+        Self::from_parts(&dup, raw, base, len, sizes, Memory::Allocated)
+    }
+
+    /// Lends `buffer` to a window on every rank of `comm` (`MPI_Win_create`,
+    /// collective) for the duration of `f`, which gets the window, and frees the
+    /// window on every rank (`MPI_Win_free`, collective) before returning what `f`
+    /// returned. `buffer` may be empty on some ranks; it holds the window's final
+    /// contents afterwards.
+    ///
+    /// MPI cannot reach `buffer` once this returns, whatever `f` did: `f` only borrows
+    /// the window. If `f` panics, or freeing the window fails, the job is aborted
+    /// (`MPI_Abort`), since other ranks may still access the memory.
+    ///
+    /// On a single-rank communicator where the MPI library cannot create a window
+    /// over user memory (Open MPI 4.1's default `osc/rdma` component with only the
+    /// `self` transport), the window falls back to MPI-allocated memory initialised
+    /// from `buffer` and copied back into it at the end. Seen through this API the
+    /// two are indistinguishable.
+    ///
+    /// # Errors
+    /// As [`Window::allocate`], agreed on every rank before the window is created;
+    /// and whatever `f` returns.
+    pub fn with_buffer<C, R>(
+        comm: &C,
+        buffer: &mut [T],
+        f: impl for<'w> FnOnce(&mut Window<'w, T>) -> Result<R>,
+    ) -> Result<R>
+    where
+        C: Communicator,
+    {
+        Self::with_buffer_info(comm, buffer, &Info::new(), f)
+    }
+
+    /// [`Window::with_buffer`] with hints for `MPI_Win_create` (see [`Info`]; they
+    /// must be the same on every rank).
+    pub fn with_buffer_info<C, R>(
+        comm: &C,
+        buffer: &mut [T],
+        info: &Info,
+        f: impl for<'w> FnOnce(&mut Window<'w, T>) -> Result<R>,
+    ) -> Result<R>
+    where
+        C: Communicator,
+    {
+        let mut window = Self::create(comm, buffer, info)?;
+        // From here until the window is freed, an unwinding `f` must not give the
+        // buffer back: the guard aborts the job if it is dropped.
+        let scope = LentScope;
+        let out = f(&mut window);
+        std::mem::forget(scope);
+        drop(window); // MPI_Win_free; a failure aborts (see `Drop`)
+        out
+    }
+
+    /// `MPI_Win_create` over `buffer`. Private: only [`Window::with_buffer`], which
+    /// frees the window before `buffer`'s borrow ends, may call it.
+    fn create<C: Communicator>(comm: &C, buffer: &mut [T], info: &Info) -> Result<Self> {
+        let unit = disp_unit::<T>("MPI_Win_create")?;
+        let dup = ErrorsReturnComm::dup(comm.as_raw())?;
+        let len = buffer.len();
+        let call = "MPI_Win_create";
+        let sizes = agree::<T>(dup.raw, call, len, Span::PerRank, info.fingerprint())?;
+        info.check_window_hints(call, &sizes)?;
+        let raw_info = info.to_raw()?;
+        let bytes = window_bytes::<T>("MPI_Win_create", len)?;
+        let base = buffer.as_mut_ptr();
+        let mut raw = ffi_win_null();
+        // SAFETY: `base` points to `len` initialised, writable elements of `T`; the
+        // caller (`with_buffer`) frees the window before its borrow of them ends. The
+        // communicator handle is valid for the call.
+        let rc = unsafe {
+            ffi::MPI_Win_create(
+                base.cast::<c_void>(),
+                bytes,
+                unit,
+                raw_info.raw,
+                dup.raw,
+                &mut raw,
+            )
+        };
+        match check("MPI_Win_create", rc) {
+            Ok(()) => Self::from_parts(&dup, raw, base, len, sizes, Memory::Lent),
+            Err(e) if comm.size() == 1 => {
+                // Single rank: the fallback is local, no other rank can disagree.
+                let (raw, shadow) = allocate_raw::<T>(&dup, len, raw_info.raw).map_err(|_| e)?;
+                // SAFETY: `shadow` holds `len` elements (zeroed) and `base` the
+                // caller's `len` elements; the two allocations do not overlap.
+                unsafe { std::ptr::copy_nonoverlapping(base, shadow, len) };
+                Self::from_parts(&dup, raw, shadow, len, sizes, Memory::Shadow(base))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
-/// `MPI_Win_allocate` of `len` zeroed elements, then a barrier on `comm`.
-fn allocate_raw<T>(comm: &ErrorsReturnComm, len: usize) -> Result<(ffi::MPI_Win, *mut T)> {
+/// Aborts the job if dropped: held while a [`Window::with_buffer`] closure runs, so
+/// that unwinding out of it cannot give back memory that MPI may still access.
+struct LentScope;
+
+impl Drop for LentScope {
+    fn drop(&mut self) {
+        closing_failed(&invalid(
+            "Window::with_buffer",
+            "the closure panicked while the buffer was lent to a window",
+        ));
+    }
+}
+
+/// `MPI_Win_allocate` of `len` zeroed elements; every rank has zeroed its memory when
+/// this returns. Failures of the base address check are agreed by all ranks.
+fn allocate_raw<T>(
+    comm: &ErrorsReturnComm,
+    len: usize,
+    info: ffi::MPI_Info,
+) -> Result<(ffi::MPI_Win, *mut T)> {
     let unit = disp_unit::<T>("MPI_Win_allocate")?;
     let bytes = window_bytes::<T>("MPI_Win_allocate", len)?;
+    let padded = (bytes as usize)
+        .checked_next_multiple_of(ALLOCATION_GRANULE)
+        .and_then(|b| ffi::MPI_Aint::try_from(b).ok())
+        .unwrap_or(bytes);
     let mut base: *mut T = std::ptr::null_mut();
     let mut raw = ffi_win_null();
     // SAFETY: `baseptr` is the address of a pointer variable, as MPI_Win_allocate
@@ -274,32 +391,83 @@ fn allocate_raw<T>(comm: &ErrorsReturnComm, len: usize) -> Result<(ffi::MPI_Win,
     // valid and the communicator handle is valid for the call.
     let rc = unsafe {
         ffi::MPI_Win_allocate(
-            bytes,
+            padded,
             unit,
-            ffi::RSMPI_INFO_NULL,
+            info,
             comm.raw,
             (&mut base as *mut *mut T).cast::<c_void>(),
             &mut raw,
         )
     };
     check("MPI_Win_allocate", rc)?;
-    if len > 0 {
-        // SAFETY: MPI allocated `bytes = len * size_of::<T>()` bytes at `base`,
-        // aligned for any basic type, and no other process accesses them before
-        // the barrier below.
+    // The address MPI uses for RMA on this rank is the MPI_WIN_BASE attribute; it must
+    // be the base pointer, or local access and remote operations would disagree.
+    let mut attr: *mut c_void = std::ptr::null_mut();
+    let mut found: c_int = 0;
+    // SAFETY: a valid window; for MPI_WIN_BASE, MPI stores a pointer into `attr`.
+    let rc = unsafe {
+        ffi::MPI_Win_get_attr(
+            raw,
+            ffi::MPI_WIN_BASE as c_int,
+            (&mut attr as *mut *mut c_void).cast::<c_void>(),
+            &mut found,
+        )
+    };
+    let consistent =
+        check("MPI_Win_get_attr", rc).is_ok() && (len == 0 || (found != 0 && attr == base.cast()));
+    if len > 0 && consistent {
+        // SAFETY: MPI allocated at least `len * size_of::<T>()` bytes at `base`,
+        // aligned for any basic type, and no other process accesses them before the
+        // all-gather below. Zeroing raw bytes forms no reference to the memory.
         unsafe { std::ptr::write_bytes(base, 0, len) };
-    } else {
+    } else if len == 0 {
         base = std::ptr::NonNull::dangling().as_ptr();
     }
-    // SAFETY: a barrier on a valid communicator handle.
-    let rc = unsafe { ffi::MPI_Barrier(comm.raw) };
-    if let Err(e) = check("MPI_Barrier", rc) {
-        // SAFETY: `raw` is the window just created; freeing it is collective, as
-        // is the failed barrier that brought us here.
-        unsafe { ffi::MPI_Win_free(&mut raw) };
-        return Err(e);
+    // Every rank contributes its check, and has zeroed its memory, before any rank
+    // gets the result: this also orders the zeroing before every remote access.
+    let all = all_gather_flags(comm, consistent);
+    match all {
+        Ok(flags) if flags.iter().all(|&ok| ok) => Ok((raw, base)),
+        other => {
+            // SAFETY: `raw` is the window just created; every rank frees it, since
+            // every rank sees the same flags (or the same failed all-gather).
+            unsafe { ffi::MPI_Win_free(&mut raw) };
+            match other {
+                Err(e) => Err(e),
+                Ok(flags) => {
+                    let bad = flags.iter().position(|&ok| !ok).unwrap_or(0);
+                    Err(invalid(
+                        "MPI_Win_allocate",
+                        format!(
+                            "on rank {bad}, the base address MPI returned is not the window's \
+                             MPI_WIN_BASE"
+                        ),
+                    ))
+                }
+            }
+        }
     }
-    Ok((raw, base))
+}
+
+/// Every rank's `flag`, gathered on every rank.
+fn all_gather_flags(comm: &ErrorsReturnComm, flag: bool) -> Result<Vec<bool>> {
+    let mine = i32::from(flag);
+    let mut all = vec![0i32; comm.size()];
+    // SAFETY: one int in, one int per rank out, with the predefined datatype; the
+    // communicator is valid.
+    let rc = unsafe {
+        ffi::MPI_Allgather(
+            (&mine as *const i32).cast::<c_void>(),
+            1,
+            ffi::RSMPI_INT32_T,
+            all.as_mut_ptr().cast::<c_void>(),
+            1,
+            ffi::RSMPI_INT32_T,
+            comm.raw,
+        )
+    };
+    check("MPI_Allgather", rc)?;
+    Ok(all.into_iter().map(|f| f == 1).collect())
 }
 
 /// A duplicate of a caller's communicator with `MPI_ERRORS_RETURN`, so that
@@ -327,13 +495,6 @@ impl ErrorsReturnComm {
         unsafe { ffi::MPI_Comm_size(self.raw, &mut size) };
         usize::try_from(size).unwrap_or(0)
     }
-
-    fn rank(&self) -> Rank {
-        let mut rank: c_int = 0;
-        // SAFETY: a valid communicator and a valid out-pointer.
-        unsafe { ffi::MPI_Comm_rank(self.raw, &mut rank) };
-        rank
-    }
 }
 
 impl Drop for ErrorsReturnComm {
@@ -343,55 +504,37 @@ impl Drop for ErrorsReturnComm {
     }
 }
 
-impl<'b, T: Equivalence + bytemuck::Pod> Window<'b, T> {
-    /// Common tail of the constructors: error handler, sizes of all ranks.
-    fn finish(
-        comm: &ErrorsReturnComm,
+impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
+    /// Common tail of the constructors: the error handler and the agreed sizes.
+    fn from_parts(
+        _comm: &ErrorsReturnComm,
         mut raw: ffi::MPI_Win,
         base: *mut T,
         len: usize,
+        sizes: Vec<usize>,
         memory: Memory<T>,
     ) -> Result<Self> {
-        let setup = || -> Result<Vec<usize>> {
-            // SAFETY: `raw` is a valid window; MPI_ERRORS_RETURN is predefined.
-            let rc = unsafe { ffi::MPI_Win_set_errhandler(raw, ffi::RSMPI_ERRORS_RETURN) };
-            check("MPI_Win_set_errhandler", rc)?;
-            let size = comm.size();
-            let mut sizes = vec![0u64; size];
-            let mine = len as u64;
-            // SAFETY: send buffer is one u64, receive buffer holds `size` u64s, as
-            // MPI_UINT64_T with count 1 per rank requires; the communicator is valid.
-            let rc = unsafe {
-                ffi::MPI_Allgather(
-                    (&mine as *const u64).cast::<c_void>(),
-                    1,
-                    ffi::RSMPI_UINT64_T,
-                    sizes.as_mut_ptr().cast::<c_void>(),
-                    1,
-                    ffi::RSMPI_UINT64_T,
-                    comm.raw,
-                )
-            };
-            check("MPI_Allgather", rc)?;
-            Ok(sizes.into_iter().map(|s| s as usize).collect())
-        };
-        match setup() {
-            Ok(sizes) => Ok(Window {
-                raw,
-                base,
-                len,
-                sizes,
-                rank: comm.rank(),
-                memory,
-                datatype: T::equivalent_datatype(),
-                _buffer: PhantomData,
-            }),
-            Err(e) => {
-                // SAFETY: `raw` is the window just created and not used afterwards.
-                unsafe { ffi::MPI_Win_free(&mut raw) };
-                Err(e)
-            }
+        // SAFETY: `raw` is a valid window; MPI_ERRORS_RETURN is predefined.
+        let rc = unsafe { ffi::MPI_Win_set_errhandler(raw, ffi::RSMPI_ERRORS_RETURN) };
+        if let Err(e) = check("MPI_Win_set_errhandler", rc) {
+            // SAFETY: `raw` is the window just created and not used afterwards.
+            unsafe { ffi::MPI_Win_free(&mut raw) };
+            return Err(e);
         }
+        let mut rank: c_int = 0;
+        // SAFETY: a valid communicator and a valid out-pointer.
+        unsafe { ffi::MPI_Comm_rank(_comm.raw, &mut rank) };
+        Ok(Window {
+            raw,
+            base,
+            len,
+            sizes,
+            rank,
+            memory,
+            datatype: T::equivalent_datatype(),
+            _brand: PhantomData,
+            _thread: PhantomData,
+        })
     }
 
     /// The raw `MPI_Win` handle, for calls this crate does not wrap. Do not free it
@@ -421,51 +564,98 @@ impl<'b, T: Equivalence + bytemuck::Pod> Window<'b, T> {
     }
 
     /// Whether the memory was allocated by MPI ([`Window::allocate`]) rather than
-    /// lent ([`Window::create`], also `false` for its single-rank fallback).
+    /// lent ([`Window::with_buffer`], also `false` for its single-rank fallback).
     pub fn is_allocated(&self) -> bool {
         matches!(self.memory, Memory::Allocated)
     }
 
-    /// This rank's part of the window. See the module docs for the rule with other
-    /// ranks' passive-target epochs.
-    pub fn local(&self) -> &[T] {
+    /// Lends this rank's part of the window to `f`, ordered with every other access:
+    /// `MPI_Win_lock(MPI_LOCK_EXCLUSIVE, own rank)`, `MPI_Win_sync`, `f`,
+    /// `MPI_Win_sync`, `MPI_Win_unlock`. No other rank's passive-target epoch on this
+    /// rank overlaps `f`, and their completed updates are visible in it. Not
+    /// collective; do not call it while other ranks wait in a fence or PSCW epoch
+    /// that needs this rank.
+    ///
+    /// ```no_run
+    /// # use mpi::traits::*;
+    /// # use quicklb_transport::rma::Window;
+    /// # let universe = mpi::initialize().unwrap();
+    /// # let world = universe.world();
+    /// let mut win = Window::<u64>::allocate(&world, 4)?;
+    /// win.with_local(|local| local.fill(7))?;
+    /// let first = win.with_local(|local| local[0])?;
+    /// # Ok::<(), quicklb_transport::Error>(())
+    /// ```
+    pub fn with_local<R>(&mut self, f: impl FnOnce(&mut [T]) -> R) -> Result<R> {
+        let (raw, rank) = (self.raw, self.rank);
+        // SAFETY: a valid window; this rank is in its group.
+        check("MPI_Win_lock", unsafe {
+            ffi::MPI_Win_lock(ffi::MPI_LOCK_EXCLUSIVE as c_int, rank, 0, raw)
+        })?;
+        let unlock = Closer::new(raw, Close::Unlock(rank));
+        // SAFETY: a valid window inside a passive-target epoch.
+        let synced = check("MPI_Win_sync", unsafe { ffi::MPI_Win_sync(raw) });
+        if let Err(e) = synced {
+            unlock.finish();
+            return Err(e);
+        }
         // SAFETY: `base` points to `len` initialised elements (the lent buffer, or
-        // MPI memory zeroed at allocation) that live as long as the window; no epoch
-        // of this process is open while `self` is borrowed here.
+        // MPI memory zeroed at allocation) that live as long as the window. The
+        // exclusive lock on this rank keeps every other rank's passive-target access
+        // out until the unlock below, this rank's own epochs need `&mut self`, and the
+        // synchronisation above made completed remote updates visible.
+        let local = unsafe { std::slice::from_raw_parts_mut(self.base, self.len) };
+        let out = f(local);
+        // SAFETY: as above; publishes the local stores before the unlock.
+        let synced = check("MPI_Win_sync", unsafe { ffi::MPI_Win_sync(raw) });
+        unlock.finish();
+        synced.map(|()| out)
+    }
+
+    /// This rank's part of the window, without synchronisation.
+    ///
+    /// # Safety
+    /// No other rank may write this memory (through a passive-target epoch, or in an
+    /// active-target epoch that has not been closed on this rank) while the slice
+    /// lives. That holds, for example, between two fence epochs when no rank uses
+    /// passive-target synchronisation on this window.
+    pub unsafe fn local_unchecked(&self) -> &[T] {
+        // SAFETY: `base` points to `len` initialised elements that live as long as the
+        // window; the caller guarantees that nobody writes them meanwhile.
         unsafe { std::slice::from_raw_parts(self.base, self.len) }
     }
 
-    /// This rank's part of the window, writable. See the module docs for the rule
-    /// with other ranks' passive-target epochs.
-    pub fn local_mut(&mut self) -> &mut [T] {
-        // SAFETY: as in `local`, and `&mut self` makes this the only reference.
+    /// This rank's part of the window, writable, without synchronisation.
+    ///
+    /// # Safety
+    /// No other rank may read or write this memory through RMA while the slice lives
+    /// (see [`local_unchecked`](Self::local_unchecked)).
+    pub unsafe fn local_mut_unchecked(&mut self) -> &mut [T] {
+        // SAFETY: as in `local_unchecked`, and `&mut self` excludes this rank's epochs.
         unsafe { std::slice::from_raw_parts_mut(self.base, self.len) }
     }
 
+    #[inline]
     fn epoch<'a>(&'a self, kind: EpochKind) -> Epoch<'a, T> {
-        Epoch {
-            raw: self.raw,
-            datatype: self.datatype.as_raw(),
-            sizes: &self.sizes,
-            kind,
-            _buffers: PhantomData,
-        }
+        Epoch::new(self.raw, self.datatype.as_raw(), &self.sizes, kind)
     }
 
     /// Active-target epoch between two fences: `MPI_Win_fence(0)`, `f`, `MPI_Win_fence(0)`.
     /// Collective over the window's group: every rank calls it, with or without RMA
     /// calls in `f`. Returns what `f` returns once the closing fence is done, when
     /// all operations of the epoch (from every rank) are complete.
-    pub fn fence<'a, R>(&'a mut self, f: impl FnOnce(&Epoch<'a, T>) -> R) -> Result<R> {
-        self.fence_with(Assert::NONE, Assert::NONE, f)
+    #[inline]
+    pub fn fence<'a, R>(&'a mut self, f: impl FnOnce(&Epoch<'a, T>) -> Result<R>) -> Result<R> {
+        self.fence_with(FenceOpen::NONE, FenceClose::NONE, f)
     }
 
-    /// [`Window::fence`] with assertions for the opening and the closing fence.
+    /// [`Window::fence`] with assertions for the opening and the closing fence (each
+    /// type holds only the assertions valid at its end).
     pub fn fence_with<'a, R>(
         &'a mut self,
-        open: Assert,
-        close: Assert,
-        f: impl FnOnce(&Epoch<'a, T>) -> R,
+        open: FenceOpen,
+        close: FenceClose,
+        f: impl FnOnce(&Epoch<'a, T>) -> Result<R>,
     ) -> Result<R> {
         let this: &'a Self = self;
         // SAFETY: a valid window; fence takes no buffers.
@@ -473,30 +663,34 @@ impl<'b, T: Equivalence + bytemuck::Pod> Window<'b, T> {
             ffi::MPI_Win_fence(open.as_raw(), this.raw)
         })?;
         let closer = Closer::new(this.raw, Close::Fence(close));
-        let out = f(&this.epoch(EpochKind::Active));
-        closer.finish()?;
-        Ok(out)
+        let epoch = this.epoch(EpochKind::Active);
+        let out = f(&epoch);
+        drop(epoch); // completes pending requests
+        closer.finish();
+        out
     }
 
     /// Passive-target epoch on one target: `MPI_Win_lock(lock_type, target)`, `f`,
     /// `MPI_Win_unlock(target)`. Not collective. Inside `f`, operations may only
     /// name `target`. All of them are complete at the target when this returns.
+    #[inline]
     pub fn lock<'a, R>(
         &'a mut self,
         target: Rank,
         lock_type: LockType,
-        f: impl FnOnce(&Epoch<'a, T>) -> R,
+        f: impl FnOnce(&Epoch<'a, T>) -> Result<R>,
     ) -> Result<R> {
-        self.lock_with(target, lock_type, Assert::NONE, f)
+        self.lock_with(target, lock_type, LockAssert::NONE, f)
     }
 
-    /// [`Window::lock`] with an assertion ([`Assert::NOCHECK`] or none).
+    /// [`Window::lock`] with an assertion ([`LockAssert::NOCHECK`] or none).
+    #[inline]
     pub fn lock_with<'a, R>(
         &'a mut self,
         target: Rank,
         lock_type: LockType,
-        assert: Assert,
-        f: impl FnOnce(&Epoch<'a, T>) -> R,
+        assert: LockAssert,
+        f: impl FnOnce(&Epoch<'a, T>) -> Result<R>,
     ) -> Result<R> {
         let this: &'a Self = self;
         this.check_rank("MPI_Win_lock", target)?;
@@ -505,23 +699,37 @@ impl<'b, T: Equivalence + bytemuck::Pod> Window<'b, T> {
             ffi::MPI_Win_lock(lock_type.as_raw(), target, assert.as_raw(), this.raw)
         })?;
         let closer = Closer::new(this.raw, Close::Unlock(target));
-        let out = f(&this.epoch(EpochKind::Lock(target)));
-        closer.finish()?;
-        Ok(out)
+        let epoch = this.epoch(EpochKind::Lock(target));
+        let out = f(&epoch);
+        drop(epoch); // completes pending requests
+        closer.finish();
+        out
     }
 
     /// Passive-target epoch on all ranks at once with shared locks:
     /// `MPI_Win_lock_all`, `f`, `MPI_Win_unlock_all`. Not collective.
-    pub fn lock_all<'a, R>(&'a mut self, f: impl FnOnce(&Epoch<'a, T>) -> R) -> Result<R> {
+    #[inline]
+    pub fn lock_all<'a, R>(&'a mut self, f: impl FnOnce(&Epoch<'a, T>) -> Result<R>) -> Result<R> {
+        self.lock_all_with(LockAssert::NONE, f)
+    }
+
+    /// [`Window::lock_all`] with an assertion ([`LockAssert::NOCHECK`] or none).
+    pub fn lock_all_with<'a, R>(
+        &'a mut self,
+        assert: LockAssert,
+        f: impl FnOnce(&Epoch<'a, T>) -> Result<R>,
+    ) -> Result<R> {
         let this: &'a Self = self;
         // SAFETY: a valid window.
         check("MPI_Win_lock_all", unsafe {
-            ffi::MPI_Win_lock_all(0, this.raw)
+            ffi::MPI_Win_lock_all(assert.as_raw(), this.raw)
         })?;
         let closer = Closer::new(this.raw, Close::UnlockAll);
-        let out = f(&this.epoch(EpochKind::LockAll));
-        closer.finish()?;
-        Ok(out)
+        let epoch = this.epoch(EpochKind::LockAll);
+        let out = f(&epoch);
+        drop(epoch); // completes pending requests
+        closer.finish();
+        out
     }
 
     /// Access epoch of generalized active target synchronisation:
@@ -531,33 +739,58 @@ impl<'b, T: Equivalence + bytemuck::Pod> Window<'b, T> {
     pub fn access<'a, R, G: Group>(
         &'a mut self,
         targets: &G,
-        f: impl FnOnce(&Epoch<'a, T>) -> R,
+        f: impl FnOnce(&Epoch<'a, T>) -> Result<R>,
+    ) -> Result<R> {
+        self.access_with(targets, StartAssert::NONE, f)
+    }
+
+    /// [`Window::access`] with an assertion for `MPI_Win_start`.
+    pub fn access_with<'a, R, G: Group>(
+        &'a mut self,
+        targets: &G,
+        assert: StartAssert,
+        f: impl FnOnce(&Epoch<'a, T>) -> Result<R>,
     ) -> Result<R> {
         let this: &'a Self = self;
         // SAFETY: a valid window and a valid group handle.
         check("MPI_Win_start", unsafe {
-            ffi::MPI_Win_start(targets.as_raw(), 0, this.raw)
+            ffi::MPI_Win_start(targets.as_raw(), assert.as_raw(), this.raw)
         })?;
         let closer = Closer::new(this.raw, Close::Complete);
-        let out = f(&this.epoch(EpochKind::Active));
-        closer.finish()?;
-        Ok(out)
+        let epoch = this.epoch(EpochKind::Active);
+        let out = f(&epoch);
+        drop(epoch); // completes pending requests
+        closer.finish();
+        out
     }
 
     /// Exposure epoch of generalized active target synchronisation:
     /// `MPI_Win_post(origins)`, `f`, `MPI_Win_wait`. While `f` runs, the ranks of
     /// `origins` may access this rank's window in their access epochs; when this
-    /// returns they have all completed and their updates are visible in
-    /// [`Window::local`].
-    pub fn exposure<R, G: Group>(&mut self, origins: &G, f: impl FnOnce() -> R) -> Result<R> {
+    /// returns they have all completed.
+    pub fn exposure<R, G: Group>(
+        &mut self,
+        origins: &G,
+        f: impl FnOnce() -> Result<R>,
+    ) -> Result<R> {
+        self.exposure_with(origins, PostAssert::NONE, f)
+    }
+
+    /// [`Window::exposure`] with an assertion for `MPI_Win_post`.
+    pub fn exposure_with<R, G: Group>(
+        &mut self,
+        origins: &G,
+        assert: PostAssert,
+        f: impl FnOnce() -> Result<R>,
+    ) -> Result<R> {
         // SAFETY: a valid window and a valid group handle.
         check("MPI_Win_post", unsafe {
-            ffi::MPI_Win_post(origins.as_raw(), 0, self.raw)
+            ffi::MPI_Win_post(origins.as_raw(), assert.as_raw(), self.raw)
         })?;
         let closer = Closer::new(self.raw, Close::Wait);
         let out = f();
-        closer.finish()?;
-        Ok(out)
+        closer.finish();
+        out
     }
 
     /// Exposure and access epoch at once, the usual shape of a PSCW exchange:
@@ -567,23 +800,41 @@ impl<'b, T: Equivalence + bytemuck::Pod> Window<'b, T> {
         &'a mut self,
         origins: &G1,
         targets: &G2,
-        f: impl FnOnce(&Epoch<'a, T>) -> R,
+        f: impl FnOnce(&Epoch<'a, T>) -> Result<R>,
+    ) -> Result<R> {
+        self.pscw_with(origins, PostAssert::NONE, targets, StartAssert::NONE, f)
+    }
+
+    /// [`Window::pscw`] with assertions for `MPI_Win_post` and `MPI_Win_start`.
+    pub fn pscw_with<'a, R, G1: Group, G2: Group>(
+        &'a mut self,
+        origins: &G1,
+        post: PostAssert,
+        targets: &G2,
+        start: StartAssert,
+        f: impl FnOnce(&Epoch<'a, T>) -> Result<R>,
     ) -> Result<R> {
         let this: &'a Self = self;
         // SAFETY: a valid window and a valid group handle.
         check("MPI_Win_post", unsafe {
-            ffi::MPI_Win_post(origins.as_raw(), 0, this.raw)
+            ffi::MPI_Win_post(origins.as_raw(), post.as_raw(), this.raw)
         })?;
         let wait = Closer::new(this.raw, Close::Wait);
         // SAFETY: a valid window and a valid group handle.
-        check("MPI_Win_start", unsafe {
-            ffi::MPI_Win_start(targets.as_raw(), 0, this.raw)
-        })?;
+        let started = check("MPI_Win_start", unsafe {
+            ffi::MPI_Win_start(targets.as_raw(), start.as_raw(), this.raw)
+        });
+        if let Err(e) = started {
+            wait.finish();
+            return Err(e);
+        }
         let complete = Closer::new(this.raw, Close::Complete);
-        let out = f(&this.epoch(EpochKind::Active));
-        complete.finish()?;
-        wait.finish()?;
-        Ok(out)
+        let epoch = this.epoch(EpochKind::Active);
+        let out = f(&epoch);
+        drop(epoch);
+        complete.finish();
+        wait.finish();
+        out
     }
 
     #[inline]
@@ -604,17 +855,21 @@ impl<'b, T: Equivalence + bytemuck::Pod> Window<'b, T> {
 impl<T: Equivalence> Drop for Window<'_, T> {
     fn drop(&mut self) {
         if let Memory::Shadow(user) = self.memory {
-            // SAFETY: `user` is the caller's buffer of `len` elements, still mutably
-            // borrowed by this window; `base` is the MPI memory standing in for it.
-            // No epoch is open, so nothing writes either while copying.
+            // SAFETY: `user` is the caller's buffer of `len` elements, still lent to
+            // the `with_buffer` scope that drops this window; `base` is the MPI memory
+            // standing in for it. No epoch is open, so nothing writes either.
             unsafe { std::ptr::copy_nonoverlapping(self.base, user, self.len) };
         }
         // SAFETY: `raw` is a valid window created by this value and not freed before;
         // no epoch is open (epochs borrow the window and close before returning).
         // For allocated windows this also frees the memory behind `base`, which is
         // not used afterwards.
-        unsafe {
-            ffi::MPI_Win_free(&mut self.raw);
+        let rc = unsafe { ffi::MPI_Win_free(&mut self.raw) };
+        if matches!(self.memory, Memory::Lent) {
+            if let Err(e) = check("MPI_Win_free", rc) {
+                // The buffer is about to be given back while MPI may still reach it.
+                closing_failed(&e);
+            }
         }
     }
 }
@@ -627,365 +882,6 @@ impl<T: Equivalence> std::fmt::Debug for Window<'_, T> {
             .field("sizes", &self.sizes)
             .field("allocated", &matches!(self.memory, Memory::Allocated))
             .finish()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EpochKind {
-    /// Fence or PSCW access epoch: any target (PSCW: of the access group).
-    Active,
-    /// Passive epoch on one target.
-    Lock(Rank),
-    /// Passive epoch on all targets.
-    LockAll,
-}
-
-/// An open RMA epoch on a window, lent to the closure of a synchronisation method.
-///
-/// `'a` is the lifetime of that whole synchronisation call: buffers given to
-/// `put`, `get`, `accumulate` and `fetch_and_op` stay borrowed until the epoch has
-/// closed. The lifetime is invariant, so it cannot be shortened.
-///
-/// ```no_run
-/// # use mpi::traits::*;
-/// # use quicklb_transport::rma::Window;
-/// # let universe = mpi::initialize().unwrap();
-/// # let world = universe.world();
-/// let mut win = Window::<f64>::allocate(&world, 8)?;
-/// let (left, right) = ([1.0; 4], [2.0; 4]);
-/// let mut back = [0.0; 8];
-/// win.fence(|epoch| -> quicklb_transport::Result<()> {
-///     if world.rank() == 0 {
-///         epoch.put(&left, 0, 0)?;   // elements 0..4 of rank 0
-///         epoch.put(&right, 0, 4)?;  // elements 4..8
-///     }
-///     Ok(())
-/// })??;
-/// win.fence(|epoch| epoch.get(&mut back, 0, 0))??;
-/// assert_eq!(back[..4], left);      // `back` is readable again here
-/// # Ok::<(), quicklb_transport::Error>(())
-/// ```
-pub struct Epoch<'a, T> {
-    raw: ffi::MPI_Win,
-    datatype: ffi::MPI_Datatype,
-    sizes: &'a [usize],
-    kind: EpochKind,
-    _buffers: PhantomData<Invariant<'a, T>>,
-}
-
-/// Makes [`Epoch`] invariant in `'a` (and mark it as borrowing `[T]` for `'a`).
-type Invariant<'a, T> = fn(&'a mut [T]) -> &'a mut [T];
-
-/// Largest count handed to one MPI call; longer transfers are split.
-const MAX_CHUNK: usize = c_int::MAX as usize;
-
-impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
-    /// Checks target, kind, and `disp + count` against the target's window size.
-    #[inline]
-    fn validate(&self, call: &'static str, target: Rank, disp: usize, count: usize) -> Result<()> {
-        if target < 0 || target as usize >= self.sizes.len() {
-            return Err(invalid(
-                call,
-                format!(
-                    "target rank {target} outside the window's {} ranks",
-                    self.sizes.len()
-                ),
-            ));
-        }
-        if let EpochKind::Lock(locked) = self.kind {
-            if target != locked {
-                return Err(invalid(
-                    call,
-                    format!("target rank {target} is not the locked rank {locked}"),
-                ));
-            }
-        }
-        let size = self.sizes[target as usize];
-        match disp.checked_add(count) {
-            Some(end) if end <= size => Ok(()),
-            _ => Err(invalid(
-                call,
-                format!(
-                    "elements {disp}..{disp}+{count} outside rank {target}'s window of {size} elements"
-                ),
-            )),
-        }
-    }
-
-    /// Writes `src` into `target`'s window at element `disp` (`MPI_Put`). `src` stays
-    /// borrowed until the epoch closes.
-    pub fn put(&self, src: &'a [T], target: Rank, disp: usize) -> Result<()> {
-        self.validate("MPI_Put", target, disp, src.len())?;
-        for (start, count) in chunks(src.len()) {
-            // SAFETY: `src[start..start + count]` is a valid, initialised region that
-            // stays borrowed (immutably) until the epoch closes, as MPI requires;
-            // target, displacement and count were checked against the window.
-            let rc = unsafe {
-                ffi::MPI_Put(
-                    src.as_ptr().add(start).cast::<c_void>(),
-                    count as c_int,
-                    self.datatype,
-                    target,
-                    (disp + start) as ffi::MPI_Aint,
-                    count as c_int,
-                    self.datatype,
-                    self.raw,
-                )
-            };
-            check("MPI_Put", rc)?;
-        }
-        Ok(())
-    }
-
-    /// Reads `dst.len()` elements from `target`'s window at element `disp` into
-    /// `dst` (`MPI_Get`). `dst` stays mutably borrowed until the epoch closes, so
-    /// it can only be read once the values have arrived.
-    pub fn get(&self, dst: &'a mut [T], target: Rank, disp: usize) -> Result<()> {
-        self.validate("MPI_Get", target, disp, dst.len())?;
-        let len = dst.len();
-        let base = dst.as_mut_ptr();
-        for (start, count) in chunks(len) {
-            // SAFETY: `base + start .. + count` lies inside `dst`, which stays
-            // exclusively borrowed until the epoch closes, so nothing reads or writes
-            // it while MPI may; `T: Pod` accepts any bytes MPI writes. Target,
-            // displacement and count were checked against the window.
-            let rc = unsafe {
-                ffi::MPI_Get(
-                    base.add(start).cast::<c_void>(),
-                    count as c_int,
-                    self.datatype,
-                    target,
-                    (disp + start) as ffi::MPI_Aint,
-                    count as c_int,
-                    self.datatype,
-                    self.raw,
-                )
-            };
-            check("MPI_Get", rc)?;
-        }
-        Ok(())
-    }
-
-    /// Combines `src` into `target`'s window at element `disp` with `op`
-    /// (`MPI_Accumulate`; element-wise atomic with respect to other accumulates).
-    /// `src` stays borrowed until the epoch closes.
-    pub fn accumulate(
-        &self,
-        src: &'a [T],
-        target: Rank,
-        disp: usize,
-        op: SystemOperation,
-    ) -> Result<()> {
-        self.validate("MPI_Accumulate", target, disp, src.len())?;
-        for (start, count) in chunks(src.len()) {
-            // SAFETY: as in `put`; `op` is a predefined operation handle.
-            let rc = unsafe {
-                ffi::MPI_Accumulate(
-                    src.as_ptr().add(start).cast::<c_void>(),
-                    count as c_int,
-                    self.datatype,
-                    target,
-                    (disp + start) as ffi::MPI_Aint,
-                    count as c_int,
-                    self.datatype,
-                    op.as_raw(),
-                    self.raw,
-                )
-            };
-            check("MPI_Accumulate", rc)?;
-        }
-        Ok(())
-    }
-
-    /// Atomically combines `value` into the element at `disp` of `target`'s window
-    /// with `op` and stores the element's previous value in `previous`
-    /// (`MPI_Fetch_and_op`): a shared counter or work queue head. `previous` holds
-    /// the old value once the epoch has closed (it stays borrowed until then).
-    ///
-    /// ```no_run
-    /// # use mpi::traits::*;
-    /// # use mpi::collective::SystemOperation;
-    /// # use quicklb_transport::rma::{LockType, Window};
-    /// # let universe = mpi::initialize().unwrap();
-    /// # let world = universe.world();
-    /// // A work counter on rank 0: every rank takes the next ticket.
-    /// let mut win = Window::<u64>::allocate(&world, 1)?;
-    /// let (one, mut ticket) = (1u64, 0u64);
-    /// win.lock(0, LockType::Shared, |e| {
-    ///     e.fetch_and_op(&one, &mut ticket, 0, 0, SystemOperation::sum())
-    /// })??;
-    /// println!("rank {} got ticket {ticket}", world.rank());
-    /// # Ok::<(), quicklb_transport::Error>(())
-    /// ```
-    pub fn fetch_and_op(
-        &self,
-        value: &'a T,
-        previous: &'a mut T,
-        target: Rank,
-        disp: usize,
-        op: SystemOperation,
-    ) -> Result<()> {
-        self.validate("MPI_Fetch_and_op", target, disp, 1)?;
-        // SAFETY: `value` and `previous` are single valid elements borrowed (shared
-        // and exclusive) until the epoch closes; target and displacement were checked
-        // against the window; `op` is a predefined operation handle.
-        let rc = unsafe {
-            ffi::MPI_Fetch_and_op(
-                (value as *const T).cast::<c_void>(),
-                (previous as *mut T).cast::<c_void>(),
-                self.datatype,
-                target,
-                disp as ffi::MPI_Aint,
-                op.as_raw(),
-                self.raw,
-            )
-        };
-        check("MPI_Fetch_and_op", rc)
-    }
-
-    /// Completes all operations of this epoch to `target`, at origin and target
-    /// (`MPI_Win_flush`). Passive-target epochs only. Buffers stay borrowed until
-    /// the epoch closes all the same.
-    pub fn flush(&self, target: Rank) -> Result<()> {
-        if self.kind == EpochKind::Active {
-            return Err(invalid(
-                "MPI_Win_flush",
-                "flush is only valid in a passive-target (lock) epoch",
-            ));
-        }
-        self.validate("MPI_Win_flush", target, 0, 0)?;
-        // SAFETY: a valid window inside a passive-target epoch, checked target.
-        check("MPI_Win_flush", unsafe {
-            ffi::MPI_Win_flush(target, self.raw)
-        })
-    }
-
-    /// Completes all operations of this epoch to every target (`MPI_Win_flush_all`).
-    /// Passive-target epochs only.
-    pub fn flush_all(&self) -> Result<()> {
-        if self.kind == EpochKind::Active {
-            return Err(invalid(
-                "MPI_Win_flush_all",
-                "flush is only valid in a passive-target (lock) epoch",
-            ));
-        }
-        // SAFETY: a valid window inside a passive-target epoch.
-        check("MPI_Win_flush_all", unsafe {
-            ffi::MPI_Win_flush_all(self.raw)
-        })
-    }
-}
-
-impl<T> std::fmt::Debug for Epoch<'_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Epoch").field("kind", &self.kind).finish()
-    }
-}
-
-/// Splits `len` elements into (start, count) pieces that fit an MPI `int` count.
-fn chunks(len: usize) -> Chunks {
-    Chunks { len, start: 0 }
-}
-
-/// Iterator of [`chunks`].
-struct Chunks {
-    len: usize,
-    start: usize,
-}
-
-impl Iterator for Chunks {
-    type Item = (usize, usize);
-
-    #[inline]
-    fn next(&mut self) -> Option<(usize, usize)> {
-        if self.start >= self.len {
-            return None;
-        }
-        let start = self.start;
-        let count = (self.len - start).min(MAX_CHUNK);
-        self.start += count;
-        Some((start, count))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_cover_the_range() {
-        assert_eq!(chunks(0).count(), 0);
-        assert_eq!(chunks(5).collect::<Vec<_>>(), vec![(0, 5)]);
-        let big = 2 * MAX_CHUNK + 3;
-        assert_eq!(
-            chunks(big).collect::<Vec<_>>(),
-            vec![(0, MAX_CHUNK), (MAX_CHUNK, MAX_CHUNK), (2 * MAX_CHUNK, 3)]
-        );
-    }
-
-    #[test]
-    fn asserts_come_from_the_bindings() {
-        assert_eq!(Assert::NOCHECK.as_raw(), ffi::MPI_MODE_NOCHECK as c_int);
-        assert!((Assert::NOPRECEDE | Assert::NOSUCCEED).contains(Assert::NOSUCCEED));
-        assert!(!Assert::NONE.contains(Assert::NOPUT));
-        assert_ne!(LockType::Shared.as_raw(), LockType::Exclusive.as_raw());
-    }
-}
-
-/// The call that closes an epoch.
-#[derive(Clone, Copy)]
-enum Close {
-    Fence(Assert),
-    Unlock(Rank),
-    UnlockAll,
-    Complete,
-    Wait,
-}
-
-/// Closes an epoch: explicitly with `finish`, or on drop if the closure unwound, so
-/// that no MPI operation can still write into a buffer whose borrow has ended.
-struct Closer {
-    raw: ffi::MPI_Win,
-    close: Option<Close>,
-}
-
-impl Closer {
-    #[inline]
-    fn new(raw: ffi::MPI_Win, close: Close) -> Self {
-        Closer {
-            raw,
-            close: Some(close),
-        }
-    }
-
-    #[inline]
-    fn run(raw: ffi::MPI_Win, close: Close) -> Result<()> {
-        // SAFETY: `raw` is a valid window with an open epoch of the kind `close` ends.
-        unsafe {
-            match close {
-                Close::Fence(a) => check("MPI_Win_fence", ffi::MPI_Win_fence(a.as_raw(), raw)),
-                Close::Unlock(t) => check("MPI_Win_unlock", ffi::MPI_Win_unlock(t, raw)),
-                Close::UnlockAll => check("MPI_Win_unlock_all", ffi::MPI_Win_unlock_all(raw)),
-                Close::Complete => check("MPI_Win_complete", ffi::MPI_Win_complete(raw)),
-                Close::Wait => check("MPI_Win_wait", ffi::MPI_Win_wait(raw)),
-            }
-        }
-    }
-
-    #[inline]
-    fn finish(mut self) -> Result<()> {
-        match self.close.take() {
-            Some(close) => Self::run(self.raw, close),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Closer {
-    fn drop(&mut self) {
-        if let Some(close) = self.close.take() {
-            let _ = Self::run(self.raw, close);
-        }
     }
 }
 

@@ -36,6 +36,30 @@
 //! # }
 //! ```
 //!
+//! The barriers of the protocol run on a communicator private to the array, so no
+//! barrier of user code can stand in for another rank's `sync` (there is no
+//! `SharedArray::comm()`):
+//!
+//! ```compile_fail
+//! # fn f(a: &quicklb_transport::SharedArray<f64>) {
+//! use mpi::traits::*;
+//! a.comm().barrier(); // error: no method named `comm`
+//! # }
+//! ```
+//!
+//! Arrays and views stay on the thread that made them (neither `Send` nor `Sync`, by
+//! decision):
+//!
+//! ```compile_fail
+//! fn needs_send<S: Send>() {}
+//! needs_send::<quicklb_transport::SharedArray<f64>>();
+//! ```
+//!
+//! ```compile_fail
+//! fn needs_sync<S: Sync>() {}
+//! needs_sync::<quicklb_transport::SharedArray<f64>>();
+//! ```
+//!
 //! ```no_run
 //! use mpi::traits::*;
 //! use quicklb_transport::SharedArray;
@@ -68,7 +92,7 @@ use mpi::traits::CommunicatorCollectives;
 use ndarray::{ArrayView, ArrayViewMut, Dimension, StrideShape};
 
 use crate::error::{check, invalid, set_errors_return, Error, Result};
-use crate::persistent::all_ok;
+use crate::layout::{agree, Span};
 
 /// The node communicator: the ranks of `comm` that can share memory with this one
 /// (`MPI_Comm_split_type` with `MPI_COMM_TYPE_SHARED`), ordered as in `comm`, with
@@ -220,8 +244,13 @@ pub struct SharedArray<T: Equivalence + bytemuck::Pod> {
     reading: bool,
     /// The `lock_all` epoch is open (it is, once construction succeeded).
     locked: bool,
-    comm: SimpleCommunicator,
+    /// The node communicator whose barriers switch the phases. Private: a barrier
+    /// on it elsewhere would stand in for another rank's `sync`.
+    protocol: SimpleCommunicator,
     _t: PhantomData<T>,
+    /// Neither `Send` nor `Sync`, by decision: the phase protocol belongs to the
+    /// thread that created the array.
+    _thread: PhantomData<*const ()>,
 }
 
 /// The read phase of a [`SharedArray`], obtained from [`SharedArray::sync`]: every
@@ -238,12 +267,13 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
     /// Collective over `comm`; every segment starts zeroed.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] if `comm` spans several nodes or `T` is zero-sized
-    /// or the size overflows; [`Error::Mpi`] if MPI fails to allocate.
+    /// [`Error::InvalidArgument`] if `comm` spans several nodes; the same
+    /// `Error::InvalidArgument` on every rank (agreed before the collective
+    /// allocation) if `T` is zero-sized or differs between ranks, or a rank's length
+    /// or the node's total overflows; [`Error::Mpi`] if MPI fails to allocate.
     pub fn new<C: Communicator>(comm: &C, local_len: usize) -> Result<Self> {
         let parent_size = comm.size() as usize;
         let comm = split_shared(comm)?;
-        let elem = std::mem::size_of::<T>();
         let size = comm.size() as usize;
         if size != parent_size {
             return Err(invalid(
@@ -254,29 +284,14 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
                 ),
             ));
         }
-        // Checked on every rank and agreed on before the collective allocation, so a
-        // bad length on one rank is an error everywhere rather than a hang.
-        let checked = (|| {
-            if elem == 0 {
-                return Err(invalid("SharedArray::new", "zero-sized element type"));
-            }
-            let bytes = local_len
-                .checked_mul(elem)
-                .filter(|&b| b <= ffi::MPI_Aint::MAX as usize)
-                .ok_or_else(|| {
-                    invalid("SharedArray::new", format!("{local_len} elements overflow"))
-                })?;
-            let disp_unit = c_int::try_from(elem)
-                .map_err(|_| invalid("SharedArray::new", "element size exceeds c_int"))?;
-            Ok((bytes, disp_unit))
-        })();
-        if !all_ok(&comm, checked.is_ok())? && checked.is_ok() {
-            return Err(invalid(
-                "SharedArray::new",
-                "another rank's arguments were rejected",
-            ));
-        }
-        let (bytes, disp_unit) = checked?;
+        // Lengths and element types of all ranks, agreed before the collective
+        // allocation, so a bad argument on one rank is the same error everywhere
+        // rather than a hang.
+        agree::<T>(comm.as_raw(), "SharedArray::new", local_len, Span::Node, 0)?;
+        let elem = std::mem::size_of::<T>();
+        let bytes = local_len * elem; // checked by `agree`
+        let disp_unit = c_int::try_from(elem)
+            .map_err(|_| invalid("SharedArray::new", "element size exceeds c_int"))?;
         let mut base: *mut T = std::ptr::null_mut();
         let mut win = MaybeUninit::<ffi::MPI_Win>::uninit();
         // SAFETY: `comm` is a live node communicator; `base` receives the address of
@@ -302,8 +317,9 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
             rank: comm.rank() as usize,
             reading: false,
             locked: false,
-            comm,
+            protocol: comm,
             _t: PhantomData,
+            _thread: PhantomData,
         };
         // SAFETY: `win` is a live window; MPI_ERRORS_RETURN is a predefined handler.
         let rc = unsafe { ffi::MPI_Win_set_errhandler(win, ffi::RSMPI_ERRORS_RETURN) };
@@ -341,7 +357,11 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
         let rc = unsafe { ffi::MPI_Win_lock_all(ffi::MPI_MODE_NOCHECK as c_int, win) };
         check("MPI_Win_lock_all", rc)?;
         array.locked = true;
-        array.local_mut().fill(T::zeroed());
+        let (own, own_len) = array.segments[array.rank];
+        // SAFETY: this rank's segment holds `own_len` elements of uninitialised MPI
+        // memory that nobody reads before the memory barrier below; zeroing raw bytes
+        // forms no reference to it, and all-zero bytes are a valid `T: Pod`.
+        unsafe { std::ptr::write_bytes(own, 0, own_len) };
         array.memory_barrier()?;
         Ok(array)
     }
@@ -377,11 +397,6 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
     /// Offset of segment `rank` in the whole array (sum of the lengths before it).
     pub fn segment_offset(&self, rank: usize) -> usize {
         self.segments[..rank].iter().map(|s| s.1).sum()
-    }
-
-    /// The array's node communicator (owned by the array, `MPI_ERRORS_RETURN`).
-    pub fn comm(&self) -> &SimpleCommunicator {
-        &self.comm
     }
 
     /// This rank's own segment, for reading. Always allowed: only this rank writes it.
@@ -447,7 +462,7 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
         check("MPI_Win_sync", unsafe { ffi::MPI_Win_sync(self.win) })?;
         // SAFETY: the communicator is live.
         check("MPI_Barrier", unsafe {
-            ffi::MPI_Barrier(self.comm.as_raw())
+            ffi::MPI_Barrier(self.protocol.as_raw())
         })?;
         // SAFETY: as above.
         check("MPI_Win_sync", unsafe { ffi::MPI_Win_sync(self.win) })
@@ -458,7 +473,7 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
         // Reads need no memory fence; the barrier orders them before later writes.
         // SAFETY: the communicator is live.
         check("MPI_Barrier", unsafe {
-            ffi::MPI_Barrier(self.comm.as_raw())
+            ffi::MPI_Barrier(self.protocol.as_raw())
         })
     }
 }

@@ -6,7 +6,8 @@
 //! - the whole array as one contiguous slice, and 2-D ndarray views of segments;
 //! - a leaked `SharedView` (phases stay matched), and error cases (bad view shape,
 //!   malformed node numbering, a length that overflows on one rank only: an error on
-//!   every rank).
+//!   every rank; so are element types that differ by rank, and segments whose
+//!   total overflows).
 
 use mpi::topology::Color;
 use mpi::traits::*;
@@ -116,14 +117,34 @@ fn main() {
     let len = if rank == size - 1 { usize::MAX } else { 4 };
     match SharedArray::<f64>::new(&world, len) {
         Err(Error::InvalidArgument { reason, .. }) => {
-            let expected = if rank == size - 1 {
-                "overflow"
-            } else {
-                "another rank"
-            };
-            assert!(reason.contains(expected), "{reason}");
+            assert!(reason.contains(&format!("rank {}", size - 1)), "{reason}");
+            assert!(reason.contains("overflow"), "{reason}");
         }
         other => panic!("rank {rank}: expected an error, got {other:?}"),
+    }
+
+    // An element type that differs by rank: the same error on every rank (agreed
+    // before the collective allocation), nobody hangs.
+    if size > 1 {
+        let mixed = if rank == 0 {
+            SharedArray::<u8>::new(&world, 32).map(drop)
+        } else {
+            SharedArray::<u64>::new(&world, 4).map(drop)
+        };
+        match mixed {
+            Err(Error::InvalidArgument { reason, .. }) => {
+                assert!(reason.contains("element type differs"), "{reason}")
+            }
+            other => panic!("rank {rank}: mixed element types gave {other:?}"),
+        }
+        // Lengths that each fit but add up to more than one node allocation can hold.
+        let each = (isize::MAX as usize) / 8 / size as usize + 1;
+        match SharedArray::<u64>::new(&world, each) {
+            Err(Error::InvalidArgument { reason, .. }) => {
+                assert!(reason.contains("add up"), "{reason}")
+            }
+            other => panic!("rank {rank}: an oversized node total gave {other:?}"),
+        }
     }
 
     // Every rank owns nothing: still a valid (empty) array.

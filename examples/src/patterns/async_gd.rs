@@ -306,12 +306,12 @@ pub fn run<C: Communicator>(comm: &C, params: &AsyncGdParams) -> Result<AsyncGdS
                 shard.gradient(&x, &mut contribution[1..]);
                 win.lock(0, LockType::Shared, |e| {
                     e.accumulate(&contribution, 0, layout.count(), SystemOperation::sum())
-                })??;
+                })?;
                 contributed += 1;
             }
             win.lock(0, LockType::Exclusive, |e| {
                 e.get(&mut acc, 0, layout.count())
-            })??;
+            })?;
             if acc[0] == 0.0 {
                 std::thread::yield_now();
                 continue;
@@ -326,17 +326,17 @@ pub fn run<C: Communicator>(comm: &C, params: &AsyncGdParams) -> Result<AsyncGdS
             win.lock(0, LockType::Exclusive, |e| {
                 e.accumulate(&consumed, 0, layout.count(), SystemOperation::sum())?;
                 e.put(&head, 0, Layout::VERSION)
-            })??;
+            })?;
             applied += acc[0] as u64;
             updates += 1;
         }
         let stop = [1.0];
-        win.lock(0, LockType::Exclusive, |e| e.put(&stop, 0, Layout::STOP))??;
+        win.lock(0, LockType::Exclusive, |e| e.put(&stop, 0, Layout::STOP))?;
     } else {
         let mut head = vec![0.0; 2 + d];
         let mut last_version = -1.0;
         loop {
-            win.lock(0, LockType::Shared, |e| e.get(&mut head, 0, Layout::STOP))??;
+            win.lock(0, LockType::Shared, |e| e.get(&mut head, 0, Layout::STOP))?;
             if head[Layout::STOP] != 0.0 {
                 break;
             }
@@ -349,7 +349,7 @@ pub fn run<C: Communicator>(comm: &C, params: &AsyncGdParams) -> Result<AsyncGdS
             shard.gradient(&head[2..], &mut contribution[1..]);
             win.lock(0, LockType::Shared, |e| {
                 e.accumulate(&contribution, 0, layout.count(), SystemOperation::sum())
-            })??;
+            })?;
             contributed += 1;
         }
     }
@@ -359,7 +359,7 @@ pub fn run<C: Communicator>(comm: &C, params: &AsyncGdParams) -> Result<AsyncGdS
     if rank == 0 {
         win.lock(0, LockType::Exclusive, |e| {
             e.get(&mut leftover, 0, layout.count())
-        })??;
+        })?;
     }
     drop(win); // MPI_Win_free, collective
     let root = comm.process_at_rank(0);

@@ -63,9 +63,9 @@ pub fn run<C: Communicator>(comm: &C) -> Result<RmaSummary> {
         if rank == 0 {
             epoch.put(&put_value, put_target, 0)?;
         }
-        Ok::<_, quicklb_transport::Error>(())
-    })??;
-    let slot0 = win.local()[0];
+        Ok(())
+    })?;
+    let slot0 = win.with_local(|local| local[0])?;
     let want0 = if rank == put_target { PUT_VALUE } else { 0 };
     check(slot0 == want0, || {
         format!("rank {rank}: slot 0 holds {slot0} after the fence put, expected {want0}")
@@ -73,16 +73,16 @@ pub fn run<C: Communicator>(comm: &C) -> Result<RmaSummary> {
 
     // 2. Fence: everyone accumulates rank + 1 into rank 0's slot 1.
     let mine = [i64::from(rank) + 1];
-    win.fence(|epoch| epoch.accumulate(&mine, 0, 1, SystemOperation::sum()))??;
+    win.fence(|epoch| epoch.accumulate(&mine, 0, 1, SystemOperation::sum()))?;
 
     // 3. Passive target: read rank 0's total and the put target's 42 under shared
     //    locks; the targets do nothing.
     let mut total = [0i64];
-    win.lock(0, LockType::Shared, |epoch| epoch.get(&mut total, 0, 1))??;
+    win.lock(0, LockType::Shared, |epoch| epoch.get(&mut total, 0, 1))?;
     let mut put_seen = [0i64];
     win.lock(put_target, LockType::Shared, |epoch| {
         epoch.get(&mut put_seen, put_target, 0)
-    })??;
+    })?;
     check(total[0] == expected_total(size), || {
         format!(
             "rank {rank}: read total {} from rank 0, expected {}",
@@ -105,8 +105,8 @@ pub fn run<C: Communicator>(comm: &C) -> Result<RmaSummary> {
     let origins = group.include(&[left]);
     let targets = group.include(&[right]);
     let token = [PSCW_BASE + i64::from(rank)];
-    win.pscw(&origins, &targets, |epoch| epoch.put(&token, right, 2))??;
-    let slot2 = win.local()[2];
+    win.pscw(&origins, &targets, |epoch| epoch.put(&token, right, 2))?;
+    let slot2 = win.with_local(|local| local[2])?;
     check(slot2 == PSCW_BASE + i64::from(left), || {
         format!(
             "rank {rank}: slot 2 holds {slot2} after post/start/complete/wait, expected {}",
@@ -114,7 +114,7 @@ pub fn run<C: Communicator>(comm: &C) -> Result<RmaSummary> {
         )
     })?;
 
-    let window: [i64; 3] = [win.local()[0], win.local()[1], win.local()[2]];
+    let window: [i64; 3] = win.with_local(|local| [local[0], local[1], local[2]])?;
     drop(win); // MPI_Win_free, collective
 
     let root = comm.process_at_rank(0);
