@@ -28,7 +28,9 @@
 // Numeric kernels index several arrays in lockstep; iterator chains would hide that.
 #![allow(clippy::needless_range_loop)]
 
+mod equilibrium;
 mod error;
+mod fastexp;
 mod ignition;
 mod kinetics;
 mod linalg;

@@ -20,10 +20,14 @@ impl Arrhenius {
     /// `(k, d ln k / dT)` at the temperature whose log and inverse are given.
     #[inline]
     pub fn eval(&self, ln_t: f64, inv_t: f64) -> (f64, f64) {
-        let k = if self.b == 0.0 && self.e_over_r == 0.0 {
+        let k = if self.e_over_r == 0.0 && self.b == 0.0 {
             self.a
+        } else if self.e_over_r == 0.0 && self.b == -1.0 {
+            self.a * inv_t
+        } else if self.e_over_r == 0.0 && self.b == -2.0 {
+            self.a * inv_t * inv_t
         } else {
-            self.a * libm::exp(self.b * ln_t - self.e_over_r * inv_t)
+            self.a * crate::fastexp::exp(self.b * ln_t - self.e_over_r * inv_t)
         };
         (k, (self.b + self.e_over_r * inv_t) * inv_t)
     }
@@ -78,6 +82,11 @@ pub(crate) struct Reaction {
     pub net: Vec<(usize, f64)>,
     /// `Σ ν_k'' - Σ ν_k'` (for the standard concentration in `Kc`).
     pub delta_nu: f64,
+    /// `net` with integer coefficients, and `delta_nu` as an integer.
+    pub net_int: Vec<(usize, i32)>,
+    pub delta_nu_int: i32,
+    /// `Σ |ν_k| <= 6`: `Kc` may be formed from species factors.
+    pub kc_from_species: bool,
     pub reversible: bool,
     /// High-pressure rate for falloff, the only rate otherwise.
     pub rate: Arrhenius,
@@ -85,7 +94,6 @@ pub(crate) struct Reaction {
 }
 
 #[derive(Debug)]
-#[allow(dead_code)] // elements and composition: for the HP equilibrium
 pub(crate) struct Inner {
     pub phase: String,
     pub species: Vec<String>,

@@ -2,6 +2,7 @@
 
 use crate::kinetics::Kinetics;
 use crate::linalg::{lu_factor, lu_solve};
+use crate::mechanism::Inner;
 use crate::rosenbrock::{Tableau, MAX_STAGES, RODAS4};
 use crate::{Error, Mechanism, Result};
 
@@ -69,6 +70,7 @@ const FAC_MAX: f64 = 6.0;
 pub struct Reactor {
     mech: Mechanism,
     options: ReactorOptions,
+    tableau: &'static Tableau,
     kin: Kinetics,
     n: usize,
     y: Vec<f64>,
@@ -91,6 +93,7 @@ impl Reactor {
         Reactor {
             mech: mechanism.clone(),
             options,
+            tableau: &RODAS4,
             kin: Kinetics::new(&mechanism.inner),
             n,
             y: vec![0.0; n],
@@ -196,6 +199,76 @@ impl Reactor {
         (s / self.n as f64).sqrt()
     }
 
+    /// One step attempt of size `h` from `self.y` with the current Jacobian:
+    /// `y_new` and the error norm (infinite if the step failed numerically).
+    fn attempt(&mut self, mech: &Inner, pressure: f64, h: f64, tab: &Tableau) -> f64 {
+        let n = self.n;
+        // G = 1/(h γ) I - J.
+        let g = 1.0 / (h * tab.gamma);
+        for i in 0..n * n {
+            self.lu[i] = -self.jac[i];
+        }
+        for i in 0..n {
+            self.lu[i * n + i] += g;
+        }
+        if !lu_factor(&mut self.lu, n, &mut self.piv) {
+            return f64::INFINITY;
+        }
+        let hinv = 1.0 / h;
+        for s in 0..tab.stages {
+            if s > 0 && tab.new_f[s] {
+                self.y_stage.copy_from_slice(&self.y);
+                for j in 0..s {
+                    let a = tab.a[s][j];
+                    if a != 0.0 {
+                        let kj = &self.ks[j * n..(j + 1) * n];
+                        for i in 0..n {
+                            self.y_stage[i] += a * kj[i];
+                        }
+                    }
+                }
+                if !(self.y_stage[0] > 0.0 && self.y_stage[0].is_finite()) {
+                    return f64::INFINITY;
+                }
+                self.kin
+                    .rhs(mech, pressure, &self.y_stage, &mut self.f_stage);
+            }
+            let source = if s == 0 || !tab.new_f[..=s].iter().skip(1).any(|&b| b) {
+                &self.f0
+            } else {
+                &self.f_stage
+            };
+            self.rhs.copy_from_slice(source);
+            for j in 0..s {
+                let c = tab.c[s][j];
+                if c != 0.0 {
+                    let kj = &self.ks[j * n..(j + 1) * n];
+                    for i in 0..n {
+                        self.rhs[i] += c * hinv * kj[i];
+                    }
+                }
+            }
+            lu_solve(&self.lu, n, &self.piv, &mut self.rhs);
+            self.ks[s * n..(s + 1) * n].copy_from_slice(&self.rhs);
+        }
+        self.y_new.copy_from_slice(&self.y);
+        self.err.iter_mut().for_each(|v| *v = 0.0);
+        for s in 0..tab.stages {
+            let (m, e) = (tab.m[s], tab.e[s]);
+            let ks = &self.ks[s * n..(s + 1) * n];
+            for i in 0..n {
+                self.y_new[i] += m * ks[i];
+                self.err[i] += e * ks[i];
+            }
+        }
+        let err = self.norm(&self.err, &self.y, &self.y_new);
+        if err.is_finite() && self.y_new.iter().all(|v| v.is_finite()) && self.y_new[0] > 0.0 {
+            err
+        } else {
+            f64::INFINITY
+        }
+    }
+
     /// The integrator; `observer(t, y, f(y))` sees every accepted point, and `t = 0`.
     pub(crate) fn integrate<O: FnMut(f64, &[f64], &[f64])>(
         &mut self,
@@ -214,17 +287,22 @@ impl Reactor {
         if !(opts.rtol > 0.0 && opts.atol > 0.0) {
             return Err(Error::InvalidInput("rtol and atol must be > 0".into()));
         }
-        let tab: &Tableau = &RODAS4;
+        let tab = self.tableau;
         let n = self.n;
         let mut stats = StepStats::default();
         self.y.copy_from_slice(state);
         let mech = self.mech.inner.clone();
         let mech = &*mech;
-        self.kin.rhs(mech, pressure, &self.y, &mut self.f0);
-        observer(0.0, &self.y, &self.f0);
         if dt == 0.0 {
+            self.kin.rhs(mech, pressure, &self.y, &mut self.f0);
+            observer(0.0, &self.y, &self.f0);
             return Ok(stats);
         }
+        // f(y) comes with the Jacobian, which the first step needs anyway.
+        self.kin
+            .jacobian(mech, pressure, &self.y, &mut self.f0, &mut self.jac);
+        let mut jac_current = true;
+        observer(0.0, &self.y, &self.f0);
         if self.f0.iter().any(|v| !v.is_finite()) {
             return Err(Error::Integration {
                 t: 0.0,
@@ -267,7 +345,6 @@ impl Reactor {
 
         let mut t = 0.0;
         let mut last_rejected = false;
-        let mut jac_current = false;
         while t < dt {
             if (stats.steps + stats.rejected) as usize >= opts.max_steps {
                 return Err(Error::Integration {
@@ -290,76 +367,7 @@ impl Reactor {
                     .jacobian(mech, pressure, &self.y, &mut self.f_stage, &mut self.jac);
                 jac_current = true;
             }
-            // G = 1/(h γ) I - J.
-            let g = 1.0 / (h * tab.gamma);
-            for i in 0..n * n {
-                self.lu[i] = -self.jac[i];
-            }
-            for i in 0..n {
-                self.lu[i * n + i] += g;
-            }
-            let ok = lu_factor(&mut self.lu, n, &mut self.piv);
-            let mut finite = ok;
-            if ok {
-                let hinv = 1.0 / h;
-                for s in 0..tab.stages {
-                    if s > 0 && tab.new_f[s] {
-                        self.y_stage.copy_from_slice(&self.y);
-                        for j in 0..s {
-                            let a = tab.a[s][j];
-                            if a != 0.0 {
-                                let kj = &self.ks[j * n..(j + 1) * n];
-                                for i in 0..n {
-                                    self.y_stage[i] += a * kj[i];
-                                }
-                            }
-                        }
-                        if !(self.y_stage[0] > 0.0 && self.y_stage[0].is_finite()) {
-                            finite = false;
-                            break;
-                        }
-                        self.kin
-                            .rhs(mech, pressure, &self.y_stage, &mut self.f_stage);
-                    }
-                    let source = if s == 0 || !tab.new_f[..=s].iter().skip(1).any(|&b| b) {
-                        &self.f0
-                    } else {
-                        &self.f_stage
-                    };
-                    self.rhs.copy_from_slice(source);
-                    for j in 0..s {
-                        let c = tab.c[s][j];
-                        if c != 0.0 {
-                            let kj = &self.ks[j * n..(j + 1) * n];
-                            for i in 0..n {
-                                self.rhs[i] += c * hinv * kj[i];
-                            }
-                        }
-                    }
-                    lu_solve(&self.lu, n, &self.piv, &mut self.rhs);
-                    self.ks[s * n..(s + 1) * n].copy_from_slice(&self.rhs);
-                }
-            }
-            let mut err = f64::INFINITY;
-            if finite {
-                self.y_new.copy_from_slice(&self.y);
-                self.err.iter_mut().for_each(|v| *v = 0.0);
-                for s in 0..tab.stages {
-                    let (m, e) = (tab.m[s], tab.e[s]);
-                    let ks = &self.ks[s * n..(s + 1) * n];
-                    for i in 0..n {
-                        self.y_new[i] += m * ks[i];
-                        self.err[i] += e * ks[i];
-                    }
-                }
-                err = self.norm(&self.err, &self.y, &self.y_new);
-                if !(err.is_finite()
-                    && self.y_new.iter().all(|v| v.is_finite())
-                    && self.y_new[0] > 0.0)
-                {
-                    err = f64::INFINITY;
-                }
-            }
+            let err = self.attempt(mech, pressure, h, tab);
             if !err.is_finite() {
                 stats.rejected += 1;
                 last_rejected = true;
@@ -375,8 +383,16 @@ impl Reactor {
                 stats.steps += 1;
                 std::mem::swap(&mut self.y, &mut self.y_new);
                 t = if last { dt } else { t + h };
-                self.kin.rhs(mech, pressure, &self.y, &mut self.f0);
-                jac_current = false;
+                // The next step needs J(y) and f(y): one pass gives both; the
+                // end point needs f only (for the observer).
+                if t < dt {
+                    self.kin
+                        .jacobian(mech, pressure, &self.y, &mut self.f0, &mut self.jac);
+                    jac_current = true;
+                } else {
+                    self.kin.rhs(mech, pressure, &self.y, &mut self.f0);
+                    jac_current = false;
+                }
                 observer(t, &self.y, &self.f0);
                 h *= if last_rejected { fac.min(1.0) } else { fac };
                 last_rejected = false;
@@ -388,5 +404,152 @@ impl Reactor {
         }
         state.copy_from_slice(&self.y);
         Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rosenbrock::RODAS3;
+
+    /// `n` fixed steps of `h` with `tab`, from `y0`.
+    fn fixed_steps(
+        reactor: &mut Reactor,
+        tab: &'static Tableau,
+        y0: &[f64],
+        h: f64,
+        n: usize,
+    ) -> Vec<f64> {
+        let mech = reactor.mech.inner.clone();
+        reactor.y.copy_from_slice(y0);
+        for _ in 0..n {
+            reactor.kin.jacobian(
+                &mech,
+                101325.0,
+                &reactor.y,
+                &mut reactor.f0,
+                &mut reactor.jac,
+            );
+            let err = reactor.attempt(&mech, 101325.0, h, tab);
+            assert!(err.is_finite());
+            std::mem::swap(&mut reactor.y, &mut reactor.y_new);
+        }
+        reactor.y.clone()
+    }
+
+    /// A state in the middle of the H2/air induction at 1100 K: every species active.
+    fn active_state(reactor: &mut Reactor) -> Vec<f64> {
+        let mech = reactor.mechanism().clone();
+        let mut y = vec![1100.0];
+        y.extend(mech.mass_fractions("H2:2, O2:1, N2:3.76").unwrap());
+        reactor.advance(&mut y, 101325.0, 7e-5).unwrap();
+        y
+    }
+
+    /// Halving a fixed step divides the error by about `2^order` (the tableaus
+    /// are typed in correctly).
+    #[test]
+    fn tableaus_have_their_order() {
+        let mech = Mechanism::bundled_h2_o2();
+        let mut reactor = Reactor::new(&mech, ReactorOptions::default());
+        let y0 = active_state(&mut reactor);
+        let span = 2e-6;
+        let reference = fixed_steps(&mut reactor, &RODAS4, &y0, span / 1024.0, 1024);
+        for (tab, order, name) in [(&RODAS3, 3.0, "RODAS3"), (&RODAS4, 4.0, "RODAS4")] {
+            let err = |n: usize, r: &mut Reactor| {
+                let y = fixed_steps(r, tab, &y0, span / n as f64, n);
+                // Weighted like the controller: relative to the largest value.
+                (0..y.len())
+                    .map(|i| ((y[i] - reference[i]) / (reference[i].abs() + 1e-9)).abs())
+                    .fold(0.0, f64::max)
+            };
+            let (e1, e2, e3) = (
+                err(8, &mut reactor),
+                err(16, &mut reactor),
+                err(32, &mut reactor),
+            );
+            for ratio in [e1 / e2, e2 / e3] {
+                let observed = ratio.log2();
+                assert!(
+                    (observed - order).abs() < 0.6,
+                    "{name}: observed order {observed} ({e1:e}, {e2:e}, {e3:e})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bitwise_reproducible_and_stateless() {
+        let mech = Mechanism::bundled_h2_o2();
+        let mut a = Reactor::new(&mech, ReactorOptions::default());
+        let y0 = active_state(&mut a);
+        let mut y1 = y0.clone();
+        let s1 = a.advance(&mut y1, 101325.0, 1e-4).unwrap();
+        // A clone used for other work in between, and a fresh reactor, agree bit for bit.
+        let mut b = a.clone();
+        let mut other = y0.clone();
+        other[0] = 1500.0;
+        b.advance(&mut other, 2e5, 3e-5).unwrap();
+        let mut y2 = y0.clone();
+        let s2 = b.advance(&mut y2, 101325.0, 1e-4).unwrap();
+        let mut y3 = y0.clone();
+        let s3 = Reactor::new(&mech, ReactorOptions::default())
+            .advance(&mut y3, 101325.0, 1e-4)
+            .unwrap();
+        assert_eq!(s1, s2);
+        assert_eq!(s1, s3);
+        for i in 0..y1.len() {
+            assert_eq!(y1[i].to_bits(), y2[i].to_bits());
+            assert_eq!(y1[i].to_bits(), y3[i].to_bits());
+        }
+    }
+
+    #[test]
+    fn bad_input_is_an_error_and_leaves_the_state() {
+        let mech = Mechanism::bundled_h2_o2();
+        let mut r = Reactor::new(&mech, ReactorOptions::default());
+        let mut y = vec![1000.0];
+        y.extend(mech.mass_fractions("H2:2, O2:1").unwrap());
+        let keep = y.clone();
+        assert!(matches!(
+            r.advance(&mut y[..5], 101325.0, 1e-3),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            r.advance(&mut y, -1.0, 1e-3),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            r.advance(&mut y, 101325.0, f64::NAN),
+            Err(Error::InvalidInput(_))
+        ));
+        let mut cold = y.clone();
+        cold[0] = -5.0;
+        assert!(matches!(
+            r.advance(&mut cold, 101325.0, 1e-3),
+            Err(Error::InvalidInput(_))
+        ));
+        let mut few = Reactor::new(
+            &mech,
+            ReactorOptions {
+                max_steps: 3,
+                ..ReactorOptions::default()
+            },
+        );
+        let mut hot = y.clone();
+        hot[0] = 1200.0;
+        let before = hot.clone();
+        assert!(matches!(
+            few.advance(&mut hot, 101325.0, 1e-3),
+            Err(Error::Integration { .. })
+        ));
+        assert_eq!(hot, before);
+        assert_eq!(y, keep);
+        // dt = 0 is no work.
+        assert_eq!(
+            r.advance(&mut y, 101325.0, 0.0).unwrap(),
+            StepStats::default()
+        );
+        assert_eq!(y, keep);
     }
 }
