@@ -24,7 +24,7 @@ const BIG: f64 = 1e300;
 const SMALL: f64 = 1e-300;
 const LN_10: f64 = std::f64::consts::LN_10;
 /// Bound on `|g_k/RT|` for equilibrium constants as products of `exp(g_k/RT)`:
-/// a reaction with at most 6 net stoichiometric units (`Σ |ν_k|`) stays below `e^600`.
+/// a reaction with at most 6 stoichiometric units (`Σ ν' + Σ ν''`) stays below `e^600`.
 const EXP_G_LIMIT: f64 = 100.0;
 
 /// Scratch space for one mechanism; allocated once.
@@ -284,16 +284,10 @@ impl Kinetics {
             let fwd = product(&r.reactants, conc);
             let (inv_kc, rev) = if r.reversible {
                 let inv_kc = if m.species_kc && r.kc_from_species {
-                    // 1/Kc = Π_k exp(g_k/RT)^ν_k · c0^-Δν, |exponents| <= 6 · EXP_G_LIMIT.
-                    let mut p = 1.0;
-                    for &(k, nu) in &r.net_int {
-                        let f = if nu > 0 {
-                            self.exp_g[k]
-                        } else {
-                            self.inv_exp_g[k]
-                        };
-                        p *= power(f, nu.unsigned_abs());
-                    }
+                    // 1/Kc = Π_products exp(g_k/RT)^ν'' · Π_reactants exp(-g_k/RT)^ν' · c0^-Δν,
+                    // at most 6 factors, each within e^±EXP_G_LIMIT.
+                    let mut p = product(&r.products, &self.exp_g);
+                    p *= product(&r.reactants, &self.inv_exp_g);
                     if r.delta_nu_int > 0 {
                         p *= power(m.inv_c0, r.delta_nu_int as u32);
                     } else if r.delta_nu_int < 0 {

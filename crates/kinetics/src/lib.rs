@@ -44,5 +44,5 @@ mod units;
 pub use error::{Error, Result};
 pub use ignition::{equilibrium_temperature, ignition, Ignition};
 pub use mechanism::{Mechanism, BUNDLED_H2_O2_YAML};
-pub use reactor::{Reactor, ReactorOptions, StepStats};
+pub use reactor::{Reactor, ReactorOptions, StepStats, MAX_ATOL};
 pub use units::{GAS_CONSTANT, ONE_ATM};

@@ -82,10 +82,9 @@ pub(crate) struct Reaction {
     pub net: Vec<(usize, f64)>,
     /// `Σ ν_k'' - Σ ν_k'` (for the standard concentration in `Kc`).
     pub delta_nu: f64,
-    /// `net` with integer coefficients, and `delta_nu` as an integer.
-    pub net_int: Vec<(usize, i32)>,
+    /// `delta_nu` as an integer.
     pub delta_nu_int: i32,
-    /// `Σ |ν_k| <= 6`: `Kc` may be formed from species factors.
+    /// `Σ ν' + Σ ν'' <= 6`: `Kc` may be formed from species factors.
     pub kc_from_species: bool,
     pub reversible: bool,
     /// High-pressure rate for falloff, the only rate otherwise.

@@ -821,16 +821,14 @@ fn parse_reaction(
     net.retain(|(_, n)| *n != 0.0);
     let delta_nu = products.iter().map(|(_, n)| *n as f64).sum::<f64>()
         - reactants.iter().map(|(_, n)| *n as f64).sum::<f64>();
-    let net_int: Vec<(usize, i32)> = net.iter().map(|&(k, n)| (k, n as i32)).collect();
     let delta_nu_int = delta_nu as i32;
-    let units: i32 = net_int.iter().map(|(_, n)| n.abs()).sum();
+    let units: u32 = reactants.iter().chain(&products).map(|(_, n)| *n).sum();
     Ok(Some(Reaction {
         equation: eq,
         reactants,
         products,
         net,
         delta_nu,
-        net_int,
         delta_nu_int,
         kc_from_species: units <= 6,
         reversible,
