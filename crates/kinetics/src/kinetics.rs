@@ -83,27 +83,24 @@ fn power(c: f64, n: u32) -> f64 {
     }
 }
 
-/// `Π_j C_j^ν_j`.
+/// `Π_j C_j` over the units of a side.
 #[inline]
-fn product(list: &[(usize, u32)], conc: &[f64]) -> f64 {
+fn product(units: &[u32], conc: &[f64]) -> f64 {
     let mut p = 1.0;
-    for &(k, n) in list {
-        p *= power(conc[k], n);
+    for &k in units {
+        p *= conc[k as usize];
     }
     p
 }
 
-/// `∂(Π_j C_j^ν_j)/∂C_l` for the `l`-th entry of `list`.
+/// `Π_{j != l} C_j`: the derivative of [`product`] through its `l`-th unit (a
+/// species appearing twice gets both units' terms, which sum to `2 C`).
 #[inline]
-fn product_derivative(list: &[(usize, u32)], conc: &[f64], l: usize) -> f64 {
+fn product_without(units: &[u32], conc: &[f64], l: usize) -> f64 {
     let mut p = 1.0;
-    for (j, &(k, n)) in list.iter().enumerate() {
-        if j == l {
-            if n > 1 {
-                p *= n as f64 * power(conc[k], n - 1);
-            }
-        } else {
-            p *= power(conc[k], n);
+    for (j, &k) in units.iter().enumerate() {
+        if j != l {
+            p *= conc[k as usize];
         }
     }
     p
@@ -281,13 +278,13 @@ impl Kinetics {
                     (kfe, dkfe_dm, dlnkfe, Some(e))
                 }
             };
-            let fwd = product(&r.reactants, conc);
+            let fwd = product(r.reactant_units.as_slice(), conc);
             let (inv_kc, rev) = if r.reversible {
                 let inv_kc = if m.species_kc && r.kc_from_species {
                     // 1/Kc = Π_products exp(g_k/RT)^ν'' · Π_reactants exp(-g_k/RT)^ν' · c0^-Δν,
                     // at most 6 factors, each within e^±EXP_G_LIMIT.
-                    let mut p = product(&r.products, &self.exp_g);
-                    p *= product(&r.reactants, &self.inv_exp_g);
+                    let mut p = product(r.product_units.as_slice(), &self.exp_g);
+                    p *= product(r.reactant_units.as_slice(), &self.inv_exp_g);
                     if r.delta_nu_int > 0 {
                         p *= power(m.inv_c0, r.delta_nu_int as u32);
                     } else if r.delta_nu_int < 0 {
@@ -302,7 +299,7 @@ impl Kinetics {
                     exp(dg - r.delta_nu * m.ln_c0)
                 }
                 .min(BIG);
-                (inv_kc, product(&r.products, conc))
+                (inv_kc, product(r.product_units.as_slice(), conc))
             } else {
                 (0.0, 0.0)
             };
@@ -323,15 +320,19 @@ impl Kinetics {
                 for &(k, nu) in &r.net {
                     self.dwdot_dt[k] += nu * dq_dt;
                 }
-                for (l, &(sl, _)) in r.reactants.iter().enumerate() {
-                    let d = kfe * product_derivative(&r.reactants, conc, l);
+                let reactant_units = r.reactant_units.as_slice();
+                for (l, &sl) in reactant_units.iter().enumerate() {
+                    let sl = sl as usize;
+                    let d = kfe * product_without(reactant_units, conc, l);
                     for &(k, nu) in &r.net {
                         self.jc[k * k_sp + sl] += nu * d;
                     }
                 }
                 if r.reversible {
-                    for (l, &(sl, _)) in r.products.iter().enumerate() {
-                        let d = -kfe * inv_kc * product_derivative(&r.products, conc, l);
+                    let product_units = r.product_units.as_slice();
+                    for (l, &sl) in product_units.iter().enumerate() {
+                        let sl = sl as usize;
+                        let d = -kfe * inv_kc * product_without(product_units, conc, l);
                         for &(k, nu) in &r.net {
                             self.jc[k * k_sp + sl] += nu * d;
                         }

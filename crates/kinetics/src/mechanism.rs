@@ -72,12 +72,49 @@ pub(crate) enum RateKind {
     },
 }
 
-/// One reaction, with its stoichiometry as `(species, coefficient)` lists.
+/// Most stoichiometric units on one side of a reaction (`2 OH` counts 2).
+pub(crate) const MAX_UNITS: usize = 6;
+
+/// One side of a reaction as a multiset of species, one entry per unit
+/// (`2 OH + H` is `[OH, OH, H]`): products of concentrations and their
+/// derivatives need no powers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Units {
+    pub species: [u32; MAX_UNITS],
+    pub len: u8,
+}
+
+impl Units {
+    pub fn from_pairs(pairs: &[(usize, u32)]) -> Option<Units> {
+        let mut u = Units {
+            species: [0; MAX_UNITS],
+            len: 0,
+        };
+        for &(k, n) in pairs {
+            for _ in 0..n {
+                if u.len as usize == MAX_UNITS {
+                    return None;
+                }
+                u.species[u.len as usize] = k as u32;
+                u.len += 1;
+            }
+        }
+        Some(u)
+    }
+
+    #[inline]
+    pub fn as_slice(&self) -> &[u32] {
+        &self.species[..self.len as usize]
+    }
+}
+
+/// One reaction.
 #[derive(Clone, Debug)]
 pub(crate) struct Reaction {
     pub equation: String,
-    pub reactants: Vec<(usize, u32)>,
-    pub products: Vec<(usize, u32)>,
+    /// The two sides as multisets of species.
+    pub reactant_units: Units,
+    pub product_units: Units,
     /// Net stoichiometric coefficients `ν_k'' - ν_k'`, nonzero only.
     pub net: Vec<(usize, f64)>,
     /// `Σ ν_k'' - Σ ν_k'` (for the standard concentration in `Kc`).

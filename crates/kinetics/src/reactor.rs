@@ -490,6 +490,13 @@ mod tests {
     }
 
     #[test]
+    fn reactor_is_send_and_clone() {
+        fn check<T: Send + Clone>() {}
+        check::<Reactor>();
+        check::<Mechanism>();
+    }
+
+    #[test]
     fn bitwise_reproducible_and_stateless() {
         let mech = Mechanism::bundled_h2_o2();
         let mut a = Reactor::new(&mech, ReactorOptions::default());
