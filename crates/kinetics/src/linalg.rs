@@ -45,15 +45,16 @@ pub(crate) fn lu_solve(a: &[f64], n: usize, piv: &[usize], b: &mut [f64]) {
     for i in 0..n {
         b.swap(i, piv[i]);
     }
-    // Column-oriented substitutions (axpy updates of the remaining entries):
-    // contiguous, bounds-check-free inner loops in a fixed order.
-    for i in 0..n {
-        let bi = b[i];
-        if bi != 0.0 {
-            for r in i + 1..n {
-                b[r] -= a[r * n + i] * bi;
-            }
+    // Row-oriented substitutions: contiguous, bounds-check-free inner loops
+    // (iterator zips) in a fixed order.
+    for i in 1..n {
+        let row = &a[i * n..i * n + i];
+        let (done, rest) = b.split_at_mut(i);
+        let mut s = rest[0];
+        for (&l, &x) in row.iter().zip(done.iter()) {
+            s -= l * x;
         }
+        rest[0] = s;
     }
     for i in (0..n).rev() {
         let row = &a[i * n..(i + 1) * n];
