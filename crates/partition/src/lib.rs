@@ -58,11 +58,15 @@
 //! ```
 
 mod error;
+mod local;
 mod model;
 pub mod quicklb;
 mod transfer;
 
 pub use error::Error;
+pub use local::{
+    plan_all, Borrow, Borrows, DistributedPlanner, LocalInput, LocalPlan, WholeProblem,
+};
 pub use model::{
     check_weights, rank_load, Export, Import, Metrics, NodeMap, Plan, Planner, Problem, Weights,
 };

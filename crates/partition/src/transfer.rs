@@ -1,5 +1,6 @@
 //! The default planner: rank-level transfers, then local cell choice.
 
+use crate::local::{Borrows, DistributedPlanner, LocalInput, LocalPlan};
 use crate::model::{check_weights, Export, NodeMap, Plan, Planner, Problem};
 use crate::Error;
 
@@ -159,6 +160,16 @@ pub struct Transfer {
     /// Pair senders with helpers on their own node first when a node map is
     /// given. Default `true`.
     pub node_first: bool,
+    /// [`DistributedPlanner::plan_rank`] lends nothing while the rank loads
+    /// are within this imbalance (`max / average - 1 <= min_imbalance`).
+    /// Must be finite and `>= 0`. Default `0`: balance any imbalance.
+    pub min_imbalance: f64,
+    /// [`DistributedPlanner::plan_rank`] warm-starts from
+    /// [`LocalInput::previous`] (as [`Planner::replan`] always does), so
+    /// that small weight changes move few cells. Default `false`: every plan
+    /// is fresh (on noisy measured weights fresh plans are closer to the
+    /// bound).
+    pub stable: bool,
 }
 
 impl Default for Transfer {
@@ -166,6 +177,8 @@ impl Default for Transfer {
         Transfer {
             tolerance: 5e-4,
             node_first: true,
+            min_imbalance: 0.0,
+            stable: false,
         }
     }
 }
@@ -215,12 +228,17 @@ fn two_pointer(
 
 impl Transfer {
     fn check(&self) -> Result<(), Error> {
-        if !self.tolerance.is_finite() || self.tolerance < 0.0 {
-            return Err(Error::InvalidParameter {
-                name: "tolerance",
-                value: self.tolerance,
-                reason: "must be finite and >= 0",
-            });
+        for (name, value) in [
+            ("tolerance", self.tolerance),
+            ("min_imbalance", self.min_imbalance),
+        ] {
+            if !value.is_finite() || value < 0.0 {
+                return Err(Error::InvalidParameter {
+                    name,
+                    value,
+                    reason: "must be finite and >= 0",
+                });
+            }
         }
         Ok(())
     }
@@ -587,6 +605,58 @@ impl Planner for Transfer {
 
     fn replan(&self, problem: &Problem, previous: &Plan) -> Result<Plan, Error> {
         self.build(problem, Some(previous))
+    }
+
+    fn name(&self) -> &'static str {
+        "Transfer"
+    }
+}
+
+/// Each rank plans from the `p` rank loads and its own weights: `O(p)` for the
+/// rank-level transfers plus `O(n log n)` for its own `n` cells. Helpers learn
+/// only *who* lends to them ([`Borrows::Ask`]).
+impl DistributedPlanner for Transfer {
+    fn check(&self) -> Result<(), Error> {
+        Transfer::check(self)
+    }
+
+    fn needs_all_weights(&self) -> bool {
+        false
+    }
+
+    fn plan_rank(&self, input: &LocalInput<'_>) -> Result<LocalPlan, Error> {
+        self.check()?;
+        let p = input.loads.len();
+        if input.rank >= p {
+            return Err(Error::RankOutOfRange {
+                rank: input.rank,
+                ranks: p,
+            });
+        }
+        let mut total = 0.0;
+        let mut max = 0.0f64;
+        for (rank, &l) in input.loads.iter().enumerate() {
+            if !l.is_finite() || l < 0.0 {
+                return Err(Error::InvalidLoad { rank, value: l });
+            }
+            total += l;
+            max = max.max(l);
+        }
+        let average = total / p as f64;
+        if p == 1 || average <= 0.0 || max / average - 1.0 <= self.min_imbalance {
+            check_weights(input.rank, input.own)?;
+            return Ok(LocalPlan::empty());
+        }
+        let previous = if self.stable { input.previous } else { None };
+        let prev_t = previous.and_then(LocalPlan::transfers);
+        let t = self.transfers(input.loads, input.nodes, prev_t)?;
+        let prev_e = prev_t.and(previous).map(LocalPlan::exports);
+        let exports = self.select_exports(input.rank, input.own, &t, prev_e)?;
+        let owners: Vec<usize> = t.incoming(input.rank).map(|m| m.sender).collect();
+        let helpers: Vec<usize> = t.outgoing(input.rank).iter().map(|m| m.helper).collect();
+        Ok(LocalPlan::new(exports, Borrows::Ask(owners))
+            .with_told(helpers)
+            .with_transfers(t))
     }
 
     fn name(&self) -> &'static str {
