@@ -56,6 +56,7 @@ mod watchdog;
 pub use balancer::{LoadBalancer, StepStats};
 pub use config::{Algorithm, Builder};
 pub use error::{Error, Result};
+pub use plan::{dry_run, DryRun};
 pub use report::{CellReport, RankReport, Report};
 pub use store::{CellStore, Fields};
 

@@ -7,8 +7,8 @@ use mpi::datatype::PartitionMut;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::{CommunicatorCollectives, Destination, Source};
 use quicklb_partition::{
-    check_weights, rank_load, Borrow, Borrows, DistributedPlanner, LocalInput, LocalPlan, NodeMap,
-    Weights,
+    check_weights, rank_load, Borrow, Borrows, DistributedPlanner, Export, LocalInput, LocalPlan,
+    NodeMap, Weights,
 };
 
 use crate::error::{Error, Result};
@@ -140,6 +140,63 @@ pub(crate) fn plan_local(
     })?;
     let layout = Layout::new(plan.exports(), own);
     Ok((plan, layout))
+}
+
+/// What `partition()` decides on one rank, computed without MPI from the
+/// numbers it would gather: for dry runs, tests and benchmarks at any number
+/// of ranks in one process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DryRun {
+    /// The cells this rank lends, with their helper, sorted by cell.
+    pub exports: Vec<Export>,
+    /// `(helper, cells)`: the count message this rank sends to each helper
+    /// (0 cells to a helper that expects a count but gets none), by helper.
+    pub counts_sent: Vec<(usize, usize)>,
+    /// The owners this rank expects a count from (sorted).
+    pub owners: Vec<usize>,
+}
+
+/// The planning part of `partition()` on rank `rank` without MPI: the planner
+/// of `algorithm` on this rank's weights `own` and the gathered `loads` (and
+/// `all` weights when the algorithm needs them), then the facade's own work
+/// (grouping the loans by helper, the count messages). `O(p + own cells)` for
+/// the Transfer planner.
+///
+/// ```
+/// use quicklb::partition::NodeMap;
+/// use quicklb::{dry_run, Algorithm};
+/// let own = vec![1.0; 1000];
+/// let mut loads = vec![0.0; 1024];
+/// loads[0] = 1000.0;
+/// let run = dry_run(&Algorithm::transfer(), 0, &own, &loads, None, &NodeMap::blocks(1024, 32)).unwrap();
+/// assert_eq!(run.counts_sent.len(), 1023);
+/// ```
+pub fn dry_run(
+    algorithm: &crate::Algorithm,
+    rank: usize,
+    own: &[f64],
+    loads: &[f64],
+    all: Option<&Weights>,
+    nodes: &NodeMap,
+) -> Result<DryRun> {
+    let Some(planner) = algorithm.planner() else {
+        return Ok(DryRun {
+            exports: Vec::new(),
+            counts_sent: Vec::new(),
+            owners: Vec::new(),
+        });
+    };
+    planner.check()?;
+    let (plan, layout) = plan_local(planner, rank, own, loads, all, nodes, None)?;
+    let counts_sent = counts_to_send(&plan, &layout)
+        .into_iter()
+        .map(|(h, m)| (h, m[0] as usize))
+        .collect();
+    Ok(DryRun {
+        exports: plan.exports().to_vec(),
+        counts_sent,
+        owners: owners_to_hear(&plan),
+    })
 }
 
 /// The count messages an owner sends: `(helper, [cells, weight bits])` to every
