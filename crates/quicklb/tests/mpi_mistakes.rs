@@ -10,6 +10,8 @@
 //!   1 included), `timing_block(-1)`, `smoothing(2)`, Transfer with `max_rel_li`:
 //!   errors, nothing clamped;
 //! - cells of 16 MiB lent and computed (no cell on the stack);
+//! - no collective per step: ranks may call `iterate` different numbers of
+//!   times; a wrong count is agreed at the next `report()`;
 //! - one lending pair above the MPI count limit (2^31 bytes): `OnRank` with the
 //!   transport's reason on every rank at `partition()`, nothing allocated.
 
@@ -250,6 +252,33 @@ fn above_count_limit(world: &impl Communicator) {
     assert_eq!(lb.num_lent(), 0);
 }
 
+/// The default count check sends nothing per step: ranks may call `iterate`
+/// different numbers of times while nothing is lent (the old check, an
+/// all-reduce per step, hung here), and a wrong count still reaches every rank
+/// at the next collective.
+fn no_collective_per_step(world: &impl Communicator) {
+    let rank = world.rank() as usize;
+    let n = 6;
+    let mut cells = vec![0u32; n];
+    let mut lb = LoadBalancer::<u32>::new(world, n, Algorithm::transfer()).expect("build");
+    lb.partition().expect("partition");
+    assert_eq!(lb.num_lent(), 0, "equal loads: nothing lent");
+    for _ in 0..(2 + rank) {
+        lb.iterate(&mut cells, |c| *c += 1).expect("iterate");
+    }
+    assert!(cells.iter().all(|&c| c as usize == 2 + rank));
+    let mut wrong = vec![0u32; n + usize::from(rank == 0)];
+    let stepped = lb.iterate(&mut wrong, |c| *c += 1);
+    assert_eq!(stepped.is_err(), rank == 0);
+    let agreed = Err(Error::CellCount {
+        rank: 0,
+        expected: n,
+        actual: n + 1,
+    });
+    assert_eq!(lb.report().map(|_| ()), agreed, "rank {rank}");
+    lb.report().expect("agreed once");
+}
+
 fn main() {
     let universe = mpi::initialize().expect("MPI initialises once");
     let world = universe.world();
@@ -259,6 +288,7 @@ fn main() {
     mismatches(&world);
     huge_cells(&world);
     above_count_limit(&world);
+    no_collective_per_step(&world);
     if world.rank() == 0 {
         println!("mpi_mistakes: ok on {} ranks", world.size());
     }
