@@ -159,7 +159,7 @@ pub struct LoadBalancer<T> {
     nodes: NodeMap,
     costs: Costs,
     /// The plan in use and its loans (`None`: nothing lent).
-    plan: Option<(LocalPlan, Option<Loans>)>,
+    plan: Option<(LocalPlan, Loans)>,
     stats: (PlanStats, StepStats, Totals),
     /// This rank's error of an `iterate()`, agreed at the next collective.
     pending: RefCell<Option<Pending>>,
@@ -183,7 +183,7 @@ impl<T> std::fmt::Debug for LoadBalancer<T> {
 
 impl<T> LoadBalancer<T> {
     fn loans(&self) -> Option<&Loans> {
-        self.plan.as_ref().and_then(|p| p.1.as_ref())
+        self.plan.as_ref().map(|p| &p.1)
     }
 }
 
@@ -507,7 +507,7 @@ impl<T: Pod> LoadBalancer<T> {
         Ok(())
     }
 
-    fn plan(&mut self, previous: Option<LocalPlan>) -> Result<Option<(LocalPlan, Option<Loans>)>> {
+    fn plan(&mut self, previous: Option<LocalPlan>) -> Result<Option<(LocalPlan, Loans)>> {
         let cell_bytes = std::mem::size_of::<T>();
         let weights = &self.costs.weights;
         let gathered = plan::gather(&self.comm, weights, cell_bytes, self.config.digests())?;
@@ -575,7 +575,7 @@ impl<T: Pod> LoadBalancer<T> {
         s.cells_borrowed = loans.num_borrowed();
         s.pairs_out = groups;
         s.load_planned = load - lent_weight + imported;
-        Ok(Some((plan, Some(loans))))
+        Ok(Some((plan, loans)))
     }
 
     /// One step: every local cell is computed exactly once by `compute`, here or
@@ -627,7 +627,7 @@ impl<T: Pod> LoadBalancer<T> {
             watchdog: self.watchdog.as_ref(),
             step: self.stats.2.steps,
         };
-        let loans = self.plan.as_mut().and_then(|p| p.1.as_mut());
+        let loans = self.plan.as_mut().map(|p| &mut p.1);
         let stepped = step::run(
             loans,
             &mut self.costs.weights,

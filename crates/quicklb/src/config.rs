@@ -331,8 +331,10 @@ impl<'c, C: Communicator, T: Pod> Builder<'c, C, T> {
     /// `iterate` (not your `compute`) have not completed within `limit` — a
     /// rank that never joins, e.g. `partition()` called on some ranks only —
     /// a watchdog thread prints the call, the rank and the step to stderr and
-    /// aborts the process, which ends the MPI job. Every rank must give the
-    /// same limit.
+    /// aborts the process, which ends the MPI job. An `iterate` waits for the
+    /// results of its lent cells, i.e. for its helpers' compute: choose a
+    /// limit well above the longest step. Every rank must give the same limit.
+    /// The watchdog is one sleeping thread; arming it costs a mutex lock.
     pub fn watchdog(mut self, limit: Option<Duration>) -> Self {
         self.options.watchdog = limit;
         self

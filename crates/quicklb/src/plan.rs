@@ -311,13 +311,11 @@ mod tests {
         let (many, sends, lent) = plan_hot(&own, 1024);
         assert_eq!((sends2, sends), (1, 1023));
         assert!(lent2 > n * 3 / 10 && lent > n * 9 / 10, "{lent2} {lent}");
+        // A ratio, not a time: it holds on a loaded machine and in debug builds.
         assert!(
             many < 5.0 * two + 0.05,
             "p = 1024 took {many:.3} s, p = 2 took {two:.3} s"
         );
-        if !cfg!(debug_assertions) {
-            assert!(many < 0.5, "p = 1024 took {many:.3} s");
-        }
         // A helper's side: O(p).
         let mut loads = vec![0.0; 1024];
         loads[0] = rank_load(&own);
