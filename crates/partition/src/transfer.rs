@@ -513,8 +513,7 @@ impl Transfer {
             }
             pending = rem;
         }
-        result.sort_unstable();
-        Ok(result)
+        Ok(by_cell(result, n))
     }
 
     fn build(&self, problem: &Problem, previous: Option<&Plan>) -> Result<Plan, Error> {
@@ -554,6 +553,28 @@ impl Transfer {
         }
         Ok(Plan::from_exports(exports).with_transfers(t))
     }
+}
+
+/// Sorts exports of distinct cells below `n` by cell: `O(e)` when most cells
+/// are lent, a comparison sort when few are.
+fn by_cell(mut exports: Vec<Export>, n: usize) -> Vec<Export> {
+    if exports.len() < n / 16 {
+        exports.sort_unstable();
+        return exports;
+    }
+    let mut helper_of = vec![usize::MAX; n];
+    for e in &exports {
+        helper_of[e.cell] = e.helper;
+    }
+    exports.clear();
+    exports.extend(
+        helper_of
+            .iter()
+            .enumerate()
+            .filter(|(_, &h)| h != usize::MAX)
+            .map(|(cell, &helper)| Export { cell, helper }),
+    );
+    exports
 }
 
 /// Transfers of a plan that did not come from [`Transfer`]: the current
@@ -684,6 +705,9 @@ struct Pool {
     taken: Vec<bool>,
     /// Linear searches done in the unsorted rest.
     scans: usize,
+    /// Cells looked at by those searches: at most twice the cells, so the
+    /// searches cost `O(n)` in all.
+    scanned: usize,
 }
 
 impl Pool {
@@ -696,6 +720,7 @@ impl Pool {
             next: vec![0],
             taken: vec![false; cells],
             scans: 0,
+            scanned: 0,
         }
     }
 
@@ -738,7 +763,12 @@ impl Pool {
     /// `lim`.
     fn take_fit(&mut self, lim: f64) -> Option<(f64, usize)> {
         loop {
-            let start = self.order[..self.sorted].partition_point(|x| x.0 > lim);
+            // Most takes of a large move fit the heaviest free cell: no search.
+            let start = if self.sorted > 0 && self.order[0].0 <= lim {
+                0
+            } else {
+                self.order[..self.sorted].partition_point(|x| x.0 > lim)
+            };
             let pos = self.find(start);
             if pos < self.sorted {
                 let x = self.order[pos];
@@ -751,12 +781,14 @@ impl Pool {
             }
             if self.sorted == 0
                 || self.scans >= Self::MAX_SCANS
+                || self.scanned + (self.order.len() - self.sorted) > 2 * self.order.len()
                 || lim >= self.order[self.sorted - 1].0
             {
                 self.extend((2 * self.sorted).max(64));
                 continue;
             }
             self.scans += 1;
+            self.scanned += self.order.len() - self.sorted;
             let mut best: Option<usize> = None;
             for i in self.sorted..self.order.len() {
                 let x = self.order[i];

@@ -39,33 +39,41 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    /// Groups `exports` by helper. `O(e log e)` for `e` exports.
+    /// Groups `exports` (sorted by cell) by helper, cells ascending in each
+    /// group: a counting sort, `O(e + h)` for `e` exports and helpers below `h`.
     pub(crate) fn new(exports: &[Export], weights: &[f64]) -> Self {
-        let mut sorted: Vec<Export> = exports.to_vec();
-        sorted.sort_unstable_by_key(|e| (e.helper, e.cell));
+        let Some(top) = exports.iter().map(|e| e.helper).max() else {
+            return Layout::default();
+        };
+        let mut start = vec![0usize; top + 2];
+        for e in exports {
+            start[e.helper + 1] += 1;
+        }
+        for h in 0..=top {
+            start[h + 1] += start[h];
+        }
         let mut layout = Layout {
-            cells: Vec::with_capacity(sorted.len()),
+            cells: vec![0; exports.len()],
             ..Layout::default()
         };
-        for e in &sorted {
-            layout.cells.push(e.cell);
-            match layout.groups.last_mut() {
-                Some(g) if g.helper == e.helper => {
-                    g.n += 1;
-                    if let Some(w) = layout.weight.last_mut() {
-                        *w += weights[e.cell];
-                    }
-                }
-                _ => {
-                    layout.groups.push(LentGroup {
-                        helper: e.helper,
-                        first: layout.cells.len() - 1,
-                        n: 1,
-                    });
-                    layout.weight.push(weights[e.cell]);
-                }
+        for h in 0..=top {
+            let n = start[h + 1] - start[h];
+            if n > 0 {
+                layout.groups.push(LentGroup {
+                    helper: h,
+                    first: start[h],
+                    n,
+                });
             }
         }
+        let mut weight = vec![0.0f64; top + 1];
+        let mut next = start;
+        for e in exports {
+            layout.cells[next[e.helper]] = e.cell;
+            next[e.helper] += 1;
+            weight[e.helper] += weights[e.cell];
+        }
+        layout.weight = layout.groups.iter().map(|g| weight[g.helper]).collect();
         layout
     }
 
