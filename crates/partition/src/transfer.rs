@@ -686,8 +686,10 @@ impl DistributedPlanner for Transfer {
 }
 
 /// Order of the free cells: heaviest first, ties by lower index.
+/// The pool holds positive finite weights only, whose bit patterns order like
+/// the numbers: one integer comparison each.
 fn heaviest_first(a: &(f64, usize), b: &(f64, usize)) -> std::cmp::Ordering {
-    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+    (b.0.to_bits(), a.1).cmp(&(a.0.to_bits(), b.1))
 }
 
 /// A sender's free cells, consulted in [`heaviest_first`] order but sorted
