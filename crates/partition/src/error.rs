@@ -67,6 +67,10 @@ pub enum Error {
         /// What the range is.
         reason: &'static str,
     },
+    /// A planner that needs every cell weight of every rank was given only the
+    /// rank loads ([`crate::LocalInput::all`] is `None`).
+    #[error("this planner needs every cell weight of every rank (LocalInput::all)")]
+    MissingWeights,
     /// A plan that does not fit the weights (wrong number of ranks, a cell out
     /// of range, a cell lent twice, a rank lending to itself, imports that do
     /// not mirror exports).

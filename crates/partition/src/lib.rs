@@ -17,9 +17,16 @@
 //! | [`Sort`] | all cell weights (QUICKLB sends them to the partner) | none |
 //! | [`Sort2`] | all cell weights and the node map | none |
 //!
-//! All implement [`Planner`], which takes a whole [`Problem`] and returns a
-//! whole [`Plan`]; use it when all weights are at hand (tests, benchmarks,
-//! small jobs). [`Metrics`] scores a plan.
+//! All implement [`DistributedPlanner`]: one rank's own weights and the
+//! gathered rank loads (plus every cell weight, for QUICKLB's planners) in,
+//! that rank's [`LocalPlan`] (cells lent, with their helper; owners it
+//! borrows from) out. This is what the facade runs on every rank;
+//! [`plan_all`] runs it for every rank of a whole [`Problem`] in one process.
+//! All also implement [`Planner`], which takes a whole [`Problem`] and returns
+//! a whole [`Plan`] (the same plans; use it when all weights are at hand:
+//! tests, benchmarks, small jobs). A planner written only against [`Planner`]
+//! becomes a [`DistributedPlanner`] as [`WholeProblem`]`(planner)`.
+//! [`Metrics`] scores a plan.
 //!
 //! # Using [`Transfer`] at scale (the facade's recipe)
 //!
@@ -58,11 +65,15 @@
 //! ```
 
 mod error;
+mod local;
 mod model;
 pub mod quicklb;
 mod transfer;
 
 pub use error::Error;
+pub use local::{
+    plan_all, Borrow, Borrows, DistributedPlanner, LocalInput, LocalPlan, WholeProblem,
+};
 pub use model::{
     check_weights, rank_load, Export, Import, Metrics, NodeMap, Plan, Planner, Problem, Weights,
 };

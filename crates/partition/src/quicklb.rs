@@ -34,6 +34,7 @@
 //! after the node phase (QUICKLB sums the first `n - sent` cells, which is
 //! the same count of cells but not the same cells).
 
+use crate::local::{plan_rank_from_whole, DistributedPlanner, LocalInput, LocalPlan};
 use crate::model::{rank_load, Export, Plan, Planner, Problem, Weights};
 use crate::Error;
 use std::cmp::Ordering;
@@ -154,15 +155,61 @@ pub struct Sort2 {
 }
 
 fn check_param(name: &'static str, value: f64) -> Result<(), Error> {
-    if value.is_nan() {
+    if !value.is_finite() || value < 0.0 {
         return Err(Error::InvalidParameter {
             name,
             value,
-            reason: "must not be NaN",
+            reason: "must be finite and >= 0",
         });
     }
     Ok(())
 }
+
+fn check_rounds(max_it: usize) -> Result<(), Error> {
+    if max_it == 0 {
+        return Err(Error::InvalidParameter {
+            name: "max_it",
+            value: 0.0,
+            reason: "must be at least 1 (a planner with no round never lends)",
+        });
+    }
+    Ok(())
+}
+
+impl Greedy {
+    fn check(&self) -> Result<(), Error> {
+        check_rounds(self.max_it)?;
+        check_param("max_abs_li", self.max_abs_li)
+    }
+}
+
+/// QUICKLB's planners need every cell weight: each rank plans the whole
+/// problem (as QUICKLB's ranks do between their exchanges) and keeps its part.
+macro_rules! distributed_from_whole {
+    ($t:ty, $check:expr) => {
+        impl DistributedPlanner for $t {
+            fn check(&self) -> Result<(), Error> {
+                $check(self)
+            }
+
+            fn needs_all_weights(&self) -> bool {
+                true
+            }
+
+            fn plan_rank(&self, input: &LocalInput<'_>) -> Result<LocalPlan, Error> {
+                plan_rank_from_whole(self, input)
+            }
+
+            fn name(&self) -> &'static str {
+                Planner::name(self)
+            }
+        }
+    };
+}
+
+distributed_from_whole!(Greedy, Greedy::check);
+distributed_from_whole!(Sort, Sort::check);
+distributed_from_whole!(Sort2, |s: &Sort2| s.sort.check());
 
 fn max_of(li: &[f64]) -> f64 {
     li.iter()
@@ -339,6 +386,7 @@ impl<'a> Sim<'a> {
 
 impl Sort {
     fn check(&self) -> Result<(), Error> {
+        check_rounds(self.max_it)?;
         check_param("max_abs_li", self.max_abs_li)?;
         check_param("max_rel_li", self.max_rel_li)
     }
@@ -391,7 +439,7 @@ impl Planner for Sort2 {
 
 impl Planner for Greedy {
     fn plan(&self, problem: &Problem) -> Result<Plan, Error> {
-        check_param("max_abs_li", self.max_abs_li)?;
+        self.check()?;
         let w = problem.weights();
         let p = w.num_ranks();
         let Some(mut sim) = Sim::new(w) else {

@@ -1,5 +1,6 @@
 //! The default planner: rank-level transfers, then local cell choice.
 
+use crate::local::{Borrows, DistributedPlanner, LocalInput, LocalPlan};
 use crate::model::{check_weights, Export, NodeMap, Plan, Planner, Problem};
 use crate::Error;
 
@@ -159,6 +160,16 @@ pub struct Transfer {
     /// Pair senders with helpers on their own node first when a node map is
     /// given. Default `true`.
     pub node_first: bool,
+    /// [`DistributedPlanner::plan_rank`] lends nothing while the rank loads
+    /// are within this imbalance (`max / average - 1 <= min_imbalance`).
+    /// Must be finite and `>= 0`. Default `0`: balance any imbalance.
+    pub min_imbalance: f64,
+    /// [`DistributedPlanner::plan_rank`] warm-starts from
+    /// [`LocalInput::previous`] (as [`Planner::replan`] always does), so
+    /// that small weight changes move few cells. Default `false`: every plan
+    /// is fresh (on noisy measured weights fresh plans are closer to the
+    /// bound).
+    pub stable: bool,
 }
 
 impl Default for Transfer {
@@ -166,6 +177,8 @@ impl Default for Transfer {
         Transfer {
             tolerance: 5e-4,
             node_first: true,
+            min_imbalance: 0.0,
+            stable: false,
         }
     }
 }
@@ -215,12 +228,17 @@ fn two_pointer(
 
 impl Transfer {
     fn check(&self) -> Result<(), Error> {
-        if !self.tolerance.is_finite() || self.tolerance < 0.0 {
-            return Err(Error::InvalidParameter {
-                name: "tolerance",
-                value: self.tolerance,
-                reason: "must be finite and >= 0",
-            });
+        for (name, value) in [
+            ("tolerance", self.tolerance),
+            ("min_imbalance", self.min_imbalance),
+        ] {
+            if !value.is_finite() || value < 0.0 {
+                return Err(Error::InvalidParameter {
+                    name,
+                    value,
+                    reason: "must be finite and >= 0",
+                });
+            }
         }
         Ok(())
     }
@@ -495,8 +513,7 @@ impl Transfer {
             }
             pending = rem;
         }
-        result.sort_unstable();
-        Ok(result)
+        Ok(by_cell(result, n))
     }
 
     fn build(&self, problem: &Problem, previous: Option<&Plan>) -> Result<Plan, Error> {
@@ -536,6 +553,28 @@ impl Transfer {
         }
         Ok(Plan::from_exports(exports).with_transfers(t))
     }
+}
+
+/// Sorts exports of distinct cells below `n` by cell: `O(e)` when most cells
+/// are lent, a comparison sort when few are.
+fn by_cell(mut exports: Vec<Export>, n: usize) -> Vec<Export> {
+    if exports.len() < n / 16 {
+        exports.sort_unstable();
+        return exports;
+    }
+    let mut helper_of = vec![usize::MAX; n];
+    for e in &exports {
+        helper_of[e.cell] = e.helper;
+    }
+    exports.clear();
+    exports.extend(
+        helper_of
+            .iter()
+            .enumerate()
+            .filter(|(_, &h)| h != usize::MAX)
+            .map(|(cell, &helper)| Export { cell, helper }),
+    );
+    exports
 }
 
 /// Transfers of a plan that did not come from [`Transfer`]: the current
@@ -594,9 +633,63 @@ impl Planner for Transfer {
     }
 }
 
+/// Each rank plans from the `p` rank loads and its own weights: `O(p)` for the
+/// rank-level transfers plus `O(n log n)` for its own `n` cells. Helpers learn
+/// only *who* lends to them ([`Borrows::Ask`]).
+impl DistributedPlanner for Transfer {
+    fn check(&self) -> Result<(), Error> {
+        Transfer::check(self)
+    }
+
+    fn needs_all_weights(&self) -> bool {
+        false
+    }
+
+    fn plan_rank(&self, input: &LocalInput<'_>) -> Result<LocalPlan, Error> {
+        self.check()?;
+        let p = input.loads.len();
+        if input.rank >= p {
+            return Err(Error::RankOutOfRange {
+                rank: input.rank,
+                ranks: p,
+            });
+        }
+        let mut total = 0.0;
+        let mut max = 0.0f64;
+        for (rank, &l) in input.loads.iter().enumerate() {
+            if !l.is_finite() || l < 0.0 {
+                return Err(Error::InvalidLoad { rank, value: l });
+            }
+            total += l;
+            max = max.max(l);
+        }
+        let average = total / p as f64;
+        if p == 1 || average <= 0.0 || max / average - 1.0 <= self.min_imbalance {
+            check_weights(input.rank, input.own)?;
+            return Ok(LocalPlan::empty());
+        }
+        let previous = if self.stable { input.previous } else { None };
+        let prev_t = previous.and_then(LocalPlan::transfers);
+        let t = self.transfers(input.loads, input.nodes, prev_t)?;
+        let prev_e = prev_t.and(previous).map(LocalPlan::exports);
+        let exports = self.select_exports(input.rank, input.own, &t, prev_e)?;
+        let owners: Vec<usize> = t.incoming(input.rank).map(|m| m.sender).collect();
+        let helpers: Vec<usize> = t.outgoing(input.rank).iter().map(|m| m.helper).collect();
+        Ok(LocalPlan::new(exports, Borrows::Ask(owners))
+            .with_told(helpers)
+            .with_transfers(t))
+    }
+
+    fn name(&self) -> &'static str {
+        "Transfer"
+    }
+}
+
 /// Order of the free cells: heaviest first, ties by lower index.
+/// The pool holds positive finite weights only, whose bit patterns order like
+/// the numbers: one integer comparison each.
 fn heaviest_first(a: &(f64, usize), b: &(f64, usize)) -> std::cmp::Ordering {
-    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+    (b.0.to_bits(), a.1).cmp(&(a.0.to_bits(), b.1))
 }
 
 /// A sender's free cells, consulted in [`heaviest_first`] order but sorted
@@ -614,6 +707,9 @@ struct Pool {
     taken: Vec<bool>,
     /// Linear searches done in the unsorted rest.
     scans: usize,
+    /// Cells looked at by those searches: at most twice the cells, so the
+    /// searches cost `O(n)` in all.
+    scanned: usize,
 }
 
 impl Pool {
@@ -626,6 +722,7 @@ impl Pool {
             next: vec![0],
             taken: vec![false; cells],
             scans: 0,
+            scanned: 0,
         }
     }
 
@@ -668,7 +765,12 @@ impl Pool {
     /// `lim`.
     fn take_fit(&mut self, lim: f64) -> Option<(f64, usize)> {
         loop {
-            let start = self.order[..self.sorted].partition_point(|x| x.0 > lim);
+            // Most takes of a large move fit the heaviest free cell: no search.
+            let start = if self.sorted > 0 && self.order[0].0 <= lim {
+                0
+            } else {
+                self.order[..self.sorted].partition_point(|x| x.0 > lim)
+            };
             let pos = self.find(start);
             if pos < self.sorted {
                 let x = self.order[pos];
@@ -681,12 +783,14 @@ impl Pool {
             }
             if self.sorted == 0
                 || self.scans >= Self::MAX_SCANS
+                || self.scanned + (self.order.len() - self.sorted) > 2 * self.order.len()
                 || lim >= self.order[self.sorted - 1].0
             {
                 self.extend((2 * self.sorted).max(64));
                 continue;
             }
             self.scans += 1;
+            self.scanned += self.order.len() - self.sorted;
             let mut best: Option<usize> = None;
             for i in self.sorted..self.order.len() {
                 let x = self.order[i];

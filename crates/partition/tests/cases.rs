@@ -283,3 +283,105 @@ fn replan_after_small_change_moves_few_cells() {
         .unwrap();
     assert!(re.cells_changed(&plan) <= 4, "{}", re.cells_changed(&plan));
 }
+
+/// Whole-problem planning is the distributed planner run for every rank: the
+/// same plans as `Planner::plan`, for every planner and through the adapter.
+#[test]
+fn distributed_planners_agree_with_whole_problem_plans() {
+    use quicklb_partition::{plan_all, DistributedPlanner, WholeProblem};
+    let w = Weights::from_ranks([
+        vec![3.0; 40],
+        vec![1.0; 5],
+        vec![],
+        vec![2.0; 12],
+        vec![0.5; 3],
+        vec![1.0; 30],
+    ])
+    .unwrap();
+    let pb = Problem::new(w).with_nodes(NodeMap::blocks(6, 3)).unwrap();
+    let planners: [(&dyn DistributedPlanner, &dyn Planner); 4] = [
+        (&Transfer::default(), &Transfer::default()),
+        (&Greedy::default(), &Greedy::default()),
+        (&Sort::default(), &Sort::default()),
+        (&Sort2::default(), &Sort2::default()),
+    ];
+    for (distributed, whole) in planners {
+        let expected = whole.plan(&pb).unwrap();
+        assert!(expected.num_exported() > 0, "{}", whole.name());
+        assert_eq!(
+            plan_all(distributed, &pb, None).unwrap(),
+            expected,
+            "{}",
+            whole.name()
+        );
+    }
+    assert_eq!(
+        plan_all(&WholeProblem(Sort::default()), &pb, None).unwrap(),
+        Sort::default().plan(&pb).unwrap()
+    );
+}
+
+/// Bad parameters are errors of `check`, and of a plan at any rank count,
+/// also where the planner would not run (Transfer at 1 rank).
+#[test]
+fn bad_parameters_are_errors_even_at_one_rank() {
+    use quicklb_partition::{DistributedPlanner, LocalInput};
+    let bad: [&dyn DistributedPlanner; 5] = [
+        &Greedy {
+            max_it: 0,
+            ..Greedy::default()
+        },
+        &Sort {
+            max_it: 0,
+            ..Sort::default()
+        },
+        &Sort {
+            max_abs_li: -1.0,
+            ..Sort::default()
+        },
+        &Sort {
+            max_rel_li: f64::NAN,
+            ..Sort::default()
+        },
+        &Transfer {
+            tolerance: f64::NAN,
+            ..Transfer::default()
+        },
+    ];
+    for planner in bad {
+        assert!(
+            matches!(planner.check(), Err(Error::InvalidParameter { .. })),
+            "{planner:?}"
+        );
+    }
+    let t = Transfer {
+        tolerance: f64::NAN,
+        ..Transfer::default()
+    };
+    let input = LocalInput {
+        rank: 0,
+        own: &[1.0],
+        loads: &[1.0],
+        all: None,
+        nodes: None,
+        previous: None,
+    };
+    assert!(matches!(
+        t.plan_rank(&input),
+        Err(Error::InvalidParameter {
+            name: "tolerance",
+            ..
+        })
+    ));
+    let m = Transfer {
+        min_imbalance: -1.0,
+        ..Transfer::default()
+    };
+    assert!(matches!(
+        m.plan_rank(&input),
+        Err(Error::InvalidParameter {
+            name: "min_imbalance",
+            ..
+        })
+    ));
+}

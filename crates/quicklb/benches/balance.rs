@@ -260,9 +260,51 @@ fn main() {
         }
     }
 
+    // The planning part of partition() at p = 1024, in one process (rank 0):
+    // the hot rank (all 10^6 cells of the job), a helper, and the facade's
+    // own work on both.
+    if rank == 0 {
+        let p = 1024;
+        let n = if quick { 100_000 } else { 1_000_000 };
+        let own: Vec<f64> = (0..n).map(|i| 1.0 + (i % 7) as f64 * 0.25).collect();
+        let mut loads = vec![0.0; p];
+        loads[0] = quicklb::partition::rank_load(&own);
+        let nodes = quicklb::partition::NodeMap::blocks(p, 32);
+        let best = |f: &dyn Fn() -> usize| {
+            (0..if quick { 3 } else { 7 })
+                .map(|_| {
+                    let t = Instant::now();
+                    std::hint::black_box(f());
+                    t.elapsed().as_secs_f64()
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        let hot = best(&|| {
+            quicklb::dry_run(&Algorithm::transfer(), 0, &own, &loads, None, &nodes)
+                .expect("plan")
+                .exports
+                .len()
+        });
+        let helper = best(&|| {
+            quicklb::dry_run(&Algorithm::transfer(), 7, &[], &loads, None, &nodes)
+                .expect("plan")
+                .owners
+                .len()
+        });
+        println!();
+        println!("| planning at p = {p} in one process (Transfer: plan + the facade's work, best of runs) | ms |");
+        println!("|---|---:|");
+        println!(
+            "| the hot rank ({n} cells, lends to {} helpers) | {:.2} |",
+            p - 1,
+            hot * 1e3
+        );
+        println!("| a helper (0 cells) | {:.3} |", helper * 1e3);
+    }
+
     // Each rank alone (its own communicator: the local cost of iterate), then
-    // on all ranks (plus the one 8-byte allreduce that checks the cell counts),
-    // then on all ranks without that check. Each rank times itself.
+    // on all ranks with the default count check (local, agreed at the next
+    // collective: no message per step), then without it. Each rank times itself.
     let own = world.split_by_color(mpi::topology::Color::with_value(world.rank()));
     let own = own.expect("every rank gets a communicator");
     let reps = if quick { 15 } else { 60 };

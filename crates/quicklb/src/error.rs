@@ -58,6 +58,51 @@ pub enum Error {
         /// The length given.
         actual: usize,
     },
+    /// An option is invalid on some rank (reported on every rank at
+    /// [`build`](crate::Builder::build)); no value is clamped or ignored.
+    #[error("rank {rank}: invalid configuration: {reason}")]
+    Config {
+        /// The first rank with an invalid option.
+        rank: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Ranks were built with different configurations (algorithm, its
+    /// parameters, node map or options), which would make them take different
+    /// collective paths.
+    #[error("rank {rank} was built with another {what} than rank 0")]
+    ConfigMismatch {
+        /// The first rank that differs from rank 0.
+        rank: usize,
+        /// What differs.
+        what: &'static str,
+    },
+    /// Something failed on one rank while building the plan's messages (e.g. a
+    /// message above the MPI count limit); every rank returns it.
+    #[error("rank {rank}: {message}")]
+    OnRank {
+        /// The first rank where it failed.
+        rank: usize,
+        /// Its error text.
+        message: String,
+    },
+    /// `compute` panicked on a rank whose balancer does not abort on panics
+    /// ([`Builder::abort_on_panic`](crate::Builder::abort_on_panic)`(false)`):
+    /// that rank returns it from `iterate`, every rank at the next collective.
+    #[error("compute panicked on rank {rank}: {message}")]
+    ComputePanicked {
+        /// The rank where it panicked.
+        rank: usize,
+        /// The panic message.
+        message: String,
+    },
+    /// More cells in total than one MPI gather can address (`2^31 - 1`), for a
+    /// planner or report that gathers every cell weight.
+    #[error("{total} cells in total: gathering every cell weight is limited to 2^31 - 1 cells (use Algorithm::Transfer, which gathers only the rank loads)")]
+    TooManyCells {
+        /// Total number of cells over all ranks.
+        total: u64,
+    },
     /// Writing a report file failed (on rank 0; every rank returns it).
     #[error("could not write the report: {0}")]
     Io(String),

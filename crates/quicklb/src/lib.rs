@@ -42,17 +42,33 @@
 
 #![forbid(unsafe_code)]
 
+mod agree;
 mod balancer;
+mod config;
 mod error;
+mod loans;
+mod plan;
 mod report;
+mod step;
 mod store;
+mod watchdog;
 
-pub use balancer::{Algorithm, Builder, LoadBalancer, StepStats};
+pub use balancer::{LoadBalancer, StepStats};
+pub use config::{Algorithm, Builder};
 pub use error::{Error, Result};
+pub use plan::{dry_run, DryRun};
 pub use report::{CellReport, RankReport, Report};
 pub use store::{CellStore, Fields};
 
-pub use quicklb_partition::{Export, Greedy, Sort, Sort2, StopRule, Transfer};
+pub use quicklb_partition::{
+    DistributedPlanner, Export, Greedy, Sort, Sort2, StopRule, Transfer, WholeProblem,
+};
+
+/// `bytemuck`, with the features cells need (`derive`, arrays of any length):
+/// derive `Pod` for your cell type with
+/// `#[derive(Clone, Copy, quicklb::bytemuck::Pod, quicklb::bytemuck::Zeroable)]`,
+/// `#[bytemuck(crate = "quicklb::bytemuck")]` and `#[repr(C)]`.
+pub use bytemuck;
 
 /// The planners crate (pure, MPI-free).
 pub use quicklb_partition as partition;

@@ -201,6 +201,17 @@ impl Report {
     }
 }
 
+/// A number with 4 decimals, never `-0.0000` (a gap of `-1e-17` is rounding).
+struct Fixed4(f64);
+
+impl fmt::Display for Fixed4 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let x = self.0;
+        let x = if x.abs() < 5e-5 { 0.0 } else { x };
+        write!(f, "{x:.4}")
+    }
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "# quicklb load balance info")?;
@@ -216,10 +227,14 @@ impl fmt::Display for Report {
             "lower bound          {:.6e}  (max(w_max, W/p))",
             self.lower_bound
         )?;
-        writeln!(f, "imbalance before     {:.4}", self.imbalance_before)?;
-        writeln!(f, "imbalance planned    {:.4}", self.imbalance_planned)?;
-        writeln!(f, "imbalance measured   {:.4}", self.imbalance_measured)?;
-        writeln!(f, "gap to lower bound   {:.4}", self.gap)?;
+        writeln!(f, "imbalance before     {}", Fixed4(self.imbalance_before))?;
+        writeln!(f, "imbalance planned    {}", Fixed4(self.imbalance_planned))?;
+        writeln!(
+            f,
+            "imbalance measured   {}",
+            Fixed4(self.imbalance_measured)
+        )?;
+        writeln!(f, "gap to lower bound   {}", Fixed4(self.gap))?;
         writeln!(f, "cells lent           {}", self.cells_lent())?;
         writeln!(f, "bytes lent           {}", self.bytes_lent())?;
         writeln!(f)?;
@@ -279,6 +294,10 @@ impl fmt::Display for Report {
 impl<T: Pod> LoadBalancer<T> {
     /// Gathers the [`Report`] of all ranks (without per-cell lines) and emits
     /// it as `tracing` events. **Collective**; every rank gets the same report.
+    ///
+    /// # Errors
+    /// On every rank: the error an earlier `iterate()` left on some rank
+    /// ([`Error::CellCount`], [`Error::ComputePanicked`]).
     pub fn report(&self) -> Result<Report> {
         self.gather_report(false)
     }
@@ -319,6 +338,8 @@ impl<T: Pod> LoadBalancer<T> {
     }
 
     fn gather_report(&self, with_cells: bool) -> Result<Report> {
+        let _armed = crate::watchdog::arm(self.watchdog(), "report()", self.totals().steps);
+        self.settle()?;
         let comm = self.comm();
         let p = self.size();
         let s = self.plan_stats();
@@ -388,14 +409,9 @@ impl<T: Pod> LoadBalancer<T> {
             totals.partitions,
         );
         if with_cells {
-            let counts: Vec<i32> = report.ranks.iter().map(|r| r.cells as i32).collect();
-            let mut displs = Vec::with_capacity(p);
-            let mut acc = 0i32;
-            for &c in &counts {
-                displs.push(acc);
-                acc += c;
-            }
-            let total = acc as usize;
+            let cells: Vec<u64> = report.ranks.iter().map(|r| r.cells as u64).collect();
+            let (counts, displs) = crate::plan::gather_layout(&cells)?;
+            let total = cells.iter().sum::<u64>() as usize;
             let mine_w: Vec<f64> = self.weights().to_vec();
             let mine_by: Vec<u64> = (0..self.num_cells())
                 .map(|i| self.computed_by(i) as u64)
@@ -491,6 +507,16 @@ mod tests {
         assert_eq!(r.lower_bound, 4.0);
         assert!((r.gap - 0.0).abs() < 1e-12);
         assert_eq!(r.imbalance_measured, 1.0);
+    }
+
+    #[test]
+    fn no_negative_zero() {
+        let mut r = Report::from_ranks("Off", vec![rank(0, 1.0, 1.0, 1.0)], 1.0, 1, 0);
+        r.gap = -1e-17;
+        let text = r.to_string();
+        assert!(!text.contains("-0.0000"), "{text}");
+        assert!(text.contains("gap to lower bound   0.0000"), "{text}");
+        assert_eq!(Fixed4(-0.25).to_string(), "-0.2500");
     }
 
     #[test]

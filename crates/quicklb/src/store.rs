@@ -64,6 +64,23 @@ pub trait CellStore {
         f(&mut c);
         self.store(i, c);
     }
+
+    /// Copies the bytes of cell `i` into `out` (`size_of::<Cell>()` bytes), as
+    /// the balancer packs a lent cell. The default goes through
+    /// [`load`](Self::load), a copy of the cell on the stack; slices and
+    /// [`Fields`] copy straight from memory, so cells of any size work.
+    #[inline]
+    fn read_bytes(&self, i: usize, out: &mut [u8]) {
+        out.copy_from_slice(bytemuck::bytes_of(&self.load(i)));
+    }
+
+    /// Overwrites cell `i` with `bytes` (`size_of::<Cell>()` bytes, possibly
+    /// unaligned), as the balancer stores a lent cell's result. The default
+    /// goes through [`store`](Self::store) (a copy on the stack).
+    #[inline]
+    fn write_bytes(&mut self, i: usize, bytes: &[u8]) {
+        self.store(i, bytemuck::pod_read_unaligned(bytes));
+    }
 }
 
 impl<T: Pod> CellStore for [T] {
@@ -83,6 +100,14 @@ impl<T: Pod> CellStore for [T] {
     #[inline]
     fn update<F: FnOnce(&mut T)>(&mut self, i: usize, f: F) {
         f(&mut self[i]);
+    }
+    #[inline]
+    fn read_bytes(&self, i: usize, out: &mut [u8]) {
+        out.copy_from_slice(bytemuck::bytes_of(&self[i]));
+    }
+    #[inline]
+    fn write_bytes(&mut self, i: usize, bytes: &[u8]) {
+        bytemuck::bytes_of_mut(&mut self[i]).copy_from_slice(bytes);
     }
 }
 
@@ -104,6 +129,14 @@ impl<T: Pod> CellStore for Vec<T> {
     #[inline]
     fn update<F: FnOnce(&mut T)>(&mut self, i: usize, f: F) {
         self.as_mut_slice().update(i, f);
+    }
+    #[inline]
+    fn read_bytes(&self, i: usize, out: &mut [u8]) {
+        self.as_slice().read_bytes(i, out);
+    }
+    #[inline]
+    fn write_bytes(&mut self, i: usize, bytes: &[u8]) {
+        self.as_mut_slice().write_bytes(i, bytes);
     }
 }
 
@@ -167,6 +200,20 @@ where
             f[i] = v;
         }
     }
+    #[inline]
+    fn read_bytes(&self, i: usize, out: &mut [u8]) {
+        let e = std::mem::size_of::<E>();
+        for (k, f) in self.fields.iter().enumerate() {
+            out[k * e..(k + 1) * e].copy_from_slice(bytemuck::bytes_of(&f[i]));
+        }
+    }
+    #[inline]
+    fn write_bytes(&mut self, i: usize, bytes: &[u8]) {
+        let e = std::mem::size_of::<E>();
+        for (k, f) in self.fields.iter_mut().enumerate() {
+            bytemuck::bytes_of_mut(&mut f[i]).copy_from_slice(&bytes[k * e..(k + 1) * e]);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +239,21 @@ mod tests {
         assert_eq!(f.load(0), [0.0, 1.0, 2.0]);
         let [a2, _, _] = f.into_inner();
         assert_eq!(a2[3], 0.5);
+    }
+
+    #[test]
+    fn bytes_roundtrip_without_load() {
+        let (mut a, mut b) = (vec![1.0f64, 2.0], vec![10.0, 20.0]);
+        let mut f = Fields::new([&mut a[..], &mut b[..]]);
+        let mut out = [0u8; 16];
+        f.read_bytes(1, &mut out);
+        assert_eq!(bytemuck::pod_read_unaligned::<[f64; 2]>(&out), [2.0, 20.0]);
+        f.write_bytes(0, &out);
+        assert_eq!(f.load(0), [2.0, 20.0]);
+        let mut v = vec![[1u8; 3], [2u8; 3]];
+        CellStore::write_bytes(&mut v, 1, &[7, 8, 9]);
+        CellStore::read_bytes(&v, 1, &mut out[..3]);
+        assert_eq!((v[1], &out[..3]), ([7, 8, 9], &[7u8, 8, 9][..]));
     }
 
     #[test]
