@@ -16,6 +16,7 @@
 //! | [`Greedy`] | all cell weights (QUICKLB ships them around a ring) | none |
 //! | [`Sort`] | all cell weights (QUICKLB sends them to the partner) | none |
 //! | [`Sort2`] | all cell weights and the node map | none |
+//! | [`DlbFoam`] (DLBFoam's) | the `p` rank loads (one allgather), plus each sender's **own** weights | no rank above its own load or the mean, whichever is higher |
 //!
 //! All implement [`Planner`], which takes a whole [`Problem`] and returns a
 //! whole [`Plan`]; use it when all weights are at hand (tests, benchmarks,
@@ -57,11 +58,13 @@
 //! }
 //! ```
 
+mod dlbfoam;
 mod error;
 mod model;
 pub mod quicklb;
 mod transfer;
 
+pub use dlbfoam::{DlbFoam, Operation};
 pub use error::Error;
 pub use model::{
     check_weights, rank_load, Export, Import, Metrics, NodeMap, Plan, Planner, Problem, Weights,
