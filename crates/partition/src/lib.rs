@@ -62,6 +62,7 @@ mod dlbfoam;
 mod error;
 mod model;
 pub mod quicklb;
+mod split;
 mod transfer;
 
 pub use dlbfoam::{DlbFoam, Operation};
@@ -70,6 +71,7 @@ pub use model::{
     check_weights, rank_load, Export, Import, Metrics, NodeMap, Plan, Planner, Problem, Weights,
 };
 pub use quicklb::{Greedy, Sort, Sort2, StopRule};
+pub use split::{even_block, even_block_owner};
 pub use transfer::{Move, Transfer, Transfers};
 
 /// The README's examples, run as doctests.

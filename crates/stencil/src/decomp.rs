@@ -19,14 +19,12 @@ use crate::kernel::check_grid;
 /// assert_eq!(split(10, 3, 1), 4..7);
 /// assert_eq!(split(10, 3, 2), 7..10);
 /// ```
+///
+/// Panics if `parts == 0` or `index >= parts`. This is the workspace's one
+/// block split, [`quicklb_partition::even_block`] (also behind the `.npy`
+/// reader's row slabs).
 pub fn split(n: usize, parts: usize, index: usize) -> Range<usize> {
-    assert!(
-        parts > 0 && index < parts,
-        "split: index {index} of {parts} parts"
-    );
-    // The one definition of this split in the workspace, shared with the `.npy` reader.
-    let (start, count) = quicklb_transport::RowSplit::even_slab(n, index, parts);
-    start..start + count
+    quicklb_partition::even_block(n, parts, index)
 }
 
 /// A balanced 2-D process grid for `ranks` ranks, like `MPI_Dims_create(ranks, 2)`:

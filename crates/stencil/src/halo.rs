@@ -24,6 +24,7 @@ use mpi::collective::SystemOperation;
 use mpi::topology::{CartesianCommunicator, Communicator};
 use mpi::traits::CommunicatorCollectives;
 use ndarray::ArrayViewMut2;
+use quicklb_partition::even_block_owner;
 use quicklb_transport::{split_shared, PersistentSet};
 
 /// Re-exported: the shared-memory array the [`SharedHalo`] path keeps fields in.
@@ -40,17 +41,6 @@ enum Source {
     Cell { rank: usize, index: usize },
     /// The fixed boundary value.
     Value,
-}
-
-/// Which part of `0..n` split in `parts` holds `g`, inverting [`crate::split`].
-fn owner(n: usize, parts: usize, g: usize) -> usize {
-    let (base, rem) = (n / parts, n % parts);
-    let big = rem * (base + 1);
-    if g < big {
-        g / (base + 1)
-    } else {
-        rem + (g - big) / base
-    }
 }
 
 /// Maps a global coordinate `g` in `-1..=n` to the interior cell a ghost
@@ -96,7 +86,10 @@ fn ghost_sources(d: &Decomposition, boundary: Boundary, corners: bool) -> Vec<(u
             let gj = d.cols().start as isize + lj as isize - 1;
             let source = match (resolve(gi, ny, boundary), resolve(gj, nx, boundary)) {
                 (Some(gi), Some(gj)) => {
-                    let coords = [owner(ny, dims[0], gi), owner(nx, dims[1], gj)];
+                    let coords = [
+                        even_block_owner(ny, dims[0], gi),
+                        even_block_owner(nx, dims[1], gj),
+                    ];
                     let rank = d.rank_at(coords);
                     let src = d.for_rank(rank).expect("a rank of the same decomposition");
                     let sw = src.local_shape()[1] + 2;
@@ -789,17 +782,6 @@ mod tests {
                             "{boundary:?} {dims:?} rank {rank} ghost ({li},{lj})"
                         );
                     }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn owner_inverts_split() {
-        for n in 3..30 {
-            for p in 1..=n.min(8) {
-                for g in 0..n {
-                    assert!(crate::split(n, p, owner(n, p, g)).contains(&g));
                 }
             }
         }

@@ -55,7 +55,7 @@ pub use error::{Error, Result};
 pub use io::{read_npy, write_npy, RowSplit};
 pub use persistent::{proc_null, InFlight, PersistentSet, PersistentSetBuilder};
 pub use rma::{Assert, Epoch, LockType, Window};
-pub use shared::{node_map, split_shared, NodeMap, SharedArray, SharedView};
+pub use shared::{node_map, node_map_of_groups, split_shared, NodeMap, SharedArray, SharedView};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]
