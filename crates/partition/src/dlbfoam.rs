@@ -31,20 +31,20 @@ pub struct Operation {
 ///    receiver `min(surplus, deficit)`; whichever of the two reaches `A`
 ///    gives way to the next one. So every rank is a sender or a receiver,
 ///    never both, and there are at most `senders + receivers - 1`
-///    operations. Operations under `min_fraction × A` (1 % by default, as
-///    in DLBFoam) are then dropped: their imbalance stays.
+///    operations. Operations of at most `min_fraction × A` (1 % by
+///    default, as in DLBFoam) are then dropped: their imbalance stays.
 /// 2. *Cell level* ([`DlbFoam::select_exports`], each sender on its own
-///    weights). The sender walks its cells in index order and gives each to
-///    its first operation (in creation order) that it still fits in: an
-///    operation never receives more than its amount, so a receiver never
-///    ends above `A`. It stops at the first cell that fits in none: what it
-///    lends is a prefix of its cells, as DLBFoam sends the first problems
-///    of its list.
+///    weights). The sender cuts a prefix of its cells into consecutive
+///    runs, one per operation in creation order: a run grows while its sum
+///    stays within the operation's amount, and the next run starts at the
+///    cell that did not fit. An operation never receives more than its
+///    amount, so a receiver never ends above `A`; what a sender lends is a
+///    prefix of its cells, as DLBFoam sends the first problems of its list.
 ///
 /// A sender ends at or below its own load and a receiver at or below `A`,
 /// so no rank ends above the unbalanced maximum. Unlike [`crate::Transfer`]
-/// the bound on the result depends on the cell order: a heavy cell early in
-/// a sender's list that fits in no operation stops its lending.
+/// nothing bounds what a sender keeps above `A`: each run can fall short of
+/// its amount by up to one cell, and operations of 1 % or less are dropped.
 ///
 /// # Data needed
 ///
@@ -75,7 +75,7 @@ pub struct Operation {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DlbFoam {
-    /// Operations whose amount is below `min_fraction` times the mean load
+    /// Operations whose amount is at most `min_fraction` times the mean load
     /// are dropped. Finite, in `[0, 1)`. Default `0.01` (DLBFoam's 1 %).
     pub min_fraction: f64,
 }
@@ -148,7 +148,7 @@ impl DlbFoam {
             let amount = surplus[i].min(deficit[j]);
             surplus[i] -= amount;
             deficit[j] -= amount;
-            if amount > 0.0 && amount >= threshold {
+            if amount > 0.0 && amount > threshold {
                 ops.push(Operation {
                     sender: senders[i],
                     receiver: receivers[j],
@@ -168,11 +168,11 @@ impl DlbFoam {
     }
 
     /// The cells `rank` lends under `ops`, from its own weights: a prefix of
-    /// its cells, in index order, each given to its first operation (in
-    /// creation order) it still fits in, stopping at the first cell that
-    /// fits in none (zero-weight cells at the end of that prefix stay
-    /// home). Empty for a receiver. Pure: the per-rank half of
-    /// [`Planner::plan`].
+    /// its cells, cut in consecutive runs, one per operation in creation
+    /// order; each run is as long as its running sum stays within the
+    /// operation's amount, and the next run starts at the cell that did not
+    /// fit (DLBFoam's `timesToProblemCounts`). Empty for a receiver. Pure:
+    /// the per-rank half of [`Planner::plan`].
     ///
     /// Errors: [`Error::InvalidWeight`] for a NaN, infinite or negative weight.
     pub fn select_exports(
@@ -182,29 +182,24 @@ impl DlbFoam {
         ops: &[Operation],
     ) -> Result<Vec<Export>, Error> {
         check_weights(rank, weights)?;
-        let mut mine: Vec<(usize, f64)> = ops
-            .iter()
-            .filter(|o| o.sender == rank)
-            .map(|o| (o.receiver, o.amount))
-            .collect();
         let mut exports = Vec::new();
-        'cells: for (cell, &w) in weights.iter().enumerate() {
-            for (helper, left) in mine.iter_mut() {
-                if w <= *left {
-                    *left -= w;
-                    exports.push(Export {
-                        cell,
-                        helper: *helper,
-                    });
-                    continue 'cells;
+        let mut next = 0;
+        for op in ops.iter().filter(|o| o.sender == rank) {
+            // DLBFoam's count_while: the run continues while the running sum
+            // stays within the amount; the next operation starts where this
+            // one stopped.
+            let mut sum = 0.0;
+            while let Some(&w) = weights.get(next) {
+                sum += w;
+                if sum > op.amount {
+                    break;
                 }
+                exports.push(Export {
+                    cell: next,
+                    helper: op.receiver,
+                });
+                next += 1;
             }
-            break;
-        }
-        // Zero-weight cells at the end of the prefix stay home: lending them
-        // would move cells for no work.
-        while exports.last().is_some_and(|e| weights[e.cell] == 0.0) {
-            exports.pop();
         }
         Ok(exports)
     }

@@ -385,12 +385,12 @@ proptest! {
     /// first operation pairs the most loaded rank with the least loaded;
     /// each sender sends exactly its surplus, no receiver more than its
     /// deficit; at most senders + receivers - 1 operations. With the 1 %
-    /// rule: exactly the operations of at least 1 % of the mean survive, in
-    /// order. Cell level: each sender lends a prefix of its cells, to its
-    /// operations in order, never more than an operation's amount (so a
-    /// receiver ends at or below the mean), and the first cell it keeps
-    /// fits in none of its operations; no rank lends and borrows; the
-    /// per-rank path (loads + own weights) gives exactly the whole plan.
+    /// rule: exactly the operations above 1 % of the mean survive, in order.
+    /// Cell level: each sender lends a prefix of its cells, cut in
+    /// consecutive runs, one per operation in order, each within its amount
+    /// (so a receiver ends at or below the mean) and maximal (the next cell
+    /// would overflow it); no rank lends and borrows; the per-rank path
+    /// (loads + own weights) gives exactly the whole plan.
     #[test]
     fn dlbfoam_rules(raw in ranks()) {
         let pb = Problem::new(Weights::from_ranks(&raw).unwrap());
@@ -423,7 +423,7 @@ proptest! {
 
         let planner = DlbFoam::default();
         let ops = planner.operations(&loads).unwrap();
-        let kept: Vec<_> = all.iter().copied().filter(|o| o.amount >= 0.01 * mean).collect();
+        let kept: Vec<_> = all.iter().copied().filter(|o| o.amount > 0.01 * mean).collect();
         prop_assert_eq!(&ops, &kept);
 
         let plan = planner.plan(&pb).unwrap();
@@ -433,25 +433,23 @@ proptest! {
             prop_assert_eq!(&planner.select_exports(r, &raw[r], &ops).unwrap()[..], e);
             prop_assert!(e.is_empty() || plan.imports(r).is_empty(), "rank {} lends and borrows", r);
             let mine: Vec<_> = ops.iter().filter(|o| o.sender == r).collect();
-            // A prefix, handed to its operations, none overfilled.
-            let mut sent = vec![0.0; mine.len()];
-            for (i, x) in e.iter().enumerate() {
-                prop_assert_eq!(x.cell, i);
-                let k = mine.iter().position(|o| o.receiver == x.helper);
-                prop_assert!(k.is_some(), "rank {} lends to {} without an operation", r, x.helper);
-                sent[k.unwrap()] += raw[r][i];
-            }
-            for (k, o) in mine.iter().enumerate() {
-                prop_assert!(sent[k] <= o.amount + tl);
-            }
-            // The first cell kept (not a trailing zero) fits in no operation.
-            if let Some(&next) = raw[r].get(e.len()) {
-                if next > 0.0 && !mine.is_empty() {
-                    for (k, o) in mine.iter().enumerate() {
-                        prop_assert!(next > o.amount - sent[k] - tl);
-                    }
+            // A prefix, cut in consecutive runs in operation order.
+            let mut next = 0;
+            for o in &mine {
+                let run: Vec<_> = e[next..].iter().take_while(|x| x.helper == o.receiver).collect();
+                let mut sum = 0.0;
+                for (k, x) in run.iter().enumerate() {
+                    prop_assert_eq!(x.cell, next + k);
+                    sum += raw[r][x.cell];
+                }
+                prop_assert!(sum <= o.amount, "rank {} overfills {} with {}", r, o.receiver, sum);
+                next += run.len();
+                // Maximal: the next cell would overflow this operation.
+                if let Some(&w) = raw[r].get(next) {
+                    prop_assert!(sum + w > o.amount);
                 }
             }
+            prop_assert_eq!(next, e.len(), "rank {} lends outside its runs", r);
             if !plan.imports(r).is_empty() {
                 prop_assert!(m.loads[r] <= mean + tl, "receiver {} above the mean", r);
             }
