@@ -63,11 +63,80 @@ impl BurgersParams {
         steps
     }
 
+    /// Checks that the parameters can run on `ranks` ranks (the same verdict
+    /// on every rank, without communicating): at least one grid point per
+    /// rank and at most `2^31 - 1` points (rank 0 gathers the field with
+    /// MPI's 32-bit counts), a finite `dt > 0` and `t_end > 0` (at least one
+    /// snapshot), and at most [`MAX_STEPS`] steps.
+    ///
+    /// ```
+    /// use quicklb_examples::burgers::BurgersParams;
+    /// let ok = BurgersParams::default();
+    /// assert!(ok.check(4).is_ok());
+    /// assert!(BurgersParams { t_end: 0.0, ..ok }.check(1).is_err());
+    /// assert!(BurgersParams { dt: 1e-300, ..ok }.check(1).is_err());
+    /// assert!(BurgersParams { n: 3, ..ok }.check(4).is_err());
+    /// ```
+    pub fn check(&self, ranks: usize) -> Result<(), BurgersError> {
+        let invalid = |m: String| Err(BurgersError::InvalidArgument(m));
+        if self.n == 0 || ranks > self.n {
+            return invalid(format!(
+                "{ranks} ranks for {} grid points: each rank needs at least one point",
+                self.n
+            ));
+        }
+        if self.n > i32::MAX as usize {
+            return invalid(format!(
+                "--n {}: at most 2^31 - 1 grid points (rank 0 gathers the field with MPI's 32-bit counts)",
+                self.n
+            ));
+        }
+        if !(self.dt > 0.0 && self.dt.is_finite()) {
+            return invalid(format!("--dt {}: must be finite and > 0", self.dt));
+        }
+        if !(self.t_end > 0.0 && self.t_end.is_finite()) {
+            return invalid(format!(
+                "--t-end {}: must be finite and > 0 (the SVD needs at least one snapshot)",
+                self.t_end
+            ));
+        }
+        if self.t_end / self.dt > MAX_STEPS as f64 {
+            return invalid(format!(
+                "--t-end {} with --dt {} is about {:.3e} steps, more than {MAX_STEPS}",
+                self.t_end,
+                self.dt,
+                self.t_end / self.dt
+            ));
+        }
+        if !(self.nu.is_finite() && self.nu >= 0.0) {
+            return invalid(format!("--nu {}: must be finite and >= 0", self.nu));
+        }
+        Ok(())
+    }
+
+    /// An upper estimate of one rank's memory for `ranks` ranks and `modes`
+    /// modes, in bytes (the snapshots twice: kept and copied by the SVD, and
+    /// the SVD's bases); `None` if it overflows `u64`. Call after
+    /// [`BurgersParams::check`].
+    pub fn memory_per_rank(&self, ranks: usize, modes: usize) -> Option<u64> {
+        let steps = (self.t_end / self.dt).ceil() as u64 + 1;
+        let len = (self.n as u64).div_ceil(ranks.max(1) as u64);
+        let b = (modes as u64).checked_add(8)?;
+        let snapshots = steps.checked_mul(len)?.checked_mul(2)?;
+        let bases = b
+            .checked_mul(steps.checked_add(len)?.checked_add(b)?)?
+            .checked_mul(3)?;
+        snapshots.checked_add(bases)?.checked_mul(8)
+    }
+
     /// Grid spacing `2π / N`.
     pub fn dx(&self) -> f64 {
         2.0 * std::f64::consts::PI / self.n as f64
     }
 }
+
+/// The most time steps a run may take (see [`BurgersParams::check`]).
+pub const MAX_STEPS: usize = 100_000_000;
 
 /// Everything that can go wrong in the Burgers demo.
 #[derive(Debug, thiserror::Error)]
@@ -187,12 +256,7 @@ impl LocalBurgers {
                 params.n
             )));
         }
-        if !(params.dt > 0.0 && params.dt.is_finite() && params.t_end.is_finite()) {
-            return Err(BurgersError::InvalidArgument(format!(
-                "dt = {}, t_end = {}",
-                params.dt, params.t_end
-            )));
-        }
+        params.check(1)?;
         let dx = params.dx();
         let mut u = vec![0.0; len + 2];
         for (i, v) in u[1..=len].iter_mut().enumerate() {

@@ -82,6 +82,10 @@ pub const D_B: f64 = 0.05;
 /// Time integrated by the chemistry of each cell per step.
 pub const REACTION_TIME: f64 = 1.0;
 
+/// The largest grid size the demo accepts: `N² <= 2^31 - 1` (see
+/// [`Simulation::check`]).
+pub const MAX_SIZE: usize = 46340;
+
 /// Everything that can go wrong in the demo. Argument errors are decided from
 /// values every rank has, so every rank returns the same one.
 #[derive(Debug, thiserror::Error)]
@@ -491,11 +495,22 @@ impl std::fmt::Debug for Simulation {
 impl Simulation {
     /// Checks the settings against the number of ranks (the same verdict on
     /// every rank, without communicating).
+    ///
+    /// Rank 0 gathers the whole `N × N` field, with MPI's 32-bit counts, so
+    /// `N² <= 2^31 - 1` (`N <= 46340`).
     pub fn check(config: &Config, ranks: usize) -> Result<()> {
         let n = config.size;
         if n < 3 {
             return Err(GrayScottError::InvalidArgument(format!(
                 "--size {n}: the grid must be at least 3x3 for the 5-point stencil"
+            )));
+        }
+        if n.checked_mul(n)
+            .is_none_or(|cells| cells > i32::MAX as usize)
+        {
+            return Err(GrayScottError::InvalidArgument(format!(
+                "--size {n}: at most {MAX_SIZE} (rank 0 gathers the {n}x{n} field, and MPI counts \
+                 its cells in 32 bits: N*N <= 2^31 - 1)"
             )));
         }
         if ranks > n {
@@ -509,6 +524,23 @@ impl Simulation {
             ));
         }
         Ok(())
+    }
+
+    /// An upper estimate of the memory of the busiest rank (rank 0, which
+    /// also gathers `A` and `B`), in bytes; `None` if it overflows `u64`.
+    /// For [`crate::preflight::check_memory`] before a run.
+    pub fn memory_per_rank(config: &Config, ranks: usize) -> Option<u64> {
+        let n = config.size as u64;
+        let rows = n.div_ceil(ranks.max(1) as u64);
+        let padded = rows.checked_add(2)?.checked_mul(n.checked_add(2)?)?;
+        let cells = rows.checked_mul(n)?;
+        // Per cell: A and B with their halo (shared array), two Laplacians,
+        // the cost, and the two balancers' cell states, weights and
+        // buffers (about 12 values); rank 0 also holds the gathered A and B.
+        let own = padded.checked_mul(2)?.checked_add(cells.checked_mul(15)?)?;
+        let gathered = n.checked_mul(n)?.checked_mul(2)?;
+        own.checked_add(gathered)?
+            .checked_mul(std::mem::size_of::<f64>() as u64)
     }
 
     /// Sets up the fields (initial state), the halo exchange and the balancer.

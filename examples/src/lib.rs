@@ -6,3 +6,4 @@ pub mod colormap;
 pub mod gray_scott;
 pub mod patterns;
 pub mod plot;
+pub mod preflight;

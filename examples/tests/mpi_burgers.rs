@@ -1,13 +1,15 @@
 //! MPI test of the Burgers demo: the distributed snapshot SVD gives
 //! σ1..σ4 = 471.259287, 104.637607, 26.864574, 8.458974 to 1e-6 relative, and
-//! orthonormal spatial modes, for whatever number of ranks it runs with.
+//! orthonormal spatial modes, for whatever number of ranks it runs with; and
+//! parameters without a step (`t_end <= 0`) are refused on every rank.
 //!
 //! Run under `mpiexec -n P` (by `cargo xtask mpi-test`), not by `cargo test`.
 
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
 use quicklb_examples::burgers::{
-    block_range, distributed_svd, BurgersParams, LocalBurgers, MpiHalo, MpiSum, SvdOptions,
+    block_range, distributed_svd, BurgersError, BurgersParams, LocalBurgers, MpiHalo, MpiSum,
+    SvdOptions,
 };
 
 const EXPECTED: [f64; 4] = [471.259287, 104.637607, 26.864574, 8.458974];
@@ -17,6 +19,31 @@ fn main() {
     quicklb_transport::abort_on_panic();
     let world = universe.world();
     let (rank, size) = (world.rank(), world.size() as usize);
+
+    // A run without a step (t_end = 0) is refused on every rank before the
+    // SVD would divide by its zero snapshots; so is a step count beyond the
+    // limit.
+    for bad in [
+        BurgersParams {
+            t_end: 0.0,
+            ..BurgersParams::default()
+        },
+        BurgersParams {
+            t_end: -1.0,
+            ..BurgersParams::default()
+        },
+        BurgersParams {
+            dt: 1e-300,
+            ..BurgersParams::default()
+        },
+    ] {
+        let (start, len) = block_range(bad.n, size, rank as usize);
+        match LocalBurgers::new(bad, start, len) {
+            Err(BurgersError::InvalidArgument(_)) => {}
+            other => panic!("{bad:?}: {other:?}"),
+        }
+        assert!(bad.check(size).is_err());
+    }
 
     let params = BurgersParams::default();
     let (start, len) = block_range(params.n, size, rank as usize);

@@ -11,8 +11,10 @@
 //! - with 3 or more ranks the Transfer balancer really lends cells and lowers
 //!   the imbalance of the work (integrator steps) per rank;
 //! - the collective `.npy` of `B` reads back as the gathered field;
-//! - more ranks than rows, or a grid under 3×3, is the same clear error on
-//!   every rank.
+//! - more ranks than rows, a grid under 3×3, or one beyond MPI's 32-bit
+//!   counts (`--size 1000000`, `usize::MAX`) is the same clear error on
+//!   every rank, and so are the binary's preflight verdicts (a missing
+//!   output directory, memory).
 
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
@@ -21,7 +23,9 @@ use quicklb::Algorithm;
 use quicklb_examples::chemistry::Chemistry;
 use quicklb_examples::gray_scott::{
     serial, AlgorithmName, Config, CostModel, GrayScottError, HaloKind, Simulation, Summary,
+    MAX_SIZE,
 };
+use quicklb_examples::preflight;
 use quicklb_transport::{read_npy, RowSplit};
 
 const N: usize = 30;
@@ -220,6 +224,79 @@ fn main() {
         Err(GrayScottError::InvalidArgument(m)) => assert!(m.contains("3x3"), "{m}"),
         other => panic!("2x2 grid: {other:?}"),
     }
+    checks += 1;
+
+    // Sizes beyond MPI's 32-bit counts (rank 0 gathers N x N) are refused
+    // on every rank before anything is allocated (not MPI_ERR_INTERN from
+    // the shared window, nor an out-of-memory kill).
+    for n in [1_000_000, usize::MAX, MAX_SIZE + 1] {
+        match Simulation::new(
+            &world,
+            Config {
+                size: n,
+                ..Config::default()
+            },
+        ) {
+            Err(GrayScottError::InvalidArgument(m)) => {
+                assert!(m.contains(&format!("--size {n}")), "{m}")
+            }
+            other => panic!("--size {n}: {other:?}"),
+        }
+    }
+    assert!(Simulation::check(
+        &Config {
+            size: MAX_SIZE,
+            ..Config::default()
+        },
+        size
+    )
+    .is_ok());
+    assert!(Simulation::memory_per_rank(
+        &Config {
+            size: usize::MAX,
+            ..Config::default()
+        },
+        size
+    )
+    .is_none());
+    checks += 1;
+
+    // The binary's preflight: rank 0's verdict on the output paths, and the
+    // memory verdict, are the same message on every rank.
+    let missing = std::env::temp_dir().join("quicklb-no-such-dir/b.png");
+    let verdict = if rank == 0 {
+        preflight::check_output_file("--output", &missing)
+    } else {
+        Ok(())
+    };
+    match preflight::agree(&world, verdict) {
+        Err(m) => assert!(
+            m.contains("--output") && m.contains("does not exist"),
+            "{m}"
+        ),
+        Ok(()) => panic!("rank {rank}: a missing --output directory was accepted"),
+    }
+    let last = world.size() - 1;
+    let verdict = if rank == last {
+        Err(format!("only rank {last} objects"))
+    } else {
+        Ok(())
+    };
+    assert_eq!(
+        preflight::agree(&world, verdict),
+        Err(format!("only rank {last} objects"))
+    );
+    assert_eq!(preflight::agree(&world, Ok(())), Ok(()));
+    let need = Simulation::memory_per_rank(
+        &Config {
+            size: MAX_SIZE,
+            ..Config::default()
+        },
+        1,
+    )
+    .map(|b| b.saturating_mul(1 << 20));
+    assert!(preflight::check_memory(&world, need, "a huge grid").is_err());
+    assert!(preflight::check_memory(&world, Some(1 << 20), "a small grid").is_ok());
     checks += 1;
 
     world.barrier();

@@ -12,7 +12,9 @@ mod common;
 use common::{noisy, weights, Dist};
 use coupe::Partition as _;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use quicklb_partition::{Greedy, NodeMap, Planner, Problem, Sort, Sort2, Transfer, Weights};
+use quicklb_partition::{
+    DlbFoam, Greedy, NodeMap, Planner, Problem, Sort, Sort2, Transfer, Weights,
+};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -30,11 +32,12 @@ fn planners(c: &mut Criterion) {
             let problem = Problem::new(w.clone())
                 .with_nodes(NodeMap::blocks(p, 16))
                 .expect("node map fits");
-            let list: [(&str, &dyn Planner); 4] = [
+            let list: [(&str, &dyn Planner); 5] = [
                 ("Transfer", &Transfer::default()),
                 ("Greedy", &Greedy::default()),
                 ("Sort", &Sort::default()),
                 ("Sort2", &Sort2::default()),
+                ("DLBFoam", &DlbFoam::default()),
             ];
             for (name, planner) in list {
                 group.bench_with_input(BenchmarkId::new(name, p), &problem, |b, pb| {

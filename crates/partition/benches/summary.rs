@@ -1,6 +1,7 @@
 //! Summary benchmark: prints a markdown table comparing the planners of
-//! `quicklb-partition` with `coupe`'s Greedy and KarmarkarKarp on the same
-//! weights, then checks the targets of the default planner.
+//! `quicklb-partition` (Transfer, QUICKLB's Greedy, Sort and Sort2, and
+//! DLBFoam's) with `coupe`'s Greedy and KarmarkarKarp on the same weights,
+//! then checks the targets of the default planner.
 //!
 //! `cargo bench -p quicklb-partition --bench summary` runs the full sizes
 //! (p = 4, 64, 1024, 16384 ranks x 1000 cells); add `-- --quick` for tiny
@@ -11,7 +12,7 @@ mod common;
 use common::{noisy, weights, Dist};
 use coupe::Partition as _;
 use quicklb_partition::{
-    Greedy, Metrics, NodeMap, Plan, Planner, Problem, Sort, Sort2, Transfer, Weights,
+    DlbFoam, Greedy, Metrics, NodeMap, Plan, Planner, Problem, Sort, Sort2, Transfer, Weights,
 };
 use std::time::{Duration, Instant};
 
@@ -100,11 +101,12 @@ fn main() {
             let total_cells = w.num_cells();
             let mut rows: Vec<Row> = Vec::new();
             let transfer = Transfer::default();
-            let planners: [(&str, &dyn Planner); 4] = [
+            let planners: [(&str, &dyn Planner); 5] = [
                 ("Transfer (ours)", &transfer),
                 ("Greedy (QUICKLB)", &Greedy::default()),
                 ("Sort (QUICKLB)", &Sort::default()),
                 ("Sort2 (QUICKLB)", &Sort2::default()),
+                ("DLBFoam", &DlbFoam::default()),
             ];
             let mut plans: Vec<Plan> = Vec::new();
             for (name, planner) in planners {

@@ -41,6 +41,17 @@ pub enum Error {
         /// Length of the node map.
         actual: usize,
     },
+    /// A node numbering that is not `0..n` in the order of each node's
+    /// lowest rank ([`crate::NodeMap::from_nodes`]).
+    #[error("rank {rank} is on node {node} before node {next} appeared: nodes must be numbered 0.. in the order of their lowest rank")]
+    NodeNumbering {
+        /// The first rank out of order.
+        rank: usize,
+        /// Its node index.
+        node: usize,
+        /// The next node index expected.
+        next: usize,
+    },
     /// A per-rank cell count list whose sum does not match the weights given.
     #[error("cell counts add up to {expected} but {actual} weights were given")]
     CountMismatch {

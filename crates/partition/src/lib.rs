@@ -16,6 +16,7 @@
 //! | [`Greedy`] | all cell weights (QUICKLB ships them around a ring) | none |
 //! | [`Sort`] | all cell weights (QUICKLB sends them to the partner) | none |
 //! | [`Sort2`] | all cell weights and the node map | none |
+//! | [`DlbFoam`] (DLBFoam's) | the `p` rank loads (one allgather), plus each sender's **own** weights | no rank above its own load or the mean, whichever is higher |
 //!
 //! All implement [`DistributedPlanner`]: one rank's own weights and the
 //! gathered rank loads (plus every cell weight, for QUICKLB's planners) in,
@@ -64,12 +65,15 @@
 //! }
 //! ```
 
+mod dlbfoam;
 mod error;
 mod local;
 mod model;
 pub mod quicklb;
+mod split;
 mod transfer;
 
+pub use dlbfoam::{DlbFoam, Operation};
 pub use error::Error;
 pub use local::{
     plan_all, Borrow, Borrows, DistributedPlanner, LocalInput, LocalPlan, WholeProblem,
@@ -78,6 +82,7 @@ pub use model::{
     check_weights, rank_load, Export, Import, Metrics, NodeMap, Plan, Planner, Problem, Weights,
 };
 pub use quicklb::{Greedy, Sort, Sort2, StopRule};
+pub use split::{even_block, even_block_owner};
 pub use transfer::{Move, Transfer, Transfers};
 
 /// The README's examples, run as doctests.

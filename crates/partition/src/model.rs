@@ -169,14 +169,19 @@ impl Weights {
 
 /// Which shared-memory node each rank lives on (`node_of[r]`).
 ///
-/// Node ids are arbitrary `usize` labels; ranks with the same label share a
-/// node. Planners that are node-aware prefer helpers on the sender's node.
+/// Node ids are `usize` labels; ranks with the same label share a node.
+/// Planners that are node-aware prefer helpers on the sender's node. This
+/// is the workspace's one node map: `quicklb-transport` builds it from
+/// `MPI_Comm_split_type` (`quicklb_transport::node_map`), numbering nodes
+/// `0..num_nodes()` in the order of their lowest rank.
 ///
 /// ```
 /// use quicklb_partition::NodeMap;
 /// let nodes = NodeMap::new(vec![0, 0, 1, 1]);
 /// assert!(nodes.same_node(0, 1));
 /// assert!(!nodes.same_node(1, 2));
+/// assert_eq!((nodes.num_nodes(), nodes.num_ranks()), (2, 4));
+/// assert_eq!(nodes.ranks_on(1), vec![2, 3]);
 /// assert_eq!(NodeMap::blocks(5, 2).node_of(), &[0, 0, 1, 1, 2]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +193,28 @@ impl NodeMap {
     /// A node map from one label per rank.
     pub fn new(node_of: Vec<usize>) -> Self {
         NodeMap { node_of }
+    }
+
+    /// A node map from one node index per rank, numbered `0..n` in the
+    /// order of each node's lowest rank with every index used (the
+    /// numbering `quicklb_transport::node_map` produces);
+    /// [`Error::NodeNumbering`] otherwise.
+    ///
+    /// ```
+    /// use quicklb_partition::NodeMap;
+    /// assert!(NodeMap::from_nodes(vec![0, 1, 0, 2]).is_ok());
+    /// assert!(NodeMap::from_nodes(vec![1, 0]).is_err());
+    /// ```
+    pub fn from_nodes(node_of: Vec<usize>) -> Result<Self, Error> {
+        let mut next = 0;
+        for (rank, &node) in node_of.iter().enumerate() {
+            if node == next {
+                next += 1;
+            } else if node > next {
+                return Err(Error::NodeNumbering { rank, node, next });
+            }
+        }
+        Ok(NodeMap { node_of })
     }
 
     /// `ranks` ranks packed `per_node` to a node in rank order (the usual
@@ -202,6 +229,36 @@ impl NodeMap {
     /// The label of every rank.
     pub fn node_of(&self) -> &[usize] {
         &self.node_of
+    }
+
+    /// The label of every rank (same as [`NodeMap::node_of`]).
+    pub fn as_slice(&self) -> &[usize] {
+        &self.node_of
+    }
+
+    /// The label of `rank`. Panics if out of range.
+    pub fn node(&self, rank: usize) -> usize {
+        self.node_of[rank]
+    }
+
+    /// Number of distinct nodes.
+    pub fn num_nodes(&self) -> usize {
+        let mut labels = self.node_of.clone();
+        labels.sort_unstable();
+        labels.dedup();
+        labels.len()
+    }
+
+    /// Number of ranks covered (same as [`NodeMap::len`]).
+    pub fn num_ranks(&self) -> usize {
+        self.node_of.len()
+    }
+
+    /// The ranks with label `node`, ascending (empty for an unused label).
+    pub fn ranks_on(&self, node: usize) -> Vec<usize> {
+        (0..self.node_of.len())
+            .filter(|&r| self.node_of[r] == node)
+            .collect()
     }
 
     /// Number of ranks covered.

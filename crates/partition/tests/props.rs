@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use quicklb_partition::{
-    rank_load, Greedy, Metrics, NodeMap, Plan, Planner, Problem, Sort, Sort2, StopRule, Transfer,
-    Weights,
+    rank_load, DlbFoam, Greedy, Metrics, NodeMap, Plan, Planner, Problem, Sort, Sort2, StopRule,
+    Transfer, Weights,
 };
 
 /// One weight: mostly ordinary, sometimes zero, equal, huge or tiny.
@@ -68,6 +68,8 @@ fn planners() -> Vec<Box<dyn Planner>> {
             max_abs_li: 0.1,
             stop: StopRule::Quicklb,
         }),
+        Box::new(DlbFoam::default()),
+        Box::new(DlbFoam { min_fraction: 0.0 }),
     ]
 }
 
@@ -374,6 +376,85 @@ proptest! {
                 let prefix = rank_load(&w.rank(r)[..first]);
                 let before = rank_load(&w.rank(r)[..first - 1]);
                 prop_assert!(prefix > avg && before <= avg);
+            }
+        }
+    }
+
+    /// DLBFoam's planner. Rank level, all operations kept: senders are the
+    /// ranks above the mean, receivers those below, so no rank is both; the
+    /// first operation pairs the most loaded rank with the least loaded;
+    /// each sender sends exactly its surplus, no receiver more than its
+    /// deficit; at most senders + receivers - 1 operations. With the 1 %
+    /// rule: exactly the operations above 1 % of the mean survive, in order.
+    /// Cell level: each sender lends a prefix of its cells, cut in
+    /// consecutive runs, one per operation in order, each within its amount
+    /// (so a receiver ends at or below the mean) and maximal (the next cell
+    /// would overflow it); no rank lends and borrows; the per-rank path
+    /// (loads + own weights) gives exactly the whole plan.
+    #[test]
+    fn dlbfoam_rules(raw in ranks()) {
+        let pb = Problem::new(Weights::from_ranks(&raw).unwrap());
+        let w = pb.weights();
+        let p = w.num_ranks();
+        let loads = w.rank_loads();
+        let mean = w.total() / p as f64;
+        let tl = tol(w);
+        let all = DlbFoam { min_fraction: 0.0 }.operations(&loads).unwrap();
+        let senders: Vec<usize> = (0..p).filter(|&r| loads[r] > mean).collect();
+        let receivers: Vec<usize> = (0..p).filter(|&r| loads[r] < mean).collect();
+        for op in &all {
+            prop_assert!(loads[op.sender] > mean && loads[op.receiver] < mean);
+            prop_assert!(op.amount > 0.0);
+        }
+        if !all.is_empty() {
+            let hottest = (0..p).fold(0, |b, r| if loads[r] > loads[b] { r } else { b });
+            let coldest = (0..p).fold(0, |b, r| if loads[r] < loads[b] { r } else { b });
+            prop_assert_eq!((all[0].sender, all[0].receiver), (hottest, coldest));
+        }
+        prop_assert!(all.len() < (senders.len() + receivers.len()).max(1));
+        for &s in &senders {
+            let out: f64 = all.iter().filter(|o| o.sender == s).map(|o| o.amount).sum();
+            prop_assert!((out - (loads[s] - mean)).abs() <= tl, "sender {} sends {}", s, out);
+        }
+        for &r in &receivers {
+            let inc: f64 = all.iter().filter(|o| o.receiver == r).map(|o| o.amount).sum();
+            prop_assert!(inc <= mean - loads[r] + tl);
+        }
+
+        let planner = DlbFoam::default();
+        let ops = planner.operations(&loads).unwrap();
+        let kept: Vec<_> = all.iter().copied().filter(|o| o.amount > 0.01 * mean).collect();
+        prop_assert_eq!(&ops, &kept);
+
+        let plan = planner.plan(&pb).unwrap();
+        let m = Metrics::compute(w, &plan).unwrap();
+        for r in 0..p {
+            let e = plan.exports(r);
+            prop_assert_eq!(&planner.select_exports(r, &raw[r], &ops).unwrap()[..], e);
+            prop_assert!(e.is_empty() || plan.imports(r).is_empty(), "rank {} lends and borrows", r);
+            let mine: Vec<_> = ops.iter().filter(|o| o.sender == r).collect();
+            // A prefix, cut in consecutive runs in operation order.
+            let mut next = 0;
+            for o in &mine {
+                let run: Vec<_> = e[next..].iter().take_while(|x| x.helper == o.receiver).collect();
+                let mut sum = 0.0;
+                for (k, x) in run.iter().enumerate() {
+                    prop_assert_eq!(x.cell, next + k);
+                    sum += raw[r][x.cell];
+                }
+                prop_assert!(sum <= o.amount, "rank {} overfills {} with {}", r, o.receiver, sum);
+                next += run.len();
+                // Maximal: the next cell would overflow this operation.
+                if let Some(&w) = raw[r].get(next) {
+                    prop_assert!(sum + w > o.amount);
+                }
+            }
+            prop_assert_eq!(next, e.len(), "rank {} lends outside its runs", r);
+            if !plan.imports(r).is_empty() {
+                prop_assert!(m.loads[r] <= mean + tl, "receiver {} above the mean", r);
+            }
+            if !e.is_empty() {
+                prop_assert!(m.loads[r] <= loads[r] + tl);
             }
         }
     }

@@ -19,14 +19,12 @@ use crate::kernel::check_grid;
 /// assert_eq!(split(10, 3, 1), 4..7);
 /// assert_eq!(split(10, 3, 2), 7..10);
 /// ```
+///
+/// Panics if `parts == 0` or `index >= parts`. This is the workspace's one
+/// block split, [`quicklb_partition::even_block`] (also behind the `.npy`
+/// reader's row slabs).
 pub fn split(n: usize, parts: usize, index: usize) -> Range<usize> {
-    assert!(
-        parts > 0 && index < parts,
-        "split: index {index} of {parts} parts"
-    );
-    // The one definition of this split in the workspace, shared with the `.npy` reader.
-    let (start, count) = quicklb_transport::RowSplit::even_slab(n, index, parts);
-    start..start + count
+    quicklb_partition::even_block(n, parts, index)
 }
 
 /// A balanced 2-D process grid for `ranks` ranks, like `MPI_Dims_create(ranks, 2)`:
@@ -42,7 +40,7 @@ pub fn split(n: usize, parts: usize, index: usize) -> Range<usize> {
 pub fn balanced_dims(ranks: usize) -> [usize; 2] {
     let mut best = [ranks.max(1), 1];
     let mut f = 1;
-    while f * f <= ranks {
+    while f <= ranks / f {
         if ranks % f == 0 {
             best = [ranks / f, f];
         }
@@ -97,21 +95,51 @@ impl Decomposition {
     ///
     /// Errors (the same on every rank, as they depend only on the arguments):
     /// [`Error::GridTooSmall`] if the grid is under 3×3,
-    /// [`Error::TooManyRanks`] if an axis has more ranks than cells,
-    /// [`Error::RankCount`] if `rank` is not below `dims[0] * dims[1]`.
+    /// [`Error::GridTooLarge`] if its halo-padded array of `f64` could not be
+    /// addressed, [`Error::InvalidProcessGrid`] if an axis has no rank or the
+    /// rank count overflows, [`Error::TooManyRanks`] if an axis has more ranks
+    /// than cells, [`Error::RankOutOfRange`] if `rank` is not below
+    /// `dims[0] * dims[1]`.
+    ///
+    /// ```
+    /// use quicklb_stencil::{Decomposition, Error};
+    /// assert!(matches!(
+    ///     Decomposition::row_slabs(usize::MAX, 8, 1, 0),
+    ///     Err(Error::GridTooLarge { .. })
+    /// ));
+    /// assert!(matches!(
+    ///     Decomposition::cartesian(8, 8, [2, 2], 4),
+    ///     Err(Error::RankOutOfRange { rank: 4, ranks: 4, .. })
+    /// ));
+    /// ```
     pub fn cartesian(rows: usize, cols: usize, dims: [usize; 2], rank: usize) -> Result<Self> {
         check_grid(rows, cols)?;
+        // Every shape derived below (padded blocks, flat indices) is at most
+        // the global padded array, so checking it once here keeps the rest
+        // of the arithmetic in range.
+        let padded_bytes = rows
+            .checked_add(2)
+            .zip(cols.checked_add(2))
+            .and_then(|(r, c)| r.checked_mul(c))
+            .and_then(|n| n.checked_mul(std::mem::size_of::<f64>()));
+        if padded_bytes.is_none_or(|b| b > isize::MAX as usize) {
+            return Err(Error::GridTooLarge { rows, cols });
+        }
+        let size = match dims[0].checked_mul(dims[1]) {
+            Some(size) if size > 0 => size,
+            _ => return Err(Error::InvalidProcessGrid { dims }),
+        };
         for (axis, (&ranks, cells)) in dims.iter().zip([rows, cols]).enumerate() {
             if ranks > cells {
                 let axis = if axis == 0 { "rows" } else { "columns" };
                 return Err(Error::TooManyRanks { ranks, cells, axis });
             }
         }
-        let size = dims[0] * dims[1];
         if rank >= size {
-            return Err(Error::RankCount {
-                expected: size,
-                got: rank + 1,
+            return Err(Error::RankOutOfRange {
+                rank,
+                dims,
+                ranks: size,
             });
         }
         let coords = [rank / dims[1], rank % dims[1]];
@@ -212,8 +240,70 @@ impl Decomposition {
         let mut part = global;
         part.slice_axis_inplace(Axis(0), Slice::from(self.rows.clone()));
         part.slice_axis_inplace(Axis(1), Slice::from(self.cols.clone()));
-        let _ = (r, c);
         crate::kernel::interior_mut(local.view_mut()).assign(&part);
         Ok(local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grids_whose_padded_array_overflows_are_refused() {
+        for (rows, cols) in [
+            (usize::MAX, 8),
+            (8, usize::MAX),
+            (usize::MAX - 1, 3),
+            (1 << 32, 1 << 32),
+            // (rows + 2) (cols + 2) fits in usize but not its bytes.
+            (1 << 31, 1 << 31),
+        ] {
+            assert_eq!(
+                Decomposition::row_slabs(rows, cols, 1, 0),
+                Err(Error::GridTooLarge { rows, cols }),
+                "{rows} x {cols}"
+            );
+        }
+        // Large but addressable: every shape is computed without overflow.
+        let d = Decomposition::row_slabs(1 << 20, 1 << 20, 4, 3).unwrap();
+        assert_eq!(d.padded_shape(), [(1 << 18) + 2, (1 << 20) + 2]);
+    }
+
+    #[test]
+    fn process_grids_without_ranks_or_overflowing_are_refused() {
+        for dims in [[0, 1], [1, 0], [usize::MAX, 2], [1 << 33, 1 << 33]] {
+            assert_eq!(
+                Decomposition::cartesian(16, 16, dims, 0),
+                Err(Error::InvalidProcessGrid { dims })
+            );
+        }
+    }
+
+    #[test]
+    fn a_rank_outside_the_process_grid_says_so() {
+        let err = Decomposition::row_slabs(20, 20, 4, 4).unwrap_err();
+        assert_eq!(
+            err,
+            Error::RankOutOfRange {
+                rank: 4,
+                dims: [4, 1],
+                ranks: 4
+            }
+        );
+        let text = err.to_string();
+        assert!(text.contains("rank 4 is out of range"), "{text}");
+        assert!(!text.contains("used with"), "{text}");
+        let d = Decomposition::cartesian(9, 9, [2, 2], 0).unwrap();
+        assert!(matches!(
+            d.for_rank(7),
+            Err(Error::RankOutOfRange { rank: 7, .. })
+        ));
+    }
+
+    #[test]
+    fn balanced_dims_of_large_counts_do_not_overflow() {
+        let p = (1usize << 31) - 1; // prime: 2^31 - 1
+        assert_eq!(balanced_dims(p), [p, 1]);
     }
 }

@@ -55,8 +55,41 @@ pub enum Error {
         /// Which array.
         what: &'static str,
     },
-    /// A decomposition does not match the communicator (wrong number of ranks,
-    /// or a rank outside it).
+    /// The global grid is so large that its halo-padded array
+    /// (`(rows + 2) × (cols + 2)` values of `f64`) could not be addressed.
+    #[error("grid of {rows}x{cols} is too large: its halo-padded array of f64 does not fit in memory addresses")]
+    GridTooLarge {
+        /// Rows of the offending grid.
+        rows: usize,
+        /// Columns of the offending grid.
+        cols: usize,
+    },
+    /// A process grid with an axis of zero ranks, or whose rank count
+    /// `dims[0] × dims[1]` overflows.
+    #[error("process grid {dims:?} is invalid: every axis needs at least one rank and the rank count must fit in usize")]
+    InvalidProcessGrid {
+        /// Ranks along rows and along columns.
+        dims: [usize; 2],
+    },
+    /// A rank index outside the process grid it is given for.
+    #[error("rank {rank} is out of range: the process grid {dims:?} has ranks 0..{ranks}")]
+    RankOutOfRange {
+        /// The rank asked for.
+        rank: usize,
+        /// The process grid.
+        dims: [usize; 2],
+        /// Ranks in the process grid.
+        ranks: usize,
+    },
+    /// The ranks of one collective halo construction were given different
+    /// global setups (grid shape, process grid, boundary, corner flag or
+    /// number of fields). Every rank returns this same error.
+    #[error("ranks disagree on {what}: every rank must build the halo with the same one")]
+    Disagreement {
+        /// What differs between ranks.
+        what: &'static str,
+    },
+    /// A decomposition does not match the communicator (wrong number of ranks).
     #[error("decomposition for {expected} ranks used with {got} ranks")]
     RankCount {
         /// Ranks the decomposition was built for.

@@ -24,6 +24,7 @@ use mpi::collective::SystemOperation;
 use mpi::topology::{CartesianCommunicator, Communicator};
 use mpi::traits::CommunicatorCollectives;
 use ndarray::ArrayViewMut2;
+use quicklb_partition::even_block_owner;
 use quicklb_transport::{split_shared, PersistentSet};
 
 /// Re-exported: the shared-memory array the [`SharedHalo`] path keeps fields in.
@@ -40,17 +41,6 @@ enum Source {
     Cell { rank: usize, index: usize },
     /// The fixed boundary value.
     Value,
-}
-
-/// Which part of `0..n` split in `parts` holds `g`, inverting [`crate::split`].
-fn owner(n: usize, parts: usize, g: usize) -> usize {
-    let (base, rem) = (n / parts, n % parts);
-    let big = rem * (base + 1);
-    if g < big {
-        g / (base + 1)
-    } else {
-        rem + (g - big) / base
-    }
 }
 
 /// Maps a global coordinate `g` in `-1..=n` to the interior cell a ghost
@@ -96,7 +86,10 @@ fn ghost_sources(d: &Decomposition, boundary: Boundary, corners: bool) -> Vec<(u
             let gj = d.cols().start as isize + lj as isize - 1;
             let source = match (resolve(gi, ny, boundary), resolve(gj, nx, boundary)) {
                 (Some(gi), Some(gj)) => {
-                    let coords = [owner(ny, dims[0], gi), owner(nx, dims[1], gj)];
+                    let coords = [
+                        even_block_owner(ny, dims[0], gi),
+                        even_block_owner(nx, dims[1], gj),
+                    ];
                     let rank = d.rank_at(coords);
                     let src = d.for_rank(rank).expect("a rank of the same decomposition");
                     let sw = src.local_shape()[1] + 2;
@@ -136,12 +129,56 @@ pub fn all_on_one_node<C: Communicator>(comm: &C) -> Result<bool> {
     Ok(split_shared(comm)?.size() == comm.size())
 }
 
-/// Checks `d` against `comm` on every rank and agrees on the outcome
-/// (**collective**): if any rank fails, every rank returns an error (its own,
-/// or [`Error::OtherRank`]), so none is left waiting in a later collective.
-fn check_comm<C: Communicator>(comm: &C, d: &Decomposition) -> Result<()> {
+/// What every rank of one collective halo construction must agree on.
+#[derive(Clone, Copy, Debug)]
+struct Setup<'a> {
+    decomp: &'a Decomposition,
+    boundary: Boundary,
+    /// Whether corner ghosts are filled (the stencil reads diagonals).
+    corners: bool,
+    fields: usize,
+}
+
+impl Setup<'_> {
+    /// The values compared across ranks, each with what it describes.
+    fn digest(&self) -> [(u64, &'static str); 8] {
+        let d = self.decomp;
+        let [rows, cols] = d.global();
+        let [dr, dc] = d.dims();
+        let (kind, value) = match self.boundary {
+            Boundary::Periodic => (0, 0),
+            Boundary::Reflecting => (1, 0),
+            Boundary::Fixed(v) => (2, v.to_bits()),
+        };
+        [
+            (rows as u64, "the number of rows of the global grid"),
+            (cols as u64, "the number of columns of the global grid"),
+            (dr as u64, "the process grid (ranks along rows)"),
+            (dc as u64, "the process grid (ranks along columns)"),
+            (kind, "the boundary"),
+            (value, "the fixed boundary value"),
+            (
+                u64::from(self.corners),
+                "the corner ghosts (whether the stencil reads diagonals)",
+            ),
+            (self.fields as u64, "the number of fields"),
+        ]
+    }
+}
+
+/// Checks `setup` against `comm` on every rank and agrees on the outcome
+/// (**collective**, one all-reduce): if any rank fails its own checks, every
+/// rank returns an error (its own, or [`Error::OtherRank`]); if the ranks were
+/// given different grids, process grids, boundaries, corner flags or field
+/// counts, every rank returns the same [`Error::Disagreement`]. So none is
+/// left waiting in a later collective and no message is built for a block
+/// its neighbour does not have.
+fn agree<C: Communicator>(comm: &C, setup: &Setup<'_>) -> Result<()> {
+    let d = setup.decomp;
     let (rank, size) = (comm.rank() as usize, comm.size() as usize);
-    let mine = if size != d.ranks() {
+    let mine = if let Err(e) = setup.boundary.validate() {
+        Err(e)
+    } else if size != d.ranks() {
         Err(Error::RankCount {
             expected: d.ranks(),
             got: size,
@@ -154,16 +191,29 @@ fn check_comm<C: Communicator>(comm: &C, d: &Decomposition) -> Result<()> {
     } else {
         Ok(())
     };
-    let flag = if mine.is_err() { rank as i64 + 1 } else { 0 };
-    let mut worst = 0i64;
-    comm.all_reduce_into(&flag, &mut worst, SystemOperation::max());
-    match (mine, worst) {
-        (Err(e), _) => Err(e),
-        (Ok(()), 0) => Ok(()),
-        (Ok(()), r) => Err(Error::OtherRank {
-            rank: r as usize - 1,
-        }),
+    // One max-reduction gives the failing rank, and each value's maximum
+    // and (through its complement) minimum.
+    let digest = setup.digest();
+    let mut local = Vec::with_capacity(1 + 2 * digest.len());
+    local.push(if mine.is_err() { rank as u64 + 1 } else { 0 });
+    local.extend(digest.iter().map(|&(v, _)| v));
+    local.extend(digest.iter().map(|&(v, _)| !v));
+    let mut global = vec![0u64; local.len()];
+    comm.all_reduce_into(&local[..], &mut global[..], SystemOperation::max());
+    mine?;
+    if global[0] > 0 {
+        return Err(Error::OtherRank {
+            rank: global[0] as usize - 1,
+        });
     }
+    let n = digest.len();
+    for (k, &(_, what)) in digest.iter().enumerate() {
+        let (max, min) = (global[1 + k], !global[1 + n + k]);
+        if max != min {
+            return Err(Error::Disagreement { what });
+        }
+    }
+    Ok(())
 }
 
 /// Checks that every field is a standard-layout `padded_shape()` array.
@@ -204,7 +254,22 @@ pub fn cartesian_communicator<C: Communicator>(
     d: &Decomposition,
     boundary: Boundary,
 ) -> Result<CartesianCommunicator> {
-    check_comm(comm, d)?;
+    let setup = Setup {
+        decomp: d,
+        boundary,
+        corners: false,
+        fields: 1,
+    };
+    agree(comm, &setup)?;
+    create_cartesian(comm, d, boundary)
+}
+
+/// [`cartesian_communicator`] after the ranks agreed on `d`.
+fn create_cartesian<C: Communicator>(
+    comm: &C,
+    d: &Decomposition,
+    boundary: Boundary,
+) -> Result<CartesianCommunicator> {
     let dims = d.dims().map(|n| n as i32);
     let periodic = boundary.is_periodic();
     comm.create_cartesian_communicator(&dims, &[periodic, periodic], false)
@@ -252,8 +317,13 @@ impl MessageHalo {
     /// this rank of `comm`, `d.ranks()` its size) and `fields` fields
     /// exchanged together. `corners`: also fill the four corner ghosts (needed
     /// by stencils that read diagonals, see [`crate::Stencil::uses_corners`]).
-    /// **Collective** over `comm`: creates the Cartesian communicator and the
-    /// persistent requests.
+    /// **Collective** over `comm`: agrees the setup, then creates the
+    /// Cartesian communicator and the persistent requests.
+    ///
+    /// Every rank must pass the same global grid, process grid, boundary,
+    /// `corners` and `fields`: if they differ anywhere (say one rank built a
+    /// 64×65 grid and the others 64×64), every rank returns the same
+    /// [`Error::Disagreement`] before any message is built.
     pub fn new<C: Communicator>(
         comm: &C,
         d: &Decomposition,
@@ -261,8 +331,14 @@ impl MessageHalo {
         corners: bool,
         fields: usize,
     ) -> Result<Self> {
-        boundary.validate()?;
-        let cart = cartesian_communicator(comm, d, boundary)?;
+        let setup = Setup {
+            decomp: d,
+            boundary,
+            corners,
+            fields,
+        };
+        agree(comm, &setup)?;
+        let cart = create_cartesian(comm, d, boundary)?;
         let me = d.rank();
         let mine = ghost_sources(d, boundary, corners);
         let mut builder = PersistentSet::<f64>::builder(&cart);
@@ -458,6 +534,10 @@ impl SharedHalo {
     /// Builds the exchange plan for this rank's block of `d` and `fields`
     /// fields per segment. **Collective** over `comm` (it checks that all
     /// ranks share one node: [`Error::NotOneNode`] otherwise, on every rank).
+    ///
+    /// As for [`MessageHalo::new`], every rank must pass the same global
+    /// grid, process grid, boundary, `corners` and `fields`; otherwise every
+    /// rank returns the same [`Error::Disagreement`].
     pub fn new<C: Communicator>(
         comm: &C,
         d: &Decomposition,
@@ -465,8 +545,13 @@ impl SharedHalo {
         corners: bool,
         fields: usize,
     ) -> Result<Self> {
-        boundary.validate()?;
-        check_comm(comm, d)?;
+        let setup = Setup {
+            decomp: d,
+            boundary,
+            corners,
+            fields,
+        };
+        agree(comm, &setup)?;
         if !all_on_one_node(comm)? {
             return Err(Error::NotOneNode);
         }
@@ -697,17 +782,6 @@ mod tests {
                             "{boundary:?} {dims:?} rank {rank} ghost ({li},{lj})"
                         );
                     }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn owner_inverts_split() {
-        for n in 3..30 {
-            for p in 1..=n.min(8) {
-                for g in 0..n {
-                    assert!(crate::split(n, p, owner(n, p, g)).contains(&g));
                 }
             }
         }

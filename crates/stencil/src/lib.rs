@@ -13,7 +13,7 @@
 //! `(ny + 2) × (nx + 2)` array.
 //!
 //! ```
-//! use ndarray::Array2;
+//! use quicklb_stencil::ndarray::Array2;
 //! use quicklb_stencil::{interior, Boundary, Diffusion, Stencil};
 //! let mut u = Array2::<f64>::zeros((64 + 2, 64 + 2));
 //! for i in 30..36 {
@@ -28,6 +28,12 @@
 //! assert!((interior(u.view()).sum() - 36.0).abs() < 1e-10);
 //! # Ok::<(), quicklb_stencil::Error>(())
 //! ```
+
+/// The `ndarray` (0.16) whose arrays and views the kernels take and the halo
+/// exchange fills. Use it (`quicklb_stencil::ndarray::Array2`) instead of
+/// adding `ndarray` yourself, or pin `ndarray = "0.16"`: another major
+/// version is another type.
+pub use ndarray;
 
 pub mod decomp;
 pub mod error;

@@ -2,7 +2,8 @@
 //! (persistent requests) equals the serial field bitwise: row slabs, a 2-D
 //! Cartesian split and column slabs; periodic, reflecting and fixed
 //! boundaries; 5-point, 9-point and skewed 3×3 stencils; two fields exchanged
-//! together.
+//! together. A setup that differs on one rank (grid, process grid,
+//! boundary, corners, fields) is the same error on every rank.
 
 mod common;
 
@@ -16,6 +17,11 @@ fn main() {
     let world = universe.world();
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     check_bad_input(&world);
+    // Different grids, boundaries or stencils on one rank: the same error
+    // everywhere, at construction.
+    check_disagreements(&world, &|d, boundary, corners, fields| {
+        MessageHalo::new(&world, d, boundary, corners, fields).map(drop)
+    });
     // A decomposition for another number of ranks is refused on every rank.
     let wrong = Decomposition::row_slabs(20, 20, size + 1, rank).unwrap();
     assert!(matches!(

@@ -2,7 +2,8 @@
 //! halo (direct reads from a SharedArray, no messages) equals the serial field
 //! bitwise: row slabs, a 2-D Cartesian split and column slabs; periodic,
 //! reflecting and fixed boundaries; 5-point, 9-point and skewed 3×3 stencils;
-//! two fields in one segment.
+//! two fields in one segment. A setup that differs on one rank (grid,
+//! process grid, boundary, corners, fields) is the same error on every rank.
 
 mod common;
 
@@ -19,6 +20,11 @@ fn main() {
     let world = universe.world();
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     check_bad_input(&world);
+    // Different grids, boundaries or stencils on one rank: the same error
+    // everywhere, at construction.
+    check_disagreements(&world, &|d, boundary, corners, fields| {
+        SharedHalo::new(&world, d, boundary, corners, fields).map(drop)
+    });
 
     // An array that does not match the halo on the last rank: an error
     // there, no hang elsewhere.

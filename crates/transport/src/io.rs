@@ -70,12 +70,12 @@ pub enum RowSplit {
 impl RowSplit {
     /// The `(first_row, row_count)` of `rank` out of `size` ranks for an
     /// [`RowSplit::Even`] split of `rows` rows.
+    ///
+    /// The workspace's one block split, [`quicklb_partition::even_block`].
+    /// Panics if `size == 0` or `rank >= size`.
     pub fn even_slab(rows: usize, rank: usize, size: usize) -> (usize, usize) {
-        let base = rows / size;
-        let extra = rows % size;
-        let count = base + usize::from(rank < extra);
-        let first = rank * base + rank.min(extra);
-        (first, count)
+        let slab = quicklb_partition::even_block(rows, size, rank);
+        (slab.start, slab.len())
     }
 }
 

@@ -62,7 +62,7 @@ pub use rma::{
     Epoch, FenceClose, FenceOpen, LockAssert, LockType, PostAssert, RmaOp, RmaRequest, StartAssert,
     Window,
 };
-pub use shared::{node_map, split_shared, NodeMap, SharedArray, SharedView};
+pub use shared::{node_map, node_map_of_groups, split_shared, NodeMap, SharedArray, SharedView};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -118,115 +118,43 @@ pub fn split_shared<C: Communicator>(comm: &C) -> Result<SimpleCommunicator> {
     Ok(node)
 }
 
-/// Which node each rank of a communicator runs on.
-///
-/// Nodes are numbered `0..num_nodes()` in the order of their lowest rank, so rank 0
-/// is always on node 0, and a single-node job has one node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeMap {
-    node_of: Vec<usize>,
-    ranks_on: Vec<Vec<Rank>>,
-}
+/// Which node each rank of a communicator runs on: quicklb-partition's
+/// [`NodeMap`](quicklb_partition::NodeMap), the workspace's one node map,
+/// built here from `MPI_Comm_split_type` by [`node_map`] (or from any
+/// grouping by [`node_map_of_groups`]). Nodes are numbered `0..num_nodes()`
+/// in the order of their lowest rank, so rank 0 is always on node 0, and a
+/// single-node job has one node.
+pub use quicklb_partition::NodeMap;
 
-/// The [`NodeMap`] of `comm`: for each rank of `comm`, its node index. Collective
-/// over `comm`. Same as [`NodeMap::new`].
+/// The [`NodeMap`] of `comm`, nodes found with [`split_shared`]: for each
+/// rank of `comm`, its node index. Collective over `comm`.
 pub fn node_map<C: Communicator>(comm: &C) -> Result<NodeMap> {
-    NodeMap::new(comm)
+    let node = split_shared(comm)?;
+    node_map_of_groups(comm, &node)
 }
 
-impl NodeMap {
-    /// The node map of `comm`, nodes found with [`split_shared`]. Collective.
-    pub fn new<C: Communicator>(comm: &C) -> Result<NodeMap> {
-        let node = split_shared(comm)?;
-        Self::from_node_comm(comm, &node)
-    }
-
-    /// The map for any partition of `comm` into groups: `node_comm` must be this
-    /// rank's group, obtained by splitting `comm` (e.g. with `split_by_color`, to
-    /// emulate several nodes on one machine in tests). Collective over `comm`.
-    pub fn from_node_comm<C: Communicator, N: Communicator>(
-        comm: &C,
-        node_comm: &N,
-    ) -> Result<NodeMap> {
-        // The node's leader is its lowest rank in `comm`.
-        let me = comm.rank();
-        let mut leader: Rank = me;
-        node_comm.all_reduce_into(&me, &mut leader, SystemOperation::min());
-        let mut leaders = vec![0 as Rank; comm.size() as usize];
-        comm.all_gather_into(&leader, &mut leaders[..]);
-        let mut distinct = leaders.clone();
-        distinct.sort_unstable();
-        distinct.dedup();
-        let node_of: Vec<usize> = leaders
-            .iter()
-            .map(|l| distinct.binary_search(l).expect("leader is listed"))
-            .collect();
-        let mut ranks_on = vec![Vec::new(); distinct.len()];
-        for (rank, &n) in node_of.iter().enumerate() {
-            ranks_on[n].push(rank as Rank);
-        }
-        Ok(NodeMap { node_of, ranks_on })
-    }
-
-    /// Builds a map from a node index per rank (e.g. to test a planner without MPI).
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] unless nodes are numbered `0..n` in the order of
-    /// their lowest rank, every index used.
-    pub fn from_nodes(node_of: Vec<usize>) -> Result<NodeMap> {
-        let mut ranks_on: Vec<Vec<Rank>> = Vec::new();
-        for (rank, &n) in node_of.iter().enumerate() {
-            if n == ranks_on.len() {
-                ranks_on.push(Vec::new());
-            } else if n > ranks_on.len() {
-                return Err(invalid(
-                    "NodeMap::from_nodes",
-                    format!(
-                        "rank {rank} is on node {n} before node {} appeared",
-                        ranks_on.len()
-                    ),
-                ));
-            }
-            ranks_on[n].push(rank as Rank);
-        }
-        Ok(NodeMap { node_of, ranks_on })
-    }
-
-    /// The node index of `rank`.
-    ///
-    /// # Panics
-    /// If `rank` is not a rank of the communicator.
-    pub fn node_of(&self, rank: Rank) -> usize {
-        self.node_of[rank as usize]
-    }
-
-    /// Number of distinct nodes.
-    pub fn num_nodes(&self) -> usize {
-        self.ranks_on.len()
-    }
-
-    /// Number of ranks.
-    pub fn num_ranks(&self) -> usize {
-        self.node_of.len()
-    }
-
-    /// The ranks on node `node`, ascending.
-    ///
-    /// # Panics
-    /// If `node >= self.num_nodes()`.
-    pub fn ranks_on(&self, node: usize) -> &[Rank] {
-        &self.ranks_on[node]
-    }
-
-    /// Whether ranks `a` and `b` share a node.
-    pub fn same_node(&self, a: Rank, b: Rank) -> bool {
-        self.node_of(a) == self.node_of(b)
-    }
-
-    /// The node index of every rank, indexed by rank.
-    pub fn as_slice(&self) -> &[usize] {
-        &self.node_of
-    }
+/// The [`NodeMap`] of any partition of `comm` into groups: `node_comm` must
+/// be this rank's group, obtained by splitting `comm` (e.g. with
+/// `split_by_color`, to emulate several nodes on one machine in tests).
+/// Collective over `comm`.
+pub fn node_map_of_groups<C: Communicator, N: Communicator>(
+    comm: &C,
+    node_comm: &N,
+) -> Result<NodeMap> {
+    // The node's leader is its lowest rank in `comm`.
+    let me = comm.rank();
+    let mut leader: Rank = me;
+    node_comm.all_reduce_into(&me, &mut leader, SystemOperation::min());
+    let mut leaders = vec![0 as Rank; comm.size() as usize];
+    comm.all_gather_into(&leader, &mut leaders[..]);
+    let mut distinct = leaders.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let node_of: Vec<usize> = leaders
+        .iter()
+        .map(|l| distinct.binary_search(l).expect("leader is listed"))
+        .collect();
+    Ok(NodeMap::new(node_of))
 }
 
 /// An array split in per-rank segments over one node's shared memory

@@ -1,5 +1,5 @@
 //! Shared memory within a node:
-//! - `node_map` on one machine (one node), and `NodeMap::from_node_comm` with an
+//! - `node_map` on one machine (one node), and `node_map_of_groups` with an
 //!   emulated 2-node split (rank % 2);
 //! - a `SharedArray` where each rank writes its segment (lengths differ, some 0) and
 //!   reads both neighbours' segments after `sync`, for several rounds;
@@ -11,7 +11,7 @@
 
 use mpi::topology::Color;
 use mpi::traits::*;
-use quicklb_transport::{node_map, split_shared, Error, NodeMap, SharedArray};
+use quicklb_transport::{node_map, node_map_of_groups, split_shared, Error, NodeMap, SharedArray};
 
 fn main() {
     let universe = mpi::initialize().expect("MPI initialises once");
@@ -24,13 +24,13 @@ fn main() {
     let map = node_map(&world).expect("node_map");
     assert_eq!(map.num_nodes(), 1);
     assert_eq!(map.num_ranks(), size as usize);
-    assert_eq!(map.ranks_on(0), (0..size).collect::<Vec<_>>().as_slice());
-    assert!(map.same_node(0, size - 1));
+    assert_eq!(map.ranks_on(0), (0..size as usize).collect::<Vec<_>>());
+    assert!(map.same_node(0, size as usize - 1));
     // Emulated nodes: even ranks on node 0, odd ranks on node 1.
     let halves = world
         .split_by_color(Color::with_value(rank % 2))
         .expect("every rank gets a colour");
-    let split = NodeMap::from_node_comm(&world, &halves).expect("from_node_comm");
+    let split = node_map_of_groups(&world, &halves).expect("node_map_of_groups");
     let expected: Vec<usize> = (0..size as usize).map(|r| r % 2).collect();
     assert_eq!(split.as_slice(), expected.as_slice());
     assert_eq!(split.num_nodes(), (size as usize).min(2));
@@ -40,7 +40,7 @@ fn main() {
     );
     assert!(matches!(
         NodeMap::from_nodes(vec![1, 0]),
-        Err(Error::InvalidArgument { .. })
+        Err(quicklb_partition::Error::NodeNumbering { .. })
     ));
 
     // SharedArray with uneven segment lengths (rank 0, 3, 6... own 0 elements).

@@ -23,6 +23,7 @@ use quicklb_examples::burgers::{
     SvdOptions,
 };
 use quicklb_examples::plot::{heat_map, LinePlot};
+use quicklb_examples::preflight;
 
 /// 1-D viscous Burgers (u_t = -u u_x + ν u_xx on [0, 2π), periodic, u0 = sin x)
 /// over MPI ranks, with an in-situ SVD of the snapshot matrix (no disk I/O).
@@ -103,20 +104,17 @@ fn save_png(img: &image::RgbImage, path: &Path) -> Result<(), BurgersError> {
         .map_err(|e| BurgersError::Io(format!("cannot write {}: {e}", path.display())))
 }
 
-fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
-    let (rank, size) = (world.rank(), world.size() as usize);
-    let params = BurgersParams {
-        n: args.n,
-        nu: args.nu,
-        dt: args.dt,
-        t_end: args.t_end,
-    };
-    if size > params.n {
-        return Err(BurgersError::InvalidArgument(format!(
-            "{size} ranks for {} grid points: each rank needs at least one point",
-            params.n
-        )));
-    }
+/// Everything that would fail later, found before the first step and agreed
+/// by every rank: the parameters, the output paths (checked by rank 0, which
+/// writes the PNGs and opens the `.npy`; it creates `--png-dir`) and the
+/// memory of the snapshots. **Collective.**
+fn preflight<C: Communicator>(
+    world: &C,
+    args: &Args,
+    params: &BurgersParams,
+) -> Result<(), BurgersError> {
+    let size = world.size() as usize;
+    params.check(size)?;
     if args.modes == 0 {
         return Err(BurgersError::InvalidArgument("--modes must be > 0".into()));
     }
@@ -125,12 +123,39 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
             "--png-every must be > 0".into(),
         ));
     }
-    if let Some(dir) = &args.png_dir {
-        if rank == 0 {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| BurgersError::Io(format!("cannot create {}: {e}", dir.display())))?;
-        }
-    }
+    let paths = if world.rank() == 0 {
+        let pngs = args
+            .png_dir
+            .as_deref()
+            .map_or(Ok(()), |d| preflight::check_output_dir("--png-dir", d));
+        pngs.and_then(|()| {
+            args.npy
+                .as_deref()
+                .map_or(Ok(()), |p| preflight::check_output_file("--npy", p))
+        })
+    } else {
+        Ok(())
+    };
+    preflight::agree(world, paths)
+        .and_then(|()| {
+            preflight::check_memory(
+                world,
+                params.memory_per_rank(size, args.modes.max(3)),
+                "the snapshot matrix",
+            )
+        })
+        .map_err(BurgersError::InvalidArgument)
+}
+
+fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
+    let (rank, size) = (world.rank(), world.size() as usize);
+    let params = BurgersParams {
+        n: args.n,
+        nu: args.nu,
+        dt: args.dt,
+        t_end: args.t_end,
+    };
+    preflight(world, args, &params)?;
     let (start, len) = block_range(params.n, size, rank as usize);
     let mut local = LocalBurgers::new(params, start, len)?;
     let mut halo = MpiHalo::new(world)?;

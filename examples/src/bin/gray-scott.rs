@@ -23,6 +23,7 @@ use quicklb_examples::colormap::{field_image, finite_range};
 use quicklb_examples::gray_scott::{
     seed_block, AlgorithmName, Config, CostModel, GrayScottError, HaloKind, Simulation,
 };
+use quicklb_examples::preflight;
 
 /// Gray-Scott reaction-diffusion on an N×N periodic grid split in row slabs
 /// over MPI ranks, with the stiff per-cell chemistry (adaptive Rosenbrock,
@@ -143,6 +144,41 @@ impl Progress {
     }
 }
 
+/// Everything that would fail later, found before the first step and agreed
+/// by every rank: the settings, the output paths (checked by rank 0, which
+/// writes the PNG and opens the `.npy`) and the memory of the grid.
+/// **Collective.**
+fn preflight<C: Communicator>(
+    world: &C,
+    args: &Args,
+    config: &Config,
+) -> Result<(), GrayScottError> {
+    let ranks = world.size() as usize;
+    Simulation::check(config, ranks)?;
+    let paths = if world.rank() == 0 {
+        let output = args
+            .output
+            .as_deref()
+            .map_or(Ok(()), |p| preflight::check_output_file("--output", p));
+        output.and_then(|()| {
+            args.npy
+                .as_deref()
+                .map_or(Ok(()), |p| preflight::check_output_file("--npy", p))
+        })
+    } else {
+        Ok(())
+    };
+    preflight::agree(world, paths)
+        .and_then(|()| {
+            preflight::check_memory(
+                world,
+                Simulation::memory_per_rank(config, ranks),
+                &format!("a {n}x{n} grid over {ranks} ranks", n = args.size),
+            )
+        })
+        .map_err(GrayScottError::InvalidArgument)
+}
+
 fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), GrayScottError> {
     let root = world.rank() == 0;
     let config = Config {
@@ -154,6 +190,7 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), GrayScottError> {
         cost: args.cost,
         chemistry: Chemistry::default(),
     };
+    preflight(world, args, &config)?;
     let mut sim = Simulation::new(world, config)?;
     if root {
         let (rows, cols) = seed_block(args.size);

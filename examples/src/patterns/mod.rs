@@ -109,11 +109,9 @@ impl SplitMix64 {
 /// holds when the items are split as evenly as possible: the first `n % size` ranks
 /// get one more. Counts may be 0 when `n < size`.
 pub fn even_block(n: usize, rank: usize, size: usize) -> (usize, usize) {
-    let (base, extra) = (n / size, n % size);
-    (
-        rank * base + rank.min(extra),
-        base + usize::from(rank < extra),
-    )
+    // The workspace's one block split, from quicklb-partition.
+    let block = quicklb::partition::even_block(n, size, rank);
+    (block.start, block.len())
 }
 
 #[cfg(test)]

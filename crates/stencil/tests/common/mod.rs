@@ -112,3 +112,114 @@ pub fn check_bad_input<C: Communicator>(comm: &C) {
         Err(quicklb_stencil::Error::GridTooSmall { .. })
     ));
 }
+
+/// Builds a halo (by either path) for a decomposition, boundary, corner flag
+/// and field count; returns only whether it succeeded.
+pub type BuildHalo<'a> =
+    dyn Fn(&Decomposition, Boundary, bool, usize) -> quicklb_stencil::Result<()> + 'a;
+
+/// One rank (the last) is given another global setup than the others: a
+/// 64x65 or 65x64 grid instead of 64x64, another process grid, boundary,
+/// fixed value, corner flag or field count. Every rank must return the same
+/// `Error::Disagreement` naming what differs, at construction; a
+/// non-finite boundary on one rank is its own error and `OtherRank`
+/// elsewhere. Then a matching setup still builds (nobody is left behind in
+/// a collective).
+pub fn check_disagreements<C: Communicator>(comm: &C, build: &BuildHalo<'_>) {
+    use quicklb_stencil::Error;
+    let (rank, size) = (comm.rank() as usize, comm.size() as usize);
+    if size < 2 {
+        return;
+    }
+    let odd = rank == size - 1;
+    let slabs = |rows, cols| Decomposition::row_slabs(rows, cols, size, rank).unwrap();
+    let base = slabs(64, 64);
+    let columns = Decomposition::cartesian(64, 64, [1, size], rank).unwrap();
+    type Case = (
+        &'static str,
+        Decomposition,
+        Boundary,
+        bool,
+        usize,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "64x65 on one rank",
+            if odd { slabs(64, 65) } else { base.clone() },
+            Boundary::Periodic,
+            false,
+            1,
+            "columns of the global grid",
+        ),
+        (
+            "65x64 on one rank",
+            if odd { slabs(65, 64) } else { base.clone() },
+            Boundary::Periodic,
+            true,
+            1,
+            "rows of the global grid",
+        ),
+        (
+            "column slabs on one rank",
+            if odd { columns } else { base.clone() },
+            Boundary::Reflecting,
+            false,
+            1,
+            "process grid",
+        ),
+        (
+            "reflecting on one rank",
+            base.clone(),
+            if odd {
+                Boundary::Reflecting
+            } else {
+                Boundary::Periodic
+            },
+            false,
+            1,
+            "boundary",
+        ),
+        (
+            "another fixed value on one rank",
+            base.clone(),
+            Boundary::Fixed(if odd { 0.25 } else { 0.5 }),
+            false,
+            1,
+            "fixed boundary value",
+        ),
+        (
+            "corners on one rank",
+            base.clone(),
+            Boundary::Periodic,
+            odd,
+            1,
+            "corner ghosts",
+        ),
+        (
+            "two fields on one rank",
+            base.clone(),
+            Boundary::Periodic,
+            false,
+            if odd { 2 } else { 1 },
+            "number of fields",
+        ),
+    ];
+    for (name, d, boundary, corners, fields, what) in cases {
+        match build(&d, boundary, corners, fields) {
+            Err(Error::Disagreement { what: got }) => {
+                assert!(got.contains(what), "{name}: rank {rank} blames {got:?}")
+            }
+            other => panic!("{name}: rank {rank} got {other:?}, expected a disagreement"),
+        }
+    }
+    // A NaN boundary value on one rank only: its own error there, the
+    // same refusal everywhere else (no rank waits for it).
+    let boundary = Boundary::Fixed(if odd { f64::NAN } else { 0.5 });
+    match build(&base, boundary, false, 1) {
+        Err(Error::NonFinite { .. }) => assert!(odd),
+        Err(Error::OtherRank { rank: r }) => assert!(!odd && r == size - 1),
+        other => panic!("NaN boundary on one rank: rank {rank} got {other:?}"),
+    }
+    build(&base, Boundary::Periodic, true, 2).expect("a matching setup builds");
+}

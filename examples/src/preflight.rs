@@ -1,0 +1,166 @@
+//! Checks a demo's inputs before it runs: the files it will write and the
+//! memory its problem needs, agreed by every rank.
+//!
+//! A demo that would fail at its end (an `--output` in a missing directory)
+//! or half-way through (a grid that does not fit in memory, a count beyond
+//! MPI's 32-bit limit) finds it here, before the first step: every rank
+//! returns the same message, rank 0 prints it and every rank exits non-zero.
+//!
+//! ```no_run
+//! use quicklb_examples::preflight;
+//! let universe = mpi::initialize().unwrap();
+//! let world = universe.world();
+//! let path = std::path::Path::new("out/b.png");
+//! let verdict = preflight::agree(&world, preflight::check_output_file("--output", path));
+//! let verdict = verdict.and_then(|()| preflight::check_memory(&world, Some(1 << 20), "the fields"));
+//! if let Err(message) = verdict {
+//!     eprintln!("demo: {message}");
+//!     std::process::exit(2);
+//! }
+//! ```
+
+use std::path::Path;
+
+use mpi::collective::SystemOperation;
+use mpi::topology::Communicator;
+use mpi::traits::*;
+
+/// Checks that `path` can be written as a file: its directory exists and
+/// accepts a new file, and `path` is not a directory. `flag` names the
+/// option in the message. Creates and removes a probe file next to `path`.
+///
+/// ```
+/// use quicklb_examples::preflight::check_output_file;
+/// let missing = std::env::temp_dir().join("no-such-dir-quicklb/b.png");
+/// let err = check_output_file("--output", &missing).unwrap_err();
+/// assert!(err.contains("--output") && err.contains("does not exist"), "{err}");
+/// assert!(check_output_file("--npy", &std::env::temp_dir().join("b.npy")).is_ok());
+/// ```
+pub fn check_output_file(flag: &str, path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!(
+            "{flag} {}: is a directory, expected a file name",
+            path.display()
+        ));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    check_writable_dir(flag, path, dir)
+}
+
+/// Checks that `dir` is, or can be created as, a directory that accepts new
+/// files; creates it (and its parents) if missing, as the demo would.
+///
+/// ```
+/// use quicklb_examples::preflight::check_output_dir;
+/// let file = std::env::temp_dir().join("quicklb-preflight-a-file");
+/// std::fs::write(&file, b"x").unwrap();
+/// assert!(check_output_dir("--png-dir", &file).is_err());
+/// assert!(check_output_dir("--png-dir", &std::env::temp_dir()).is_ok());
+/// ```
+pub fn check_output_dir(flag: &str, dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("{flag} {}: cannot create the directory: {e}", dir.display()))?;
+    check_writable_dir(flag, dir, dir)
+}
+
+fn check_writable_dir(flag: &str, path: &Path, dir: &Path) -> Result<(), String> {
+    if !dir.is_dir() {
+        return Err(format!(
+            "{flag} {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        ));
+    }
+    let probe = dir.join(format!(".quicklb-preflight-{}", std::process::id()));
+    std::fs::File::create(&probe).map_err(|e| {
+        format!(
+            "{flag} {}: cannot create files in {}: {e}",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Agrees on per-rank verdicts (**collective**): if any rank's `local` is an
+/// error, every rank returns the message of the lowest such rank (the
+/// others' are dropped); otherwise `Ok` everywhere.
+pub fn agree<C: Communicator>(comm: &C, local: Result<(), String>) -> Result<(), String> {
+    let size = comm.size() as u64;
+    let mine = if local.is_err() {
+        comm.rank() as u64
+    } else {
+        size
+    };
+    let mut first = size;
+    comm.all_reduce_into(&mine, &mut first, SystemOperation::min());
+    if first == size {
+        return Ok(());
+    }
+    let root = comm.process_at_rank(first as i32);
+    let mut text = local.err().unwrap_or_default().into_bytes();
+    let mut len = text.len() as u64;
+    root.broadcast_into(&mut len);
+    text.resize(len as usize, 0);
+    root.broadcast_into(&mut text[..]);
+    Err(String::from_utf8_lossy(&text).into_owned())
+}
+
+/// This machine's available memory in bytes (`MemAvailable` of
+/// `/proc/meminfo`), or `None` where that is not known.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Checks that every rank can have `need` bytes (for `what`, named in the
+/// message) when the ranks of each node share its available memory
+/// (**collective**): the same verdict on every rank, from the smallest
+/// share. `need = None` stands for a size that overflowed `u64`. Without a
+/// known amount of memory only an overflow is refused.
+pub fn check_memory<C: Communicator>(
+    comm: &C,
+    need: Option<u64>,
+    what: &str,
+) -> Result<(), String> {
+    let on_node = quicklb_transport::split_shared(comm)
+        .map(|node| node.size() as u64)
+        .unwrap_or(1)
+        .max(1);
+    let share = available_memory().map_or(u64::MAX, |m| m / on_node);
+    let mut smallest = share;
+    comm.all_reduce_into(&share, &mut smallest, SystemOperation::min());
+    memory_verdict(need, smallest, what)
+}
+
+/// The verdict of [`check_memory`] for a share of `available` bytes per rank.
+///
+/// ```
+/// use quicklb_examples::preflight::memory_verdict;
+/// assert!(memory_verdict(Some(1 << 20), 1 << 30, "the grid").is_ok());
+/// let err = memory_verdict(Some(1 << 40), 1 << 30, "the grid").unwrap_err();
+/// assert!(err.contains("1024.0 GiB") && err.contains("the grid"), "{err}");
+/// assert!(memory_verdict(None, u64::MAX, "the grid").is_err());
+/// ```
+pub fn memory_verdict(need: Option<u64>, available: u64, what: &str) -> Result<(), String> {
+    const GIB: f64 = (1u64 << 30) as f64;
+    match need {
+        None => Err(format!(
+            "{what} would need more than 2^64 bytes per rank: use a smaller size"
+        )),
+        Some(n) if n > available => Err(format!(
+            "{what} would need {:.1} GiB per rank, but each rank has about {:.1} GiB \
+             (the available memory of its node shared by its ranks): use a smaller size \
+             or more ranks",
+            n as f64 / GIB,
+            available as f64 / GIB
+        )),
+        Some(_) => Ok(()),
+    }
+}
