@@ -173,6 +173,8 @@ pub enum AlgorithmName {
     Sort,
     /// QUICKLB's SORT2 (SORT within each node, then across nodes).
     Sort2,
+    /// DLBFoam's planner (sorted ranks, each only a sender or a receiver).
+    Dlbfoam,
     /// The balancer's code path without lending (a reference point).
     Off,
 }
@@ -185,6 +187,7 @@ impl AlgorithmName {
             AlgorithmName::Greedy => Algorithm::greedy(),
             AlgorithmName::Sort => Algorithm::sort(),
             AlgorithmName::Sort2 => Algorithm::sort2(),
+            AlgorithmName::Dlbfoam => Algorithm::dlbfoam(),
             AlgorithmName::Off => Algorithm::Off,
         }
     }

@@ -3,6 +3,7 @@
 //! model for fast reacting flow simulations in OpenFOAM", Computer Physics
 //! Communications 267, 2021), so its users can compare it with the others.
 
+use crate::local::{Borrows, DistributedPlanner, LocalInput, LocalPlan};
 use crate::model::{check_weights, Export, Plan, Planner, Problem};
 use crate::Error;
 
@@ -217,6 +218,49 @@ impl Planner for DlbFoam {
             }
         }
         Ok(Plan::from_exports(exports))
+    }
+
+    fn name(&self) -> &'static str {
+        "DLBFoam"
+    }
+}
+
+/// DLBFoam as every rank runs it in an MPI job: the operations from the gathered
+/// rank loads alone (no cell weights travel), then a sender's own prefix of cells.
+/// A receiver knows its senders but not how many cells each lends, so it asks them
+/// ([`Borrows::Ask`]).
+impl DistributedPlanner for DlbFoam {
+    fn check(&self) -> Result<(), Error> {
+        DlbFoam::check(self)
+    }
+
+    fn needs_all_weights(&self) -> bool {
+        false
+    }
+
+    fn plan_rank(&self, input: &LocalInput<'_>) -> Result<LocalPlan, Error> {
+        let p = input.loads.len();
+        if input.rank >= p {
+            return Err(Error::RankOutOfRange {
+                rank: input.rank,
+                ranks: p,
+            });
+        }
+        let ops = self.operations(input.loads)?;
+        let exports = self.select_exports(input.rank, input.own, &ops)?;
+        let mut senders: Vec<usize> = ops
+            .iter()
+            .filter(|o| o.receiver == input.rank)
+            .map(|o| o.sender)
+            .collect();
+        senders.sort_unstable();
+        senders.dedup();
+        let receivers: Vec<usize> = ops
+            .iter()
+            .filter(|o| o.sender == input.rank)
+            .map(|o| o.receiver)
+            .collect();
+        Ok(LocalPlan::new(exports, Borrows::Ask(senders)).with_told(receivers))
     }
 
     fn name(&self) -> &'static str {

@@ -1,8 +1,8 @@
 //! Hand-made cases: bad input, edge cases, node preference of Sort2.
 
 use quicklb_partition::{
-    Error, Export, Greedy, Metrics, NodeMap, Plan, Planner, Problem, Sort, Sort2, StopRule,
-    Transfer, Weights,
+    DlbFoam, Error, Export, Greedy, Metrics, NodeMap, Plan, Planner, Problem, Sort, Sort2,
+    StopRule, Transfer, Weights,
 };
 
 fn all() -> Vec<Box<dyn Planner>> {
@@ -299,8 +299,9 @@ fn distributed_planners_agree_with_whole_problem_plans() {
     ])
     .unwrap();
     let pb = Problem::new(w).with_nodes(NodeMap::blocks(6, 3)).unwrap();
-    let planners: [(&dyn DistributedPlanner, &dyn Planner); 4] = [
+    let planners: [(&dyn DistributedPlanner, &dyn Planner); 5] = [
         (&Transfer::default(), &Transfer::default()),
+        (&DlbFoam::default(), &DlbFoam::default()),
         (&Greedy::default(), &Greedy::default()),
         (&Sort::default(), &Sort::default()),
         (&Sort2::default(), &Sort2::default()),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytemuck::Pod;
 use mpi::topology::Communicator;
-use quicklb_partition::{DistributedPlanner, Greedy, NodeMap, Sort, Sort2, Transfer};
+use quicklb_partition::{DistributedPlanner, DlbFoam, Greedy, NodeMap, Sort, Sort2, Transfer};
 
 use crate::balancer::LoadBalancer;
 use crate::error::Result;
@@ -43,6 +43,10 @@ pub enum Algorithm {
     Sort(Sort),
     /// QUICKLB's SORT2: SORT inside each shared-memory node, then across nodes.
     Sort2(Sort2),
+    /// DLBFoam's planner: ranks sorted by load, the most loaded sends to the
+    /// least loaded, each rank only a sender or a receiver, each sender lending a
+    /// prefix of its cells ([`DlbFoam`]); needs only the rank loads.
+    DlbFoam(DlbFoam),
     /// Any other [`DistributedPlanner`], e.g. a whole-problem
     /// [`Planner`](quicklb_partition::Planner) wrapped in
     /// [`WholeProblem`](quicklb_partition::WholeProblem); see [`Algorithm::custom`].
@@ -83,6 +87,12 @@ impl Algorithm {
         Algorithm::Sort2(Sort2::default())
     }
 
+    /// [`Algorithm::DlbFoam`] with DLBFoam's defaults (operations under 1 % of
+    /// the mean load dropped).
+    pub fn dlbfoam() -> Self {
+        Algorithm::DlbFoam(DlbFoam::default())
+    }
+
     /// A planner of your own (kept for the life of the program, so that
     /// `Algorithm` stays `Copy`: call it once per planner, not per step).
     /// A whole-problem planner plugs in through
@@ -101,13 +111,14 @@ impl Algorithm {
     }
 
     /// Every built-in algorithm with its defaults, [`Algorithm::Off`] first.
-    pub fn all() -> [Algorithm; 5] {
+    pub fn all() -> [Algorithm; 6] {
         [
             Algorithm::Off,
             Algorithm::transfer(),
             Algorithm::greedy(),
             Algorithm::sort(),
             Algorithm::sort2(),
+            Algorithm::dlbfoam(),
         ]
     }
 
@@ -132,6 +143,7 @@ impl Algorithm {
             Algorithm::Greedy(g) => Some(g),
             Algorithm::Sort(s) => Some(s),
             Algorithm::Sort2(s) => Some(s),
+            Algorithm::DlbFoam(d) => Some(d),
             Algorithm::Custom(c) => Some(*c),
         }
     }
