@@ -53,7 +53,7 @@ pub mod shared;
 pub use abort::abort_on_panic;
 pub use error::{Error, Result};
 pub use io::{read_npy, write_npy, RowSplit};
-pub use persistent::{proc_null, InFlight, PersistentSet, PersistentSetBuilder};
+pub use persistent::{proc_null, Element, InFlight, PersistentSet, PersistentSetBuilder};
 pub use rma::{Assert, Epoch, LockType, Window};
 pub use shared::{node_map, split_shared, NodeMap, SharedArray, SharedView};
 
