@@ -557,9 +557,8 @@ impl<'a, T: Element> PersistentSet<'a, T> {
                 return error;
             }
         }
-        if self.per_request {
-            self.done.fill(false);
-        }
+        // `test` on one request, or request by request, records what completed.
+        self.done.fill(false);
         self.in_flight = true;
         Ok(())
     }

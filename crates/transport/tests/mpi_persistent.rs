@@ -310,6 +310,21 @@ fn received_counts(
     single.run().expect("receive from self");
     sent.wait().expect("send completes");
     assert_eq!(single.recv_count(0), Some(2));
+    // Polling a one-request round: `test` must say "not yet" until the message is
+    // sent, in every round (not only the first).
+    for round_no in 0..2 {
+        sender.send_buf_mut(0).fill(round_no);
+        let mut round = single.start_all().expect("start receive");
+        assert!(
+            !round.test().expect("test"),
+            "round {round_no}: nothing was sent yet"
+        );
+        let sent = sender.start_all().expect("start send");
+        while !round.test().expect("test") {}
+        drop(round);
+        sent.wait().expect("send completes");
+        assert_eq!(&single.recv_buf(0)[..2], &[round_no, round_no]);
+    }
 }
 
 /// A start that fails after beginning some requests (simulated: the set starts the
