@@ -51,8 +51,26 @@ pub struct Artifact {
 /// and returns the executables it produced, of every kind (building tests also
 /// builds the package's binaries). Diagnostics go to the terminal.
 pub fn build_executables(args: &[&str]) -> anyhow::Result<Vec<Artifact>> {
-    println!("xtask: building: cargo {}", args.join(" "));
+    build_executables_with(args, &[])
+}
+
+/// [`build_executables`] with extra environment for cargo (e.g. `MPICC` and
+/// `CARGO_TARGET_DIR` of another MPI library).
+pub fn build_executables_with(
+    args: &[&str],
+    env: &[(&str, std::ffi::OsString)],
+) -> anyhow::Result<Vec<Artifact>> {
+    let shown: Vec<String> = env
+        .iter()
+        .map(|(k, v)| format!("{k}={} ", v.to_string_lossy()))
+        .collect();
+    println!(
+        "xtask: building: {}cargo {}",
+        shown.concat(),
+        args.join(" ")
+    );
     let output = command()
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args(args)
         .arg("--message-format=json-render-diagnostics")
         .stderr(std::process::Stdio::inherit())

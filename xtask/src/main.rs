@@ -32,14 +32,16 @@ enum Command {
     /// missing and running as root with apt, otherwise name what to install.
     Setup,
     /// Build every MPI test program (`tests/mpi_*.rs` of each crate) and run each
-    /// under `mpiexec -n N` for every rank count, with a time limit per run.
+    /// under `mpiexec -n N` for every rank count, with a time limit per run
+    /// (`--mpi mpich|both` also against MPICH, with `mpiexec.mpich`).
     MpiTest(mpi_test::Args),
     /// Check the MPI test harness itself: a deadlocked program is killed at its
     /// limit and reported TIMEOUT leaving no process behind, and a panicking rank
     /// fails the run within seconds.
     MpiSelftest,
     /// Everything CI checks: setup, rustfmt, clippy, `cargo test --workspace`,
-    /// the harness self-test, every MPI test, and `bench --check`.
+    /// the harness self-test, every MPI test against the default MPI and MPICH
+    /// (`--mpi` to choose), and `bench --check`.
     Test(mpi_test::Args),
     /// Build the demos in release mode and run one under mpiexec.
     Demo(demo::Args),
@@ -54,7 +56,9 @@ fn main() -> ExitCode {
         Command::Setup => setup::ensure().map(|mpi| {
             println!("setup: {} ({})", mpi.implementation, mpi.version_line);
         }),
-        Command::MpiTest(args) => setup::ensure().and_then(|mpi| mpi_test::run(&mpi, &args)),
+        Command::MpiTest(args) => {
+            setup::ensure().and_then(|mpi| mpi_test::run(&mpi, &args, mpi_test::MpiChoice::Openmpi))
+        }
         Command::MpiSelftest => setup::ensure().and_then(|mpi| selftest::run(&mpi)),
         Command::Test(args) => test_all(&args),
         Command::Demo(args) => setup::ensure().and_then(|mpi| demo::run(&mpi, &args)),
@@ -88,7 +92,9 @@ fn test_all(args: &mpi_test::Args) -> anyhow::Result<()> {
     python::ensure("test", &["cantera"], &["cantera"]);
     cargo::run_step("unit and doc tests", &["test", "--workspace"])?;
     selftest::run(&mpi)?;
-    mpi_test::run(&mpi, args)?;
+    // Every MPI test against the default MPI and against MPICH, unless --mpi says
+    // otherwise.
+    mpi_test::run(&mpi, args, mpi_test::MpiChoice::Both)?;
     // Timings in CI are noise: this only proves every benchmark still runs and
     // prints well-formed tables (debug build, tiny sizes, one run).
     bench::run(

@@ -59,7 +59,10 @@ pub fn run(mpi: &Mpi, job: &Job<'_>) -> anyhow::Result<Finished> {
         File::create(path).with_context(|| format!("could not create {}", path.display()))
     };
     let mut command = Command::new("setsid");
-    command.arg("mpiexec").arg("-n").arg(job.ranks.to_string());
+    command
+        .arg(&mpi.mpiexec)
+        .arg("-n")
+        .arg(job.ranks.to_string());
     if let (true, Some(flag)) = (job.tag_output, mpi.tag_output_flag()) {
         command.arg(flag);
     }
@@ -75,7 +78,9 @@ pub fn run(mpi: &Mpi, job: &Job<'_>) -> anyhow::Result<Finished> {
     }
 
     let start = Instant::now();
-    let mut child = command.spawn().context("could not start setsid mpiexec")?;
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("could not start setsid {}", mpi.mpiexec))?;
     let session = child.id() as i32;
     let outcome = loop {
         if let Some(status) = child.try_wait()? {

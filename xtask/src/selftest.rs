@@ -18,7 +18,7 @@ const KILL_GRACE: Duration = Duration::from_secs(8);
 const PANIC_DEADLINE: Duration = Duration::from_secs(15);
 
 pub fn run(mpi: &Mpi) -> anyhow::Result<()> {
-    let smoke = mpi_test::build(false)?
+    let smoke = mpi_test::build(false, mpi)?
         .into_iter()
         .find(|program| program.target == "mpi_smoke")
         .context("the mpi_smoke test program was not built")?;

@@ -5,7 +5,11 @@ use std::ffi::{c_char, c_int};
 use mpi::ffi;
 
 /// Everything that can go wrong in `quicklb-transport`.
+///
+/// Non-exhaustive: match the variants you handle and keep a `_` arm, so that new
+/// kinds of failure are not breaking changes.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// An MPI call returned an error code (this crate sets `MPI_ERRORS_RETURN`
     /// on what it creates, so errors come back instead of aborting the job).
@@ -28,9 +32,82 @@ pub enum Error {
         /// What was wrong, in words.
         reason: String,
     },
-    /// A file-format or I/O problem outside MPI itself (e.g. a malformed `.npy` header).
-    #[error("{0}")]
-    Format(String),
+    /// A file is not what the reader accepts (e.g. a malformed `.npy` header); the
+    /// source says what exactly.
+    #[error("not a 2-D '<f8' .npy file")]
+    Format(#[from] NpyError),
+    /// A buffer of `bytes` bytes could not be allocated (on this rank or, for a
+    /// collective call, on another one: the largest failed request is reported).
+    #[error("{call}: cannot allocate {bytes} bytes")]
+    OutOfMemory {
+        /// The operation that needed the memory.
+        call: &'static str,
+        /// How much it asked for.
+        bytes: u64,
+    },
+}
+
+/// What is wrong with an `.npy` file ([`Error::Format`]'s source).
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NpyError {
+    /// The file does not start with `\x93NUMPY`.
+    #[error("missing the \\x93NUMPY magic")]
+    NoMagic,
+    /// A format version other than 1.0, 2.0 and 3.0.
+    #[error("unsupported format version {0}")]
+    UnsupportedVersion(u8),
+    /// The file ends inside its header.
+    #[error("header of {declared} bytes is truncated ({available} bytes available)")]
+    TruncatedHeader {
+        /// The header length the file declares.
+        declared: usize,
+        /// How many header bytes there are.
+        available: usize,
+    },
+    /// The header dictionary is not UTF-8 text.
+    #[error("header is not text")]
+    NotText,
+    /// A key of the header dictionary is missing.
+    #[error("no '{0}' in the header")]
+    MissingKey(&'static str),
+    /// The element type is not little-endian `f64`.
+    #[error("dtype '{0}' is not '<f8'")]
+    Dtype(String),
+    /// The array is stored in Fortran order.
+    #[error("fortran_order is {0}, need False")]
+    FortranOrder(String),
+    /// The shape is not two non-negative integers.
+    #[error("shape {0} is not 2-D")]
+    Shape(String),
+    /// A dimension is not a number that fits `usize`.
+    #[error("bad dimension '{dimension}' in shape {shape}")]
+    Dimension {
+        /// The text of the dimension.
+        dimension: String,
+        /// The text of the whole shape.
+        shape: String,
+    },
+    /// The array's byte length (with the header) does not fit a 64-bit file offset.
+    #[error("shape ({rows}, {cols}) of f64 does not fit a 64-bit file offset")]
+    TooLarge {
+        /// Rows the header declares.
+        rows: usize,
+        /// Columns the header declares.
+        cols: usize,
+    },
+    /// The file is shorter than its header and shape say.
+    #[error("file of {size} bytes is too short for shape ({rows}, {cols}) ({needed} bytes)")]
+    FileTooShort {
+        /// The file's length.
+        size: u64,
+        /// Rows the header declares.
+        rows: usize,
+        /// Columns the header declares.
+        cols: usize,
+        /// The length the header and shape need.
+        needed: u64,
+    },
 }
 
 /// Shorthand for results of this crate.

@@ -1,61 +1,98 @@
-//! [`Info`]: key/value hints (`MPI_Info`) for the calls that create windows.
+//! `Info`: hints (`MPI_Info` key/value pairs) for the MPI objects this crate
+//! creates, such as files (`cb_buffer_size`, `romio_cb_write`, `striping_factor`)
+//! and windows (`accumulate_ordering`). Window hints are agreed at creation like the
+//! other arguments (the same on every rank, or the same error everywhere), and hints
+//! that would make this crate's own calls erroneous are refused: `no_locks=true`
+//! (windows lock for `lock` and `with_local`) and `same_size=true` unless every
+//! rank's size really is the same.
 //!
-//! Hints let MPI pick a faster implementation; MPI ignores keys it does not know.
-//! The hints are agreed at creation like the other arguments: they must be the same
-//! on every rank, or creation fails with the same error everywhere. Hints that would
-//! make this crate's own calls erroneous are refused: `no_locks=true` (the windows'
-//! `lock` and `with_local` use locks), and `same_size=true` unless every rank's size
-//! really is the same (MPI would compute remote addresses from this rank's size).
+//! An [`Info`] is plain Rust data, built before or after `MPI_Init`; keys and values
+//! are checked when they are set (no NUL byte, shorter than `MPI_MAX_INFO_KEY` /
+//! `MPI_MAX_INFO_VAL` bytes, a non-empty key). The `MPI_Info` object is created only
+//! for the duration of the call that takes the hints, and freed afterwards. Hints
+//! are advice: an MPI library ignores the keys it does not know.
 //!
 //! ```
 //! use quicklb_transport::Info;
-//! let hints = Info::new().set("accumulate_ordering", "none")?;
-//! assert_eq!(hints.get("accumulate_ordering"), Some("none"));
+//!
+//! let hints = Info::new()
+//!     .with("romio_cb_write", "enable")?
+//!     .with("cb_buffer_size", "16777216")?;
+//! assert_eq!(hints.get("romio_cb_write"), Some("enable"));
+//! assert!(Info::new().with("bad\0key", "x").is_err());
 //! # Ok::<(), quicklb_transport::Error>(())
 //! ```
 
-use std::ffi::{c_char, CString};
+use std::ffi::{c_int, CString};
 
 use mpi::ffi;
 
 use crate::error::{check, invalid, Result};
 
-/// Key/value hints for window creation; [`Info::new`] is empty (`MPI_INFO_NULL`).
+/// Key/value hints for an MPI object (`MPI_Info`); see the [module
+/// documentation](self). Setting a key again replaces its value; keys keep the
+/// order in which they were first set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Info {
     pairs: Vec<(String, String)>,
 }
 
 impl Info {
-    /// No hints.
-    pub fn new() -> Self {
+    /// No hints (`MPI_INFO_NULL` where it is used).
+    pub fn new() -> Info {
         Info::default()
     }
 
-    /// Adds (or replaces) the hint `key = value`.
+    /// Sets `key` to `value`, replacing an earlier value of `key`.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if the key or value
-    /// contains a NUL byte, the key is empty or longer than `MPI_MAX_INFO_KEY`, or the
-    /// value is longer than `MPI_MAX_INFO_VAL`.
-    pub fn set(mut self, key: &str, value: &str) -> Result<Self> {
-        if key.is_empty() || key.len() > ffi::MPI_MAX_INFO_KEY as usize || key.contains('\0') {
-            return Err(invalid("Info::set", format!("invalid hint key {key:?}")));
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an empty key, a
+    /// NUL byte, or a key or value of `MPI_MAX_INFO_KEY` / `MPI_MAX_INFO_VAL` bytes
+    /// or more.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Info> {
+        const CALL: &str = "Info::set";
+        // Strictly shorter than the constants, so that the C string with its NUL
+        // fits MPI's buffers in every implementation.
+        let max_key = ffi::MPI_MAX_INFO_KEY as usize - 1;
+        let max_value = ffi::MPI_MAX_INFO_VAL as usize - 1;
+        if key.is_empty() {
+            return Err(invalid(CALL, "the key is empty"));
         }
-        if value.len() > ffi::MPI_MAX_INFO_VAL as usize || value.contains('\0') {
+        if key.contains('\0') || value.contains('\0') {
             return Err(invalid(
-                "Info::set",
-                format!("invalid value for hint {key:?}"),
+                CALL,
+                format!("key {key:?} or its value contains a NUL byte"),
+            ));
+        }
+        if key.len() > max_key {
+            return Err(invalid(
+                CALL,
+                format!("key {key:?} is longer than {max_key} bytes (MPI_MAX_INFO_KEY - 1)"),
+            ));
+        }
+        if value.len() > max_value {
+            return Err(invalid(
+                CALL,
+                format!(
+                    "the value of {key:?} ({} bytes) is longer than {max_value} bytes (MPI_MAX_INFO_VAL - 1)",
+                    value.len()
+                ),
             ));
         }
         match self.pairs.iter_mut().find(|(k, _)| k == key) {
-            Some(pair) => pair.1 = value.to_owned(),
+            Some((_, v)) => *v = value.to_owned(),
             None => self.pairs.push((key.to_owned(), value.to_owned())),
         }
         Ok(self)
     }
 
-    /// The value of hint `key`, if set.
+    /// [`set`](Self::set) by value, for chaining.
+    pub fn with(mut self, key: &str, value: &str) -> Result<Info> {
+        self.set(key, value)?;
+        Ok(self)
+    }
+
+    /// The value set for `key`, if any.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.pairs
             .iter()
@@ -63,7 +100,17 @@ impl Info {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Whether no hint is set.
+    /// The pairs, in the order their keys were first set.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Whether no key is set.
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }
@@ -108,49 +155,58 @@ impl Info {
         Ok(())
     }
 
-    /// The `MPI_Info` object for a call, freed on drop (`MPI_INFO_NULL` if empty).
+    /// The MPI object for one call: `MPI_INFO_NULL` for no hints, else a new
+    /// `MPI_Info` freed when the returned value drops.
     pub(crate) fn to_raw(&self) -> Result<RawInfo> {
-        // SAFETY: reading a predefined handle constant.
-        let mut raw = unsafe { ffi::RSMPI_INFO_NULL };
+        // SAFETY: reading an immutable handle constant exported by the MPI shim.
+        let null = unsafe { ffi::RSMPI_INFO_NULL };
         if self.pairs.is_empty() {
-            return Ok(RawInfo { raw, owned: false });
+            return Ok(RawInfo {
+                handle: null,
+                owned: false,
+            });
         }
+        let mut handle = null;
         // SAFETY: a valid out-pointer.
-        check("MPI_Info_create", unsafe { ffi::MPI_Info_create(&mut raw) })?;
-        let info = RawInfo { raw, owned: true };
-        for (k, v) in &self.pairs {
-            // `set` refused NUL bytes, so these conversions succeed.
-            let (k, v) = (
-                CString::new(k.as_str()).map_err(|_| invalid("Info", "NUL in key"))?,
-                CString::new(v.as_str()).map_err(|_| invalid("Info", "NUL in value"))?,
-            );
-            // SAFETY: a valid info object and NUL-terminated strings within the MPI
-            // length limits (checked by `set`); MPI copies them.
-            let rc = unsafe {
-                ffi::MPI_Info_set(
-                    info.raw,
-                    k.as_ptr() as *mut c_char,
-                    v.as_ptr() as *mut c_char,
-                )
-            };
+        check("MPI_Info_create", unsafe {
+            ffi::MPI_Info_create(&mut handle)
+        })?;
+        let raw = RawInfo {
+            handle,
+            owned: true,
+        };
+        for (key, value) in &self.pairs {
+            // `set` rejected NUL bytes, so these conversions succeed.
+            let key = CString::new(key.as_str()).expect("no NUL in an Info key");
+            let value = CString::new(value.as_str()).expect("no NUL in an Info value");
+            // SAFETY: a live info object and two NUL-terminated strings within
+            // MPI's length limits (checked by `set`), alive for the call.
+            let rc = unsafe { ffi::MPI_Info_set(raw.handle, key.as_ptr(), value.as_ptr()) };
             check("MPI_Info_set", rc)?;
         }
-        Ok(info)
+        Ok(raw)
     }
 }
 
-/// An `MPI_Info` handle made by [`Info::to_raw`], freed on drop.
+/// An `MPI_Info` handle for one call; frees the object it created.
 pub(crate) struct RawInfo {
-    pub(crate) raw: ffi::MPI_Info,
+    handle: ffi::MPI_Info,
     owned: bool,
+}
+
+impl RawInfo {
+    /// The handle to pass to MPI.
+    pub(crate) fn handle(&self) -> ffi::MPI_Info {
+        self.handle
+    }
 }
 
 impl Drop for RawInfo {
     fn drop(&mut self) {
         if self.owned {
-            // SAFETY: `raw` was created by MPI_Info_create and is freed only here;
-            // MPI keeps its own copy of the hints it uses.
-            unsafe { ffi::MPI_Info_free(&mut self.raw) };
+            // SAFETY: an info object created by `Info::to_raw` and freed only here;
+            // MPI objects created with it keep their own copy of the hints.
+            let _: c_int = unsafe { ffi::MPI_Info_free(&mut self.handle) };
         }
     }
 }
@@ -160,27 +216,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn set_replaces_and_rejects_bad_keys() {
-        let info = Info::new().set("a", "1").unwrap().set("a", "2").unwrap();
-        assert_eq!(info.get("a"), Some("2"));
-        assert!(Info::new().set("", "x").is_err());
-        assert!(Info::new().set("k\0", "x").is_err());
-        assert!(Info::new().set("k", "x\0").is_err());
+    fn keys_are_checked_and_replaced() {
+        let mut info = Info::new();
+        info.set("a", "1").unwrap().set("b", "2").unwrap();
+        info.set("a", "3").unwrap();
+        assert_eq!(info.iter().collect::<Vec<_>>(), [("a", "3"), ("b", "2")]);
+        assert_eq!(info.len(), 2);
+        assert_eq!(info.get("c"), None);
+        let long_key = "k".repeat(ffi::MPI_MAX_INFO_KEY as usize);
+        let long_value = "v".repeat(ffi::MPI_MAX_INFO_VAL as usize);
+        for (key, value) in [("", "x"), ("a\0b", "x"), ("a", "x\0"), (&long_key, "x")] {
+            assert!(Info::new().with(key, value).is_err(), "{key:?} = {value:?}");
+        }
+        assert!(Info::new().with("a", &long_value).is_err());
+        let longest_key = "k".repeat(ffi::MPI_MAX_INFO_KEY as usize - 1);
+        assert!(Info::new().with(&longest_key, "x").is_ok());
     }
 
     #[test]
     fn fingerprints_ignore_order() {
-        let ab = Info::new().set("a", "1").unwrap().set("b", "2").unwrap();
-        let ba = Info::new().set("b", "2").unwrap().set("a", "1").unwrap();
+        let ab = Info::new().with("a", "1").unwrap().with("b", "2").unwrap();
+        let ba = Info::new().with("b", "2").unwrap().with("a", "1").unwrap();
         assert_eq!(ab.fingerprint(), ba.fingerprint());
         assert_ne!(ab.fingerprint(), Info::new().fingerprint());
     }
 
     #[test]
     fn hints_that_break_the_window_are_refused() {
-        let no_locks = Info::new().set("no_locks", "true").unwrap();
+        let no_locks = Info::new().with("no_locks", "true").unwrap();
         assert!(no_locks.check_window_hints("t", &[1, 1]).is_err());
-        let same = Info::new().set("same_size", "true").unwrap();
+        let same = Info::new().with("same_size", "true").unwrap();
         assert!(same.check_window_hints("t", &[2, 2]).is_ok());
         assert!(same.check_window_hints("t", &[2, 3]).is_err());
     }

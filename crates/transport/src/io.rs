@@ -45,7 +45,8 @@ use mpi::topology::Communicator;
 use mpi::traits::*;
 use ndarray::{Array2, ArrayView2};
 
-use crate::error::{check, invalid, Error, Result};
+use crate::error::{check, invalid, Error, NpyError, Result};
+use crate::info::Info;
 
 /// Largest number of `f64` elements moved by one MPI-IO call (2^27, 1 GiB).
 /// Longer transfers are split into several collective calls.
@@ -118,44 +119,56 @@ pub fn npy_header(rows: usize, cols: usize) -> Vec<u8> {
 }
 
 /// Parses the start of an `.npy` file (versions 1.0, 2.0 and 3.0) and checks that
-/// it describes a 2-D, C-order, little-endian `f64` array. `bytes` must contain the
-/// whole header; more bytes after it are ignored.
+/// it describes a 2-D, C-order, little-endian `f64` array whose header and data fit
+/// a 64-bit file offset. `bytes` must contain the whole header; more bytes after it
+/// are ignored.
+///
+/// ```
+/// use quicklb_transport::{io::parse_npy_header, Error, NpyError};
+///
+/// let huge = quicklb_transport::io::npy_header(1 << 62, 1 << 61);
+/// assert!(matches!(parse_npy_header(&huge), Err(Error::Format(NpyError::TooLarge { .. }))));
+/// ```
 pub fn parse_npy_header(bytes: &[u8]) -> Result<NpyHeader> {
-    let format = |m: String| Error::Format(format!("not a 2-D '<f8' .npy file: {m}"));
+    Ok(parse_header(bytes)?)
+}
+
+fn parse_header(bytes: &[u8]) -> Result<NpyHeader, NpyError> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
-        return Err(format("missing the \\x93NUMPY magic".into()));
+        return Err(NpyError::NoMagic);
     }
     let (dict_start, header_len) = match bytes[6] {
         1 => (10, u16::from_le_bytes([bytes[8], bytes[9]]) as usize),
         2 | 3 => {
             if bytes.len() < 12 {
-                return Err(format("truncated header".into()));
+                return Err(NpyError::TruncatedHeader {
+                    declared: 12,
+                    available: bytes.len(),
+                });
             }
             let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
             (12, len as usize)
         }
-        v => return Err(format(format!("unsupported format version {v}"))),
+        v => return Err(NpyError::UnsupportedVersion(v)),
     };
     let end = dict_start + header_len;
     if bytes.len() < end {
-        return Err(format(format!(
-            "header of {header_len} bytes is truncated ({} bytes available)",
-            bytes.len().saturating_sub(dict_start)
-        )));
+        return Err(NpyError::TruncatedHeader {
+            declared: header_len,
+            available: bytes.len().saturating_sub(dict_start),
+        });
     }
-    let dict = std::str::from_utf8(&bytes[dict_start..end])
-        .map_err(|_| format("header is not text".into()))?;
-    let descr = dict_value(dict, "descr").ok_or_else(|| format("no 'descr'".into()))?;
+    let dict = std::str::from_utf8(&bytes[dict_start..end]).map_err(|_| NpyError::NotText)?;
+    let descr = dict_value(dict, "descr").ok_or(NpyError::MissingKey("descr"))?;
     let descr = descr.trim_matches(|c| c == '\'' || c == '"');
     if descr != "<f8" && !(descr == "=f8" && cfg!(target_endian = "little")) {
-        return Err(format(format!("dtype '{descr}' is not '<f8'")));
+        return Err(NpyError::Dtype(descr.to_owned()));
     }
-    let order =
-        dict_value(dict, "fortran_order").ok_or_else(|| format("no 'fortran_order'".into()))?;
+    let order = dict_value(dict, "fortran_order").ok_or(NpyError::MissingKey("fortran_order"))?;
     if order != "False" {
-        return Err(format(format!("fortran_order is {order}, need False")));
+        return Err(NpyError::FortranOrder(order.to_owned()));
     }
-    let shape = dict_value(dict, "shape").ok_or_else(|| format("no 'shape'".into()))?;
+    let shape = dict_value(dict, "shape").ok_or(NpyError::MissingKey("shape"))?;
     let dims: Vec<&str> = shape
         .trim_start_matches('(')
         .trim_end_matches(')')
@@ -164,15 +177,29 @@ pub fn parse_npy_header(bytes: &[u8]) -> Result<NpyHeader> {
         .filter(|s| !s.is_empty())
         .collect();
     if dims.len() != 2 {
-        return Err(format(format!("shape {shape} is not 2-D")));
+        return Err(NpyError::Shape(shape.to_owned()));
     }
     let dim = |s: &str| {
-        s.parse::<usize>()
-            .map_err(|_| format(format!("bad dimension '{s}' in shape {shape}")))
+        s.parse::<usize>().map_err(|_| NpyError::Dimension {
+            dimension: s.to_owned(),
+            shape: shape.to_owned(),
+        })
     };
+    let (rows, cols) = (dim(dims[0])?, dim(dims[1])?);
+    // Header plus data must be addressable with MPI_Offset (i64), which also bounds
+    // every product of row and column counts computed later, and the row count
+    // (also when there are no columns).
+    let fits = rows
+        .checked_mul(cols.max(1))
+        .and_then(|n| n.checked_mul(8))
+        .and_then(|b| b.checked_add(end))
+        .is_some_and(|total| i64::try_from(total).is_ok());
+    if !fits {
+        return Err(NpyError::TooLarge { rows, cols });
+    }
     Ok(NpyHeader {
-        rows: dim(dims[0])?,
-        cols: dim(dims[1])?,
+        rows,
+        cols,
         data_offset: end,
     })
 }
@@ -198,15 +225,37 @@ fn dict_value<'d>(dict: &'d str, key: &str) -> Option<&'d str> {
 /// are stacked in rank order. All ranks with rows must have the same number of
 /// columns. An existing file is replaced.
 ///
-/// Errors (on every rank): [`Error::InvalidArgument`] for mismatched columns or a
-/// path containing NUL; [`Error::Mpi`] if the file cannot be opened, resized,
+/// Errors (on every rank): [`Error::InvalidArgument`] for mismatched columns, a
+/// path containing NUL or a path that differs between ranks; [`Error::Mpi`] if the file cannot be opened, resized,
 /// written or closed on any rank.
 pub fn write_npy<C: Communicator>(
     comm: &C,
     path: impl AsRef<Path>,
     local: ArrayView2<'_, f64>,
 ) -> Result<()> {
-    write_npy_chunked(comm, path.as_ref(), local, IO_CHUNK)
+    write_npy_with(comm, path, local, &Info::new())
+}
+
+/// [`write_npy`] with MPI-IO hints for opening the file (`MPI_File_open`'s info
+/// argument), e.g. `cb_buffer_size` or `romio_cb_write`.
+///
+/// ```no_run
+/// # use mpi::traits::*;
+/// # let universe = mpi::initialize().unwrap();
+/// # let world = universe.world();
+/// # let local = ndarray::Array2::<f64>::zeros((2, 3));
+/// use quicklb_transport::{io::write_npy_with, Info};
+/// let hints = Info::new().with("romio_cb_write", "enable")?;
+/// write_npy_with(&world, "field.npy", local.view(), &hints)?;
+/// # Ok::<(), quicklb_transport::Error>(())
+/// ```
+pub fn write_npy_with<C: Communicator>(
+    comm: &C,
+    path: impl AsRef<Path>,
+    local: ArrayView2<'_, f64>,
+    hints: &Info,
+) -> Result<()> {
+    write_npy_impl(comm, path.as_ref(), local, IO_CHUNK, hints)
 }
 
 /// [`write_npy`] with a chosen chunk length (elements per MPI call). For tests of
@@ -217,6 +266,16 @@ pub fn write_npy_chunked<C: Communicator>(
     path: impl AsRef<Path>,
     local: ArrayView2<'_, f64>,
     chunk: usize,
+) -> Result<()> {
+    write_npy_impl(comm, path.as_ref(), local, chunk, &Info::new())
+}
+
+fn write_npy_impl<C: Communicator>(
+    comm: &C,
+    path: &Path,
+    local: ArrayView2<'_, f64>,
+    chunk: usize,
+    hints: &Info,
 ) -> Result<()> {
     const CALL: &str = "write_npy";
     let chunk = chunk.clamp(1, c_int::MAX as usize);
@@ -261,7 +320,7 @@ pub fn write_npy_chunked<C: Communicator>(
         .expect("a standard-layout array is contiguous");
 
     let amode = (ffi::MPI_MODE_CREATE | ffi::MPI_MODE_WRONLY) as c_int;
-    let file = File::open(comm, path.as_ref(), amode)?;
+    let file = File::open(comm, path, amode, hints)?;
 
     // Truncate any previous, longer file (collective), then header and data.
     // SAFETY: `file.raw` is an open file handle of this communicator.
@@ -312,17 +371,30 @@ pub fn write_npy_chunked<C: Communicator>(
 /// Reads a 2-D `f64` `.npy` file collectively; each rank gets the rows that `split`
 /// assigns to it, as an array of shape `(rows_of_this_rank, cols)`.
 ///
-/// Rank 0 reads and validates the header (dtype `'<f8'`, C order, 2-D shape, file
-/// long enough for the shape) and broadcasts it, so every rank returns the same
-/// [`Error::Format`] for a bad file; a missing file is an [`Error::Mpi`] on every
-/// rank, and row counts that do not add up to the file's rows an
-/// [`Error::InvalidArgument`] on every rank.
+/// Rank 0 reads the header and broadcasts it with the file's length; every rank
+/// validates it (dtype `'<f8'`, C order, 2-D shape, a size that fits 64-bit
+/// offsets, file long enough for the shape), so every rank returns the same
+/// [`Error::Format`] for a bad file. A missing file, or a path that differs between
+/// ranks, is an error on every rank; so are row counts that do not add up to the
+/// file's rows ([`Error::InvalidArgument`]) and rows that do not fit in this or
+/// another rank's memory ([`Error::OutOfMemory`], before any data is read).
 pub fn read_npy<C: Communicator>(
     comm: &C,
     path: impl AsRef<Path>,
     split: RowSplit,
 ) -> Result<Array2<f64>> {
-    read_npy_chunked(comm, path.as_ref(), split, IO_CHUNK)
+    read_npy_with(comm, path, split, &Info::new())
+}
+
+/// [`read_npy`] with MPI-IO hints for opening the file (`MPI_File_open`'s info
+/// argument).
+pub fn read_npy_with<C: Communicator>(
+    comm: &C,
+    path: impl AsRef<Path>,
+    split: RowSplit,
+    hints: &Info,
+) -> Result<Array2<f64>> {
+    read_npy_impl(comm, path.as_ref(), split, IO_CHUNK, hints)
 }
 
 /// [`read_npy`] with a chosen chunk length (elements per MPI call). For tests of
@@ -334,10 +406,20 @@ pub fn read_npy_chunked<C: Communicator>(
     split: RowSplit,
     chunk: usize,
 ) -> Result<Array2<f64>> {
+    read_npy_impl(comm, path.as_ref(), split, chunk, &Info::new())
+}
+
+fn read_npy_impl<C: Communicator>(
+    comm: &C,
+    path: &Path,
+    split: RowSplit,
+    chunk: usize,
+    hints: &Info,
+) -> Result<Array2<f64>> {
     const CALL: &str = "read_npy";
     let chunk = chunk.clamp(1, c_int::MAX as usize);
     let amode = ffi::MPI_MODE_RDONLY as c_int;
-    let file = File::open(comm, path.as_ref(), amode)?;
+    let file = File::open(comm, path, amode, hints)?;
     let result = read_open(comm, &file, split, chunk, CALL);
     let closed = file.close(comm);
     let array = result?;
@@ -352,77 +434,98 @@ fn read_open<C: Communicator>(
     chunk: usize,
     call: &'static str,
 ) -> Result<Array2<f64>> {
-    // Rank 0 parses; the outcome travels as [status, rows, cols, offset] and, on
-    // failure, the message.
-    let mut meta = [0u64; 4];
-    let mut message = Vec::new();
+    // Rank 0 reads the header bytes; [MPI error code, file length, header length]
+    // and the bytes travel to every rank, which parses them: the same typed result
+    // everywhere.
+    let mut meta = [0i64; 3];
+    let mut bytes = Vec::new();
     if comm.rank() == 0 {
-        match read_header(file) {
-            Ok(h) => meta = [0, h.rows as u64, h.cols as u64, h.data_offset as u64],
-            Err(e) => {
-                meta[0] = 1;
-                message = e.to_string().into_bytes();
-                meta[1] = message.len() as u64;
+        match read_header_bytes(file) {
+            Ok((size, b)) => {
+                meta = [0, size, b.len() as i64];
+                bytes = b;
             }
+            Err(rc) => meta[0] = i64::from(rc),
         }
     }
     let root = comm.process_at_rank(0);
     root.broadcast_into(&mut meta[..]);
     if meta[0] != 0 {
-        message.resize(meta[1] as usize, 0);
-        root.broadcast_into(&mut message[..]);
-        return Err(Error::Format(
-            String::from_utf8_lossy(&message).into_owned(),
-        ));
+        return check("MPI_File_read_at", meta[0] as c_int).map(|()| unreachable!());
     }
-    let (total_rows, cols, data_offset) = (meta[1] as usize, meta[2] as usize, meta[3]);
+    bytes.resize(meta[2] as usize, 0);
+    root.broadcast_into(&mut bytes[..]);
+    let header = parse_header(&bytes)?;
+    let size = meta[1] as u64;
+    // `parse_header` bounded header plus data by i64::MAX: no overflow here.
+    let needed = (header.data_offset + header.rows * header.cols * 8) as u64;
+    if size < needed {
+        return Err(NpyError::FileTooShort {
+            size,
+            rows: header.rows,
+            cols: header.cols,
+            needed,
+        }
+        .into());
+    }
+    let (total_rows, cols, data_offset) = (header.rows, header.cols, header.data_offset as u64);
 
     let size = comm.size() as usize;
     let rank = comm.rank() as usize;
     let (first_row, rows) = match split {
         RowSplit::Even => RowSplit::even_slab(total_rows, rank, size),
         RowSplit::Count(rows) => {
-            let mut sum = 0u64;
-            comm.all_reduce_into(&(rows as u64), &mut sum, SystemOperation::sum());
-            if sum != total_rows as u64 {
+            // Signed sums (MPICH 4.0 mishandles some 64-bit unsigned reductions).
+            // A claim above the file's rows is flagged rather than summed, so the
+            // sum stays within i64 (parse_header bounds the file's rows).
+            let too_many = i64::from(rows > total_rows);
+            let claim = [rows.min(total_rows) as i64, too_many];
+            let mut sums = [0i64; 2];
+            comm.all_reduce_into(&claim[..], &mut sums[..], SystemOperation::sum());
+            let sum = sums[0];
+            if sums[1] != 0 {
+                return Err(invalid(
+                    call,
+                    format!("a rank asks for more rows than the file has ({total_rows})"),
+                ));
+            }
+            if sum != total_rows as i64 {
                 return Err(invalid(
                     call,
                     format!("row counts add up to {sum}, the file has {total_rows} rows"),
                 ));
             }
-            let mut first = 0u64;
-            comm.exclusive_scan_into(&(rows as u64), &mut first, SystemOperation::sum());
+            let mut first = 0i64;
+            comm.exclusive_scan_into(&(rows as i64), &mut first, SystemOperation::sum());
             if rank == 0 {
                 first = 0;
             }
             (first as usize, rows)
         }
     };
+    // rows <= total_rows, so this is bounded like the file.
     let count = rows * cols;
-    let mut calls = 0u64;
+    let mut out = allocate(comm, count, call)?;
+    let mut calls = 0i64;
     comm.all_reduce_into(
-        &(count.div_ceil(chunk) as u64),
+        &(count.div_ceil(chunk) as i64),
         &mut calls,
         SystemOperation::max(),
     );
-    let mut out = Array2::<f64>::zeros((rows, cols));
-    let data = out
-        .as_slice_mut()
-        .expect("a freshly allocated array is contiguous");
     let base = u128::from(data_offset) + (first_row as u128) * (cols as u128) * 8;
     let mut first_error = None;
     for call in 0..calls as usize {
         let start = (call * chunk).min(count);
         let n = (count - start).min(chunk);
         let at = offset(base + start as u128 * 8)?;
-        // SAFETY: `data[start..start + n]` lies inside the array being filled, which
+        // SAFETY: `out[start..start + n]` lies inside the vector being filled, which
         // nothing else references; any bytes are valid f64 values; every rank makes
         // the same number of collective calls.
         let rc = unsafe {
             ffi::MPI_File_read_at_all(
                 file.raw,
                 at,
-                data.as_mut_ptr().add(start).cast::<c_void>(),
+                out.as_mut_ptr().add(start).cast::<c_void>(),
                 n as c_int,
                 ffi::RSMPI_DOUBLE,
                 ffi::RSMPI_STATUS_IGNORE,
@@ -433,36 +536,77 @@ fn read_open<C: Communicator>(
         }
     }
     agree_rc(comm, "MPI_File_read_at_all", first_error.unwrap_or(0))?;
+    Ok(Array2::from_shape_vec((rows, cols), out).expect("rows * cols elements"))
+}
+
+/// A zeroed vector of `count` `f64`, or the same [`Error::OutOfMemory`] on every
+/// rank if any rank cannot have its own (collective). Asks the allocator without
+/// aborting (`try_reserve_exact`), after refusing outright what exceeds the
+/// machine's physical memory (which an overcommitting allocator would grant and the
+/// kernel would kill for when the zeros are written).
+fn allocate<C: Communicator>(comm: &C, count: usize, call: &'static str) -> Result<Vec<f64>> {
+    let bytes = count as u64 * 8;
+    let mut out = Vec::new();
+    let fits = physical_memory().is_none_or(|total| bytes <= total)
+        && out.try_reserve_exact(count).is_ok();
+    let failed = if fits {
+        0
+    } else {
+        bytes.min(i64::MAX as u64) as i64
+    };
+    let mut worst = 0i64;
+    comm.all_reduce_into(&failed, &mut worst, SystemOperation::max());
+    if worst != 0 {
+        return Err(Error::OutOfMemory {
+            call,
+            bytes: worst as u64,
+        });
+    }
+    out.resize(count, 0.0);
     Ok(out)
 }
 
-/// Reads and parses the header on this rank (independent I/O) and checks the file
-/// is long enough for the shape it declares.
-fn read_header(file: &File) -> Result<NpyHeader> {
+/// The machine's physical memory in bytes (`MemTotal` of `/proc/meminfo`), where
+/// the system tells.
+fn physical_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Reads the file length and the header bytes on this rank (independent I/O):
+/// the first 12 bytes, then as many as the header length they declare (at most
+/// 16 MiB). On failure, the MPI error code.
+fn read_header_bytes(file: &File) -> std::result::Result<(i64, Vec<u8>), c_int> {
     let mut size: ffi::MPI_Offset = 0;
     // SAFETY: an open file handle and a valid out-pointer.
-    check("MPI_File_get_size", unsafe {
-        ffi::MPI_File_get_size(file.raw, &mut size)
-    })?;
-    let read = |at: usize, len: usize| -> Result<Vec<u8>> {
-        let len = len.min((size as usize).saturating_sub(at));
+    let rc = unsafe { ffi::MPI_File_get_size(file.raw, &mut size) };
+    if rc != ffi::MPI_SUCCESS as c_int {
+        return Err(rc);
+    }
+    let read = |len: usize| -> std::result::Result<Vec<u8>, c_int> {
+        let len = len.min(usize::try_from(size).unwrap_or(0));
         let mut buf = vec![0u8; len];
-        // SAFETY: `buf` holds `len` (< 2^32, bounded by the header length) writable
-        // bytes; the status is ignored.
+        // SAFETY: `buf` holds `len` (at most 2^24 + 12) writable bytes; the status
+        // is ignored.
         let rc = unsafe {
             ffi::MPI_File_read_at(
                 file.raw,
-                at as ffi::MPI_Offset,
+                0,
                 buf.as_mut_ptr().cast::<c_void>(),
                 len as c_int,
                 ffi::RSMPI_UINT8_T,
                 ffi::RSMPI_STATUS_IGNORE,
             )
         };
-        check("MPI_File_read_at", rc)?;
-        Ok(buf)
+        if rc == ffi::MPI_SUCCESS as c_int {
+            Ok(buf)
+        } else {
+            Err(rc)
+        }
     };
-    let prefix = read(0, 12)?;
+    let prefix = read(12)?;
     let header_len = match prefix.get(6) {
         Some(1) if prefix.len() >= 10 => 10 + u16::from_le_bytes([prefix[8], prefix[9]]) as usize,
         Some(2 | 3) if prefix.len() >= 12 => {
@@ -470,16 +614,7 @@ fn read_header(file: &File) -> Result<NpyHeader> {
         }
         _ => prefix.len(),
     };
-    let bytes = read(0, header_len.min(1 << 24))?;
-    let header = parse_npy_header(&bytes)?;
-    let need = header.data_offset as u128 + header.rows as u128 * header.cols as u128 * 8;
-    if (size as u128) < need {
-        return Err(Error::Format(format!(
-            "file of {size} bytes is too short for shape ({}, {}) ({need} bytes)",
-            header.rows, header.cols
-        )));
-    }
-    Ok(header)
+    Ok((size, read(header_len.min((1 << 24) + 12))?))
 }
 
 /// An open MPI file with `MPI_ERRORS_RETURN`; closed explicitly with `close`, or
@@ -492,42 +627,54 @@ impl File {
     /// `MPI_File_open` on `comm`, with the outcome agreed on by all ranks: if the
     /// open failed anywhere, ranks where it succeeded close the file again and all
     /// ranks return the error.
-    fn open<C: Communicator>(comm: &C, path: &Path, amode: c_int) -> Result<File> {
+    fn open<C: Communicator>(comm: &C, path: &Path, amode: c_int, hints: &Info) -> Result<File> {
+        const CALL: &str = "MPI_File_open";
         let name = path
             .to_str()
             .and_then(|s| CString::new(s).ok())
-            .ok_or_else(|| {
-                invalid(
-                    "MPI_File_open",
-                    format!("path {path:?} is not NUL-free UTF-8"),
-                )
-            });
-        // Agree on the path first: a rank must not skip a collective open.
-        let mut bad = 0i32;
-        comm.all_reduce_into(&i32::from(name.is_err()), &mut bad, SystemOperation::max());
-        let name = match name {
-            Err(e) => return Err(e),
-            Ok(_) if bad != 0 => {
-                return Err(invalid(
-                    "MPI_File_open",
-                    "the path is invalid on another rank",
-                ))
-            }
-            Ok(name) => name,
-        };
+            .ok_or_else(|| invalid(CALL, format!("path {path:?} is not NUL-free UTF-8")));
+        let info = hints.to_raw();
+        // Agree on the arguments first: a rank must not skip a collective open, and
+        // ranks opening different paths would wait in it for ever. One all-reduce
+        // of the maximum of [failed, length, hash halves] and of their negations
+        // (the minimum): the path is the same everywhere if both agree.
+        let bytes = path.as_os_str().as_encoded_bytes();
+        let hash = fnv1a(bytes);
+        let local_bad = i64::from(name.is_err() || info.is_err());
+        let fields = [
+            bytes.len() as i64,
+            (hash >> 32) as i64,
+            (hash & 0xffff_ffff) as i64,
+        ];
+        let mut mine = [local_bad, 0, 0, 0, 0, 0, 0];
+        for (i, f) in fields.iter().enumerate() {
+            mine[1 + 2 * i] = *f;
+            mine[2 + 2 * i] = -*f;
+        }
+        let mut all = [0i64; 7];
+        comm.all_reduce_into(&mine[..], &mut all[..], SystemOperation::max());
+        let same_path = (0..3).all(|i| all[1 + 2 * i] == -all[2 + 2 * i]);
+        let name = name?;
+        let info = info?;
+        if all[0] != 0 {
+            return Err(invalid(
+                CALL,
+                "the path or the hints are invalid on another rank",
+            ));
+        }
+        if !same_path {
+            return Err(invalid(
+                CALL,
+                format!("the path differs between ranks (here {path:?}); every rank must open the same file"),
+            ));
+        }
         // SAFETY: reading a predefined handle constant.
         let mut raw = unsafe { ffi::RSMPI_FILE_NULL };
         // SAFETY: `name` is a NUL-terminated string alive for the call, `comm` a
         // valid communicator and `raw` a valid out-pointer. Errors of MPI_File_open
         // go to the handler of MPI_FILE_NULL, MPI_ERRORS_RETURN by default.
         let rc = unsafe {
-            ffi::MPI_File_open(
-                comm.as_raw(),
-                name.as_ptr(),
-                amode,
-                ffi::RSMPI_INFO_NULL,
-                &mut raw,
-            )
+            ffi::MPI_File_open(comm.as_raw(), name.as_ptr(), amode, info.handle(), &mut raw)
         };
         let opened = rc == ffi::MPI_SUCCESS as c_int;
         let file = opened.then_some(File { raw });
@@ -575,6 +722,13 @@ fn agree_rc<C: Communicator>(comm: &C, call: &'static str, rc: c_int) -> Result<
     let mut worst: c_int = 0;
     comm.all_reduce_into(&rc, &mut worst, SystemOperation::max());
     check(call, worst)
+}
+
+/// 64-bit FNV-1a of `bytes`: a digest to compare paths across ranks.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn offset(bytes: u128) -> Result<ffi::MPI_Offset> {
@@ -632,6 +786,60 @@ mod tests {
             parse_npy_header(b"garbage"),
             Err(Error::Format(_))
         ));
+    }
+
+    /// A header declaring `shape`, otherwise valid.
+    fn header_with_shape(shape: &str) -> Vec<u8> {
+        let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+        let mut h = b"\x93NUMPY\x01\x00".to_vec();
+        h.extend_from_slice(&(dict.len() as u16 + 1).to_le_bytes());
+        h.extend_from_slice(dict.as_bytes());
+        h.push(b'\n');
+        h
+    }
+
+    #[test]
+    fn sizes_that_overflow_are_rejected() {
+        let too_large = |shape: &str| {
+            matches!(
+                parse_npy_header(&header_with_shape(shape)),
+                Err(Error::Format(NpyError::TooLarge { .. }))
+            )
+        };
+        // 2^63 x 2^62 elements: the product overflows u64 and even u128 bytes.
+        assert!(too_large("(9223372036854775808, 4611686018427387904)"));
+        assert!(too_large(&format!("({}, 2)", usize::MAX)));
+        assert!(too_large(&format!("({}, 0)", usize::MAX)));
+        assert!(too_large("(1, 1152921504606846976)")); // 2^60 f64 = 2^63 bytes
+        assert!(too_large("(1, 1152921504606846975)")); // plus the header
+        let fits = parse_npy_header(&header_with_shape("(1, 1152921504606846960)")).unwrap();
+        assert_eq!((fits.rows, fits.cols), (1, 1152921504606846960));
+        assert!(matches!(
+            parse_npy_header(&header_with_shape("(18446744073709551616, 1)")),
+            Err(Error::Format(NpyError::Dimension { .. }))
+        ));
+        assert!(matches!(
+            parse_npy_header(&header_with_shape("(-1, 1)")),
+            Err(Error::Format(NpyError::Dimension { .. }))
+        ));
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let mut h = npy_header(2, 2);
+        h[6] = 9;
+        assert_eq!(
+            parse_npy_header(&h),
+            Err(Error::Format(NpyError::UnsupportedVersion(9)))
+        );
+        let h = npy_header(2, 2);
+        assert!(matches!(
+            parse_npy_header(&h[..20]),
+            Err(Error::Format(NpyError::TruncatedHeader { .. }))
+        ));
+        let source = std::error::Error::source(&Error::Format(NpyError::NoMagic))
+            .expect("a format error has its cause as source");
+        assert!(source.to_string().contains("magic"));
     }
 
     #[test]

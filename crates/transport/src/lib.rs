@@ -6,7 +6,7 @@
 //! | [`shared`] | [`split_shared`] (the node communicator), [`node_map`] (rank → node), [`SharedArray`]: per-rank segments of one shared-memory window, read by every rank of the node through a [`SharedView`] after a collective sync |
 //! | [`rma`] | [`Window`] and [`Epoch`]: put/get/accumulate under fence, PSCW or passive-target locks |
 //! | [`io`] | [`write_npy`] / [`read_npy`]: collective MPI-IO of a row-split 2-D `f64` array as `.npy` |
-//! | [`info`] | [`Info`]: key/value hints for window creation (`MPI_Info`), agreed across ranks |
+//! | [`info`] | [`Info`]: `MPI_Info` hints for the files and windows this crate creates, agreed across ranks where the call is collective |
 //! | [`error`] | [`Error`]: typed MPI errors (`MPI_ERRORS_RETURN` is set on everything this crate creates) |
 //! | [`abort`] | [`abort_on_panic`]: a panic on one rank aborts the whole job |
 //!
@@ -54,10 +54,10 @@ pub mod rma;
 pub mod shared;
 
 pub use abort::abort_on_panic;
-pub use error::{Error, Result};
+pub use error::{Error, NpyError, Result};
 pub use info::Info;
 pub use io::{read_npy, write_npy, RowSplit};
-pub use persistent::{proc_null, InFlight, PersistentSet, PersistentSetBuilder};
+pub use persistent::{proc_null, Element, InFlight, PersistentSet, PersistentSetBuilder};
 pub use rma::{
     Epoch, FenceClose, FenceOpen, LockAssert, LockType, PostAssert, RmaOp, RmaRequest, StartAssert,
     Window,

@@ -3,8 +3,13 @@
 //! A [`PersistentSet`] is a fixed list of messages, each a buffer, a peer rank and a
 //! tag, created once and started many times. It is what a halo exchange or a load
 //! balancer does every step: the matching and buffer setup happen once, at
-//! [`PersistentSetBuilder::build`], and each step only calls `MPI_Startall` and
-//! `MPI_Waitall`.
+//! [`PersistentSetBuilder::build`], and each step only starts the requests
+//! (`MPI_Start` on each, so that a failed start knows which ones run) and completes
+//! them (`MPI_Waitall`; one `MPI_Wait` per request on MPICH, see *Errors*). After a
+//! round, [`PersistentSet::recv_count`] tells how many elements each receive got.
+//!
+//! Element types are [`Element`]s: rsmpi `Equivalence` types valid for every bit
+//! pattern (`bytemuck::Pod`), since a peer may send any bytes; `bool` is not one.
 //!
 //! # Buffers
 //!
@@ -67,6 +72,18 @@
 //! [`Error::Mpi`](crate::Error::Mpi) instead of aborting the job. The duplicate also keeps the set's
 //! messages apart from any other traffic on the user's communicator.
 //!
+//! Errors of a request are raised on the communicator it was created on, which has
+//! `MPI_ERRORS_RETURN`; but MPICH (4.0) raises those of `MPI_Waitall` and
+//! `MPI_Testall` on `MPI_COMM_WORLD`, whose default handler aborts the job. On
+//! MPICH and its derivatives (found with `MPI_Get_library_version`) a round is
+//! therefore completed with one `MPI_Wait` / `MPI_Test` per request.
+//!
+//! A failed round never hands back a buffer that MPI may still use: if a start
+//! fails, the requests already started are completed before the error returns; if
+//! a completion call fails, every request is waited for (the statuses are read only
+//! when MPI says `MPI_ERR_IN_STATUS`). The set then refuses to start again
+//! ([`PersistentSet::has_failed`]).
+//!
 //! # Which sets talk to each other
 //!
 //! Because each set built with [`PersistentSet::builder`] has its own duplicated
@@ -101,11 +118,13 @@
 //! # Ok::<(), quicklb_transport::Error>(())
 //! ```
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{c_char, c_int, c_void};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::rc::Rc;
+use std::sync::OnceLock;
 
+use bytemuck::Pod;
 use mpi::datatype::Equivalence;
 use mpi::ffi;
 use mpi::raw::{AsRaw, FromRaw};
@@ -173,7 +192,7 @@ enum CommSource<'c> {
 /// Every method takes the builder by value and returns it, so calls chain. Arguments
 /// are checked at [`build`](Self::build) time.
 #[must_use = "a builder does nothing until build() is called"]
-pub struct PersistentSetBuilder<'c, 'a, T> {
+pub struct PersistentSetBuilder<'c, 'a, T: Element> {
     comm: CommSource<'c>,
     sends: Vec<Message<T>>,
     recvs: Vec<Message<T>>,
@@ -183,13 +202,41 @@ pub struct PersistentSetBuilder<'c, 'a, T> {
 /// A fixed set of persistent sends and receives over buffers it owns or borrows for
 /// `'a`. See the [module documentation](self) for the rules.
 ///
-/// `T` is any type with an MPI datatype (rsmpi's [`Equivalence`]: the primitive
-/// numbers, `bool`, arrays of those...). To send `bytemuck::Pod` structs, use
-/// `T = u8` buffers and `bytemuck` to pack and unpack them.
+/// `T` is any [`Element`]: a type with an MPI datatype (rsmpi's [`Equivalence`])
+/// that is valid for every bit pattern (`bytemuck::Pod`): the primitive numbers
+/// and arrays of them, not `bool`. To send `bytemuck::Pod` structs, use `T = u8`
+/// buffers and `bytemuck` to pack and unpack them.
+///
+/// Neither the set nor its [`InFlight`] guard is `Send` or `Sync`: the crate calls
+/// MPI from the thread that initialised it, and sibling sets share their
+/// communicator.
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// # fn f(set: quicklb_transport::PersistentSet<'static, f64>) {
+/// send(set); // error: `*mut ()` cannot be sent between threads safely
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// fn share<T: Sync>(_: &T) {}
+/// # fn f(set: quicklb_transport::PersistentSet<'static, f64>) {
+/// share(&set); // error: `*mut ()` cannot be shared between threads safely
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// # fn f(set: &mut quicklb_transport::PersistentSet<'static, f64>) -> quicklb_transport::Result<()> {
+/// let round = set.start_all()?;
+/// send(round); // error: `*mut ()` cannot be sent between threads safely
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// Dropping the set completes a pending round (if a guard was leaked) and frees the
 /// requests with `MPI_Request_free` and the duplicated communicator.
-pub struct PersistentSet<'a, T: Equivalence> {
+pub struct PersistentSet<'a, T: Element> {
     // Field order matters for drop: `Drop::drop` runs first and frees the requests;
     // then the communicator is freed by its own destructor.
     requests: Vec<ffi::MPI_Request>,
@@ -197,11 +244,56 @@ pub struct PersistentSet<'a, T: Equivalence> {
     sends: Vec<Message<T>>,
     recvs: Vec<Message<T>>,
     in_flight: bool,
+    /// The last round completed without error: `statuses` describe it.
+    completed: bool,
     /// A round failed: MPI may have released requests; no further start.
     failed: bool,
+    /// Complete request by request (MPICH; see `wait_raw`), with `done` recording
+    /// which requests `test` has seen complete in this round.
+    per_request: bool,
+    done: Vec<bool>,
+    /// A failure to simulate in the next round (tests of the recovery paths).
+    fault: Option<Fault>,
     comm: Rc<SimpleCommunicator>,
     datatype: T::Out,
     _borrow: PhantomData<&'a mut [T]>,
+    /// Not `Send`, not `Sync`, whatever MPI's handle types are: sibling sets share
+    /// the communicator through an `Rc`, and this crate makes its MPI calls from the
+    /// thread that initialised MPI (rsmpi's default `MPI_THREAD_SINGLE`).
+    _single_thread: PhantomData<*mut ()>,
+}
+
+/// The element types of a [`PersistentSet`]: an MPI datatype (rsmpi's
+/// [`Equivalence`]) **and** valid for every bit pattern a message can carry
+/// ([`bytemuck::Pod`]), since a receive lets any rank, with any element type on
+/// its side, write bytes into the buffer. Implemented for every such type.
+///
+/// `bool` (and `char`, references, enums...) is not one: a peer could send the
+/// byte 2, which is no `bool`.
+///
+/// ```compile_fail
+/// # fn f(world: &mpi::topology::SimpleCommunicator) {
+/// // error[E0277]: the trait bound `bool: Pod` is not satisfied
+/// let set = quicklb_transport::PersistentSet::<bool>::builder(world)
+///     .recv_owned(vec![false; 4], 0, 0)
+///     .build();
+/// # }
+/// ```
+pub trait Element: Equivalence + Pod {}
+
+impl<T: Equivalence + Pod> Element for T {}
+
+/// A failure to simulate in the next round of a set, so that tests can reach the
+/// recovery paths of failures that a correct program cannot provoke.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The next start begins this many requests, then fails to start the next one,
+    /// as a failing `MPI_Start` would.
+    StartFailsAfter(usize),
+    /// The next completion call fails without `MPI_ERR_IN_STATUS`, leaving the
+    /// requests active.
+    CompletionFails,
 }
 
 /// A started round of a [`PersistentSet`]: the set's buffers are inaccessible until
@@ -209,11 +301,11 @@ pub struct PersistentSet<'a, T: Equivalence> {
 /// `true`). Dropping it waits for completion (and ignores errors; call `wait` to see
 /// them).
 #[must_use = "dropping an InFlight guard waits for the round to complete at once"]
-pub struct InFlight<'s, T: Equivalence + 'static> {
+pub struct InFlight<'s, T: Element> {
     set: &'s mut PersistentSet<'static, T>,
 }
 
-impl<'a, T: Equivalence> PersistentSet<'a, T> {
+impl<'a, T: Element> PersistentSet<'a, T> {
     /// Starts a builder over communicator `comm`. The set will duplicate it at
     /// [`build`](PersistentSetBuilder::build), so `comm` is only borrowed until then.
     pub fn builder<'c, C: Communicator>(comm: &'c C) -> PersistentSetBuilder<'c, 'a, T> {
@@ -236,7 +328,7 @@ impl<'a, T: Equivalence> PersistentSet<'a, T> {
     /// "receive" then "send" (sets built with [`builder`](Self::builder) only talk to
     /// the sets that the other ranks built at the same position: each has its own
     /// duplicated communicator).
-    pub fn sibling_builder<'b, U: Equivalence>(&self) -> PersistentSetBuilder<'static, 'b, U> {
+    pub fn sibling_builder<'b, U: Element>(&self) -> PersistentSetBuilder<'static, 'b, U> {
         PersistentSetBuilder {
             comm: CommSource::Shared(Rc::clone(&self.comm)),
             sends: Vec::new(),
@@ -336,6 +428,47 @@ impl<'a, T: Equivalence> PersistentSet<'a, T> {
         unsafe { std::slice::from_raw_parts_mut(b.ptr, b.len) }
     }
 
+    /// How many elements receive `i` got in the last round (`MPI_Get_count` of its
+    /// status): a message may be shorter than its buffer, whose elements past this
+    /// count keep their previous values. `None` before the first round completes
+    /// and after a failed round. A `proc_null()` receive gets 0 elements.
+    ///
+    /// # Panics
+    /// If `i >= self.num_recvs()`, or if a round is pending because an [`InFlight`]
+    /// guard was leaked (see [`send_buf`](Self::send_buf)).
+    pub fn recv_count(&self, i: usize) -> Option<usize> {
+        self.assert_idle();
+        assert!(
+            i < self.recvs.len(),
+            "receive {i} of a set with {} receives",
+            self.recvs.len()
+        );
+        if !self.completed {
+            return None;
+        }
+        // Receives come first in `requests`, so receive `i` has status `i`.
+        let mut count: c_int = 0;
+        // SAFETY: a status written by the completion call of the last round, the
+        // set's datatype and a valid out-pointer.
+        let rc =
+            unsafe { ffi::MPI_Get_count(&self.statuses[i], self.datatype.as_raw(), &mut count) };
+        // SAFETY: reading an immutable constant exported by the MPI shim.
+        let undefined = unsafe { ffi::RSMPI_UNDEFINED };
+        (rc == ffi::MPI_SUCCESS as c_int && count != undefined).then_some(count as usize)
+    }
+
+    /// Whether a round of this set failed (a start or completion call returned an
+    /// error); such a set does not start again.
+    pub fn has_failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Makes the next round fail as `fault` says, to test the recovery paths.
+    #[doc(hidden)]
+    pub fn inject_fault(&mut self, fault: Fault) {
+        self.fault = Some(fault);
+    }
+
     /// Starts every request of the set, runs `overlap` (work to overlap with the
     /// transfer; it cannot touch the set), then waits for all of them. Returns what
     /// `overlap` returned. Works for borrowed and owned buffers alike.
@@ -345,8 +478,8 @@ impl<'a, T: Equivalence> PersistentSet<'a, T> {
     pub fn exchange<R>(&mut self, overlap: impl FnOnce() -> R) -> Result<R> {
         self.start_raw()?;
         // Completes the round even if `overlap` unwinds.
-        struct Finish<'g, 'a, T: Equivalence>(&'g mut PersistentSet<'a, T>);
-        impl<T: Equivalence> Drop for Finish<'_, '_, T> {
+        struct Finish<'g, 'a, T: Element>(&'g mut PersistentSet<'a, T>);
+        impl<T: Element> Drop for Finish<'_, '_, T> {
             fn drop(&mut self) {
                 let _ = self.0.wait_raw();
             }
@@ -378,10 +511,11 @@ impl<'a, T: Equivalence> PersistentSet<'a, T> {
         }
     }
 
-    #[inline]
     fn start_raw(&mut self) -> Result<()> {
         self.complete_pending();
+        self.completed = false;
         if self.requests.is_empty() {
+            self.completed = true;
             return Ok(());
         }
         if self.failed {
@@ -391,19 +525,40 @@ impl<'a, T: Equivalence> PersistentSet<'a, T> {
                 "a previous round failed with an MPI error (MPI may have released its requests); build a new set",
             ));
         }
-        let n = self.requests.len() as c_int;
-        if n == 1 {
-            // SAFETY: as for MPI_Startall below, with the one request.
-            let rc = unsafe { ffi::MPI_Start(&mut self.requests[0]) };
-            ok_or_check("MPI_Start", rc)?;
-            self.in_flight = true;
-            return Ok(());
+        let simulated = match self.fault {
+            Some(Fault::StartFailsAfter(k)) => {
+                self.fault = None;
+                Some(k)
+            }
+            _ => None,
+        };
+        // One MPI_Start per request rather than MPI_Startall: if a start fails, the
+        // requests before it are exactly those running, and they are completed
+        // before the error returns. After a failed MPI_Startall nothing tells which
+        // requests started (MPICH 4.0's MPI_Request_get_status reports a running
+        // persistent receive as complete). They are completed, not cancelled:
+        // MPI_Cancel of an inactive request is fatal in MPICH 4.0 and crashes Open
+        // MPI 4.1, and Open MPI 4.1 sometimes leaves a cancelled persistent receive
+        // posted after MPI_Wait returned "not cancelled" (it then takes a later
+        // message into the buffer).
+        for i in 0..self.requests.len() {
+            let rc = if simulated == Some(i) {
+                ffi::MPI_ERR_OTHER as c_int
+            } else {
+                // SAFETY: a valid, inactive persistent request (every round is
+                // completed before another starts: checked above), whose buffer
+                // stays valid and untouched until the round completes (accessors
+                // need the set idle).
+                unsafe { ffi::MPI_Start(&mut self.requests[i]) }
+            };
+            if rc != ffi::MPI_SUCCESS as c_int {
+                let error = check("MPI_Start", rc);
+                self.fail(i);
+                return error;
+            }
         }
-        // SAFETY: `requests` holds `n` valid, inactive persistent requests (every round
-        // is completed before another starts: checked above), whose buffers stay valid
-        // and untouched until the round completes (accessors need the set idle).
-        let rc = unsafe { ffi::MPI_Startall(n, self.requests.as_mut_ptr()) };
-        ok_or_check("MPI_Startall", rc)?;
+        // `test` on one request, or request by request, records what completed.
+        self.done.fill(false);
         self.in_flight = true;
         Ok(())
     }
@@ -413,85 +568,143 @@ impl<'a, T: Equivalence> PersistentSet<'a, T> {
         if !self.in_flight {
             return Ok(());
         }
-        let n = self.requests.len() as c_int;
-        let result = if n == 1 {
-            // SAFETY: the one request is active; MPI_Wait returns its error code
-            // directly, so the status is not needed.
-            let rc = unsafe { ffi::MPI_Wait(&mut self.requests[0], ffi::RSMPI_STATUS_IGNORE) };
-            ok_or_check("MPI_Wait", rc)
+        if let Some(Fault::CompletionFails) = self.fault {
+            self.fault = None;
+            let error = check("MPI_Waitall", ffi::MPI_ERR_OTHER as c_int);
+            self.fail(self.requests.len());
+            return error;
+        }
+        let n = self.requests.len();
+        let result = if n == 1 || self.per_request {
+            // One MPI_Wait per request: MPICH raises the errors of MPI_Waitall on
+            // MPI_COMM_WORLD's handler (fatal by default), those of MPI_Wait on the
+            // request's communicator, which has MPI_ERRORS_RETURN. Every request is
+            // waited for, even after an error, so that none is left active.
+            let mut result = Ok(());
+            for (req, status) in self.requests.iter_mut().zip(self.statuses.iter_mut()) {
+                // SAFETY: the request is active or (already completed) inactive, and
+                // `status` is a valid out-pointer.
+                let rc = unsafe { ffi::MPI_Wait(req, status) };
+                if rc != ffi::MPI_SUCCESS as c_int && result.is_ok() {
+                    result = check("MPI_Wait", rc);
+                }
+            }
+            result
         } else {
             // SAFETY: `requests` holds `n` active requests and `statuses` has room for
             // `n` statuses.
             let rc = unsafe {
-                ffi::MPI_Waitall(n, self.requests.as_mut_ptr(), self.statuses.as_mut_ptr())
+                ffi::MPI_Waitall(
+                    n as c_int,
+                    self.requests.as_mut_ptr(),
+                    self.statuses.as_mut_ptr(),
+                )
             };
-            let result = self.status_result("MPI_Waitall", rc);
-            if result.is_err() {
-                self.wait_each_pending();
+            if rc == ffi::MPI_SUCCESS as c_int {
+                Ok(())
+            } else {
+                self.status_result("MPI_Waitall", rc)
             }
-            result
         };
-        self.in_flight = false;
-        self.failed |= result.is_err();
-        result
+        match result {
+            Ok(()) => {
+                self.in_flight = false;
+                self.completed = true;
+                Ok(())
+            }
+            Err(error) => {
+                self.fail(self.requests.len());
+                Err(error)
+            }
+        }
     }
 
     fn test_raw(&mut self) -> Result<bool> {
         if !self.in_flight {
             return Ok(true);
         }
-        let n = self.requests.len() as c_int;
-        let mut flag: c_int = 0;
-        let result = if n == 1 {
-            // SAFETY: as in `wait_raw`; `flag` is a valid out-pointer.
-            let rc = unsafe {
-                ffi::MPI_Test(&mut self.requests[0], &mut flag, ffi::RSMPI_STATUS_IGNORE)
-            };
-            check("MPI_Test", rc)
+        if matches!(self.fault, Some(Fault::CompletionFails)) {
+            return self.wait_raw().map(|()| true);
+        }
+        let n = self.requests.len();
+        let (flag, result) = if n == 1 || self.per_request {
+            // One MPI_Test per request still running (see `wait_raw` for why).
+            let mut all = true;
+            let mut result = Ok(());
+            for i in 0..n {
+                if self.done[i] {
+                    continue;
+                }
+                let mut flag: c_int = 0;
+                // SAFETY: an active request, a valid flag and status out-pointer.
+                let rc = unsafe {
+                    ffi::MPI_Test(&mut self.requests[i], &mut flag, &mut self.statuses[i])
+                };
+                if rc != ffi::MPI_SUCCESS as c_int {
+                    result = check("MPI_Test", rc);
+                    break;
+                }
+                if flag != 0 {
+                    self.done[i] = true;
+                } else {
+                    all = false;
+                }
+            }
+            (all, result)
         } else {
-            // SAFETY: as in `wait_raw`; `flag` is a valid out-pointer.
+            let mut flag: c_int = 0;
+            // SAFETY: `requests` holds `n` active requests, `statuses` room for `n`
+            // statuses, and `flag` is a valid out-pointer.
             let rc = unsafe {
                 ffi::MPI_Testall(
-                    n,
+                    n as c_int,
                     self.requests.as_mut_ptr(),
                     &mut flag,
                     self.statuses.as_mut_ptr(),
                 )
             };
-            self.status_result("MPI_Testall", rc)
+            (flag != 0, self.status_result("MPI_Testall", rc))
         };
-        if result.is_err() {
-            if n > 1 {
-                self.wait_each_pending();
-            }
-            self.in_flight = false;
-            self.failed = true;
-            return result.map(|_| true);
+        if let Err(error) = result {
+            self.fail(self.requests.len());
+            return Err(error);
         }
-        if flag != 0 {
+        if flag {
             self.in_flight = false;
+            self.completed = true;
         }
-        Ok(flag != 0)
+        Ok(flag)
     }
 
-    /// After an `MPI_ERR_IN_STATUS`, requests whose status says `MPI_ERR_PENDING` are
-    /// still active: wait for each, so that no buffer is in use when we return. (The
-    /// failed ones are complete; Open MPI also sets them to `MPI_REQUEST_NULL`, which
-    /// makes the set unusable for further rounds: `start_all` then returns an error.)
-    fn wait_each_pending(&mut self) {
-        for (req, status) in self.requests.iter_mut().zip(&self.statuses) {
-            if status.MPI_ERROR == ffi::MPI_ERR_PENDING as c_int {
-                // SAFETY: `req` is a valid persistent request handle; a null status
-                // pointer is not allowed, so pass MPI_STATUS_IGNORE.
-                unsafe {
-                    ffi::MPI_Wait(req, ffi::RSMPI_STATUS_IGNORE);
-                }
+    /// After a failed start or completion call: completes the first `running`
+    /// requests (those that may be running), then marks the set failed, so that no
+    /// buffer is handed out while MPI may still use it. This does not read
+    /// `statuses`, which MPI fills only when a call returns `MPI_ERR_IN_STATUS`:
+    /// `MPI_Wait` completes a running request and returns at once for an inactive
+    /// one, so every request is waited for.
+    ///
+    /// A request whose peer never starts its side keeps this waiting, as a round
+    /// of such a set would: memory safety comes first.
+    #[cold]
+    fn fail(&mut self, running: usize) {
+        // SAFETY: reading an immutable handle constant exported by the MPI shim.
+        let null = unsafe { ffi::RSMPI_REQUEST_NULL };
+        for req in &mut self.requests[..running] {
+            if *req == null {
+                // Released by MPI after its operation failed (Open MPI does this).
+                continue;
             }
+            // Its own error, if any, belongs to the round, already reported.
+            // SAFETY: a valid request handle of this set; the status is ignored.
+            unsafe { ffi::MPI_Wait(req, ffi::RSMPI_STATUS_IGNORE) };
         }
+        self.in_flight = false;
+        self.completed = false;
+        self.failed = true;
     }
 
-    /// Turns the return code of a multiple-completion call into a result, looking at
-    /// the per-request errors when it is `MPI_ERR_IN_STATUS`.
+    /// Turns the error code of a multiple-completion call into a result, looking at
+    /// the per-request errors when (and only when) it is `MPI_ERR_IN_STATUS`.
     fn status_result(&self, call: &'static str, rc: c_int) -> Result<()> {
         if rc == ffi::MPI_ERR_IN_STATUS as c_int {
             let first =
@@ -504,7 +717,7 @@ impl<'a, T: Equivalence> PersistentSet<'a, T> {
     }
 }
 
-impl<T: Equivalence + 'static> PersistentSet<'static, T> {
+impl<T: Element> PersistentSet<'static, T> {
     /// Starts every request of the set (`MPI_Startall`) and returns the guard of the
     /// round. The set cannot be used until the guard is completed or dropped.
     ///
@@ -516,7 +729,7 @@ impl<T: Equivalence + 'static> PersistentSet<'static, T> {
     }
 }
 
-impl<T: Equivalence + 'static> InFlight<'_, T> {
+impl<T: Element> InFlight<'_, T> {
     /// Waits until every request of the round has completed (`MPI_Waitall`), which
     /// gives the set's buffers back.
     #[inline]
@@ -534,14 +747,14 @@ impl<T: Equivalence + 'static> InFlight<'_, T> {
     }
 }
 
-impl<T: Equivalence + 'static> Drop for InFlight<'_, T> {
+impl<T: Element> Drop for InFlight<'_, T> {
     fn drop(&mut self) {
         // Errors cannot be returned from drop; `wait()` reports them.
         let _ = self.set.wait_raw();
     }
 }
 
-impl<T: Equivalence> Drop for PersistentSet<'_, T> {
+impl<T: Element> Drop for PersistentSet<'_, T> {
     fn drop(&mut self) {
         self.complete_pending();
         // SAFETY: reading an immutable handle constant exported by the MPI shim.
@@ -561,7 +774,7 @@ impl<T: Equivalence> Drop for PersistentSet<'_, T> {
     }
 }
 
-impl<'c, 'a, T: Equivalence> PersistentSetBuilder<'c, 'a, T> {
+impl<'c, 'a, T: Element> PersistentSetBuilder<'c, 'a, T> {
     /// Adds a send of `buf` to rank `dest` with `tag`, borrowing `buf` read-only for
     /// the set's lifetime (you can still read it, not write it).
     pub fn send(mut self, buf: &'a [T], dest: Rank, tag: i32) -> Self {
@@ -656,13 +869,18 @@ impl<'c, 'a, T: Equivalence> PersistentSetBuilder<'c, 'a, T> {
             sends,
             recvs,
             in_flight: false,
+            completed: false,
             failed: false,
+            per_request: completes_per_request(),
+            done: Vec::new(),
+            fault: None,
             comm: match comm {
                 CommSource::Duplicate(c) => Rc::new(duplicate(c)?),
                 CommSource::Shared(c) => c,
             },
             datatype: T::equivalent_datatype(),
             _borrow: PhantomData,
+            _single_thread: PhantomData,
         };
         let local = set.init_requests();
         if collective {
@@ -679,7 +897,7 @@ impl<'c, 'a, T: Equivalence> PersistentSetBuilder<'c, 'a, T> {
     }
 }
 
-impl<T: Equivalence> PersistentSet<'_, T> {
+impl<T: Element> PersistentSet<'_, T> {
     /// Checks the messages and creates their requests (local).
     fn init_requests(&mut self) -> Result<()> {
         let set = self;
@@ -758,18 +976,45 @@ impl<T: Equivalence> PersistentSet<'_, T> {
         // SAFETY: MPI_Status is a plain C struct of integers; all-zero is a valid value.
         let zero: ffi::MPI_Status = unsafe { MaybeUninit::zeroed().assume_init() };
         set.statuses = vec![zero; set.requests.len()];
+        set.done = vec![false; set.requests.len()];
         Ok(())
     }
 }
 
-/// `check` with the success test inlined (the hot path of every round).
-#[inline(always)]
-fn ok_or_check(call: &'static str, rc: c_int) -> Result<()> {
-    if rc == ffi::MPI_SUCCESS as c_int {
-        Ok(())
-    } else {
-        check(call, rc)
+/// Whether rounds complete request by request (`MPI_Wait`, `MPI_Test`) instead of
+/// with `MPI_Waitall` / `MPI_Testall`: on MPICH and its derivatives, which raise
+/// the errors of multiple-completion calls on `MPI_COMM_WORLD`'s handler (fatal
+/// by default) instead of the requests' communicator, where this crate set
+/// `MPI_ERRORS_RETURN` (checked with MPICH 4.0: a truncated persistent receive
+/// aborts the job from `MPI_Waitall` and is returned by `MPI_Wait`). The library
+/// is asked once.
+fn completes_per_request() -> bool {
+    static PER_REQUEST: OnceLock<bool> = OnceLock::new();
+    *PER_REQUEST.get_or_init(|| {
+        let version = library_version();
+        ["MPICH", "MVAPICH", "Intel(R) MPI"]
+            .iter()
+            .any(|name| version.contains(name))
+    })
+}
+
+/// `MPI_Get_library_version`, or an empty string if it fails.
+pub(crate) fn library_version() -> String {
+    // SAFETY: reading an immutable constant exported by the MPI shim.
+    let max = unsafe { ffi::RSMPI_MAX_LIBRARY_VERSION_STRING } as usize;
+    let mut buffer = vec![0 as c_char; max + 1];
+    let mut len: c_int = 0;
+    // SAFETY: the buffer holds MPI_MAX_LIBRARY_VERSION_STRING characters as the
+    // standard requires, and `len` is a valid out-pointer.
+    let rc = unsafe { ffi::MPI_Get_library_version(buffer.as_mut_ptr(), &mut len) };
+    if rc != ffi::MPI_SUCCESS as c_int {
+        return String::new();
     }
+    let bytes: Vec<u8> = buffer[..(len.max(0) as usize).min(max)]
+        .iter()
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn owned<T>(buf: Vec<T>) -> RawBuf<T> {
@@ -817,7 +1062,7 @@ pub(crate) fn duplicate(comm: &dyn Communicator) -> Result<SimpleCommunicator> {
     Ok(dup)
 }
 
-impl<T: Equivalence> std::fmt::Debug for PersistentSet<'_, T> {
+impl<T: Element> std::fmt::Debug for PersistentSet<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PersistentSet")
             .field("sends", &self.sends.len())

@@ -252,7 +252,7 @@ impl<T: Equivalence + bytemuck::Pod> Window<'static, T> {
     /// # use quicklb_transport::{rma::Window, Info};
     /// # let universe = mpi::initialize().unwrap();
     /// # let world = mpi::topology::Communicator::duplicate(&universe.world());
-    /// let hints = Info::new().set("accumulate_ordering", "none")?;
+    /// let hints = Info::new().with("accumulate_ordering", "none")?;
     /// let win = Window::<f64>::allocate_with_info(&world, 16, &hints)?;
     /// # Ok::<(), quicklb_transport::Error>(())
     /// ```
@@ -262,7 +262,7 @@ impl<T: Equivalence + bytemuck::Pod> Window<'static, T> {
         let sizes = agree::<T>(dup.raw, call, len, Span::PerRank, info.fingerprint())?;
         info.check_window_hints(call, &sizes)?;
         let raw_info = info.to_raw()?;
-        let (raw, base) = allocate_raw::<T>(&dup, len, raw_info.raw)?;
+        let (raw, base) = allocate_raw::<T>(&dup, len, raw_info.handle())?;
         Self::from_parts(&dup, raw, base, len, sizes, Memory::Allocated)
     }
 
@@ -338,7 +338,7 @@ impl<T: Equivalence + bytemuck::Pod> Window<'static, T> {
                 base.cast::<c_void>(),
                 bytes,
                 unit,
-                raw_info.raw,
+                raw_info.handle(),
                 dup.raw,
                 &mut raw,
             )
@@ -347,7 +347,7 @@ impl<T: Equivalence + bytemuck::Pod> Window<'static, T> {
             Ok(()) => Self::from_parts(&dup, raw, base, len, sizes, Memory::Lent),
             Err(e) if comm.size() == 1 => {
                 // Single rank: the fallback is local, no other rank can disagree.
-                let (raw, shadow) = allocate_raw::<T>(&dup, len, raw_info.raw).map_err(|_| e)?;
+                let (raw, shadow) = allocate_raw::<T>(&dup, len, raw_info.handle()).map_err(|_| e)?;
                 // SAFETY: `shadow` holds `len` elements (zeroed) and `base` the
                 // caller's `len` elements; the two allocations do not overlap.
                 unsafe { std::ptr::copy_nonoverlapping(base, shadow, len) };

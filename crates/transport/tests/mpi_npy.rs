@@ -3,8 +3,9 @@
 //! distribution and with an even split, chunked transfers and strided views work,
 //! an existing longer file is truncated, numpy loads the file (and writes one that
 //! is read back) when python3 with numpy is present, and every error (unwritable
-//! path, missing file, malformed file, mismatched columns, wrong row counts) comes
-//! back on every rank without a hang.
+//! path, missing file, malformed file, mismatched columns, wrong row counts, a
+//! shape whose size overflows, a sparse 1 TiB file, paths that differ by rank)
+//! comes back on every rank without a hang. Files also open with `Info` hints.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +14,8 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use ndarray::{s, Array2};
 use quicklb_transport::io::{read_npy, read_npy_chunked, write_npy, write_npy_chunked, RowSplit};
-use quicklb_transport::Error;
+use quicklb_transport::io::{read_npy_with, write_npy_with};
+use quicklb_transport::{Error, Info, NpyError};
 
 const COLS: usize = 5;
 
@@ -149,7 +151,20 @@ fn main() {
         "chunked round trip"
     );
 
-    // 4. Errors, on every rank and without a hang.
+    // 4. MPI-IO hints where the file is opened (ROMIO's and OMPIO's keys; each
+    //    library ignores the other's).
+    let hints = Info::new()
+        .with("cb_buffer_size", "1048576")
+        .and_then(|i| i.with("romio_cb_write", "enable"))
+        .and_then(|i| i.with("romio_cb_read", "enable"))
+        .expect("valid hints");
+    let hinted = shared_path(&world, "hinted");
+    write_npy_with(&world, &hinted, local.view(), &hints).expect("write with hints");
+    let back =
+        read_npy_with(&world, &hinted, RowSplit::Count(my_rows), &hints).expect("read with hints");
+    assert_eq!(back, local, "round trip with hints");
+
+    // 5. Errors, on every rank and without a hang.
     let bad = Path::new("/nonexistent-quicklb-dir/sub/out.npy");
     match write_npy(&world, bad, local.view()) {
         Err(Error::Mpi { call, .. }) => assert_eq!(call, "MPI_File_open"),
@@ -167,7 +182,7 @@ fn main() {
     assert!(
         matches!(
             read_npy(&world, &garbage, RowSplit::Even),
-            Err(Error::Format(_))
+            Err(Error::Format(NpyError::NoMagic))
         ),
         "malformed file"
     );
@@ -181,10 +196,64 @@ fn main() {
     assert!(
         matches!(
             read_npy(&world, &garbage, RowSplit::Even),
-            Err(Error::Format(_))
+            Err(Error::Format(NpyError::FileTooShort { .. }))
         ),
         "truncated file"
     );
+    // A shape of 2^63 x 2^62 elements: its byte size overflows any integer type.
+    if rank == 0 {
+        let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (9223372036854775808, 4611686018427387904), }";
+        let mut h = b"\x93NUMPY\x01\x00".to_vec();
+        h.extend_from_slice(&(dict.len() as u16 + 1).to_le_bytes());
+        h.extend_from_slice(dict.as_bytes());
+        h.push(b'\n');
+        std::fs::write(&garbage, h).expect("write the huge header");
+    }
+    world.barrier();
+    match read_npy(&world, &garbage, RowSplit::Even) {
+        Err(Error::Format(NpyError::TooLarge { rows, cols })) => {
+            assert_eq!((rows, cols), (1 << 63, 1 << 62))
+        }
+        other => panic!("rank {rank}: a shape of 2^63 x 2^62 gave {other:?}"),
+    }
+    // A sparse 1 TiB file with a valid header: no rank can hold its share, and every
+    // rank says so before reading anything.
+    let sparse = shared_path(&world, "sparse");
+    let (huge_rows, huge_cols) = (1usize << 20, 1usize << 17); // 2^37 f64 = 1 TiB
+    if rank == 0 {
+        let header = quicklb_transport::io::npy_header(huge_rows, huge_cols);
+        let file = std::fs::File::create(&sparse).expect("create the sparse file");
+        use std::io::Write;
+        (&file).write_all(&header).expect("write its header");
+        file.set_len(header.len() as u64 + (1u64 << 40))
+            .expect("a sparse 1 TiB file (needs a file system with sparse files)");
+    }
+    world.barrier();
+    match read_npy(&world, &sparse, RowSplit::Even) {
+        Err(Error::OutOfMemory { call, bytes }) => {
+            assert_eq!(call, "read_npy");
+            let share = (huge_rows.div_ceil(size as usize) * huge_cols * 8) as u64;
+            assert_eq!(bytes, share, "the largest share that did not fit");
+        }
+        other => panic!("rank {rank}: reading 1 TiB gave {other:?}"),
+    }
+    if size > 1 {
+        // Paths that differ by rank: an error on every rank, not a hang inside the
+        // collective MPI_File_open.
+        let own = shared_path(&world, &format!("rank{rank}"));
+        for result in [
+            write_npy(&world, &own, local.view()).map(drop),
+            read_npy(&world, &own, RowSplit::Even).map(drop),
+        ] {
+            match result {
+                Err(Error::InvalidArgument { reason, .. }) => {
+                    assert!(reason.contains("differs between ranks"), "{reason}")
+                }
+                other => panic!("rank {rank}: paths that differ gave {other:?}"),
+            }
+        }
+        assert!(!own.exists(), "no file was created");
+    }
     if size > 1 {
         let cols = if rank == 1 { COLS + 1 } else { COLS };
         let uneven = Array2::<f64>::zeros((1, cols));
@@ -206,7 +275,7 @@ fn main() {
 
     world.barrier();
     if rank == 0 {
-        for p in [&path, &np_path, &garbage] {
+        for p in [&path, &np_path, &garbage, &sparse, &hinted] {
             let _ = std::fs::remove_file(p);
         }
         println!("mpi_npy: {size} ranks, {total}x{COLS} .npy round trip, chunked, errors ok; {numpy_note}");

@@ -7,7 +7,13 @@
 //! - a leaked `InFlight` guard is completed by the set before buffers are handed out;
 //! - errors: bad peer rank and negative tag (`InvalidArgument`), a bad peer on one
 //!   rank only (every rank gets an error from the collective build), a message longer
-//!   than its receive buffer (`Error::Mpi` of class `MPI_ERR_TRUNCATE`, on every rank).
+//!   than its receive buffer (`Error::Mpi` of class `MPI_ERR_TRUNCATE`, on every rank,
+//!   also under MPICH, which raises `MPI_Waitall`'s errors on `MPI_COMM_WORLD`);
+//! - `recv_count`: messages shorter than their buffer, over `wait` and `test`;
+//! - recovery from a start that fails half-way (the started receive is completed
+//!   before the error returns) and from a completion call that
+//!   fails without `MPI_ERR_IN_STATUS` (the round is completed before any buffer is
+//!   handed out).
 
 use mpi::traits::*;
 use quicklb_transport::{proc_null, Error, PersistentSet};
@@ -166,6 +172,10 @@ fn main() {
     assert_eq!(sibling.is_err(), rank == size - 1, "{sibling:?}");
     assert!(base.num_sends() == 0 && base.num_recvs() == 0);
 
+    received_counts(&world, rank, size, left, right);
+    failed_start(&world, rank, left, right);
+    failed_completion(&world, rank, left, right);
+
     // Every rank sends 4 values into a 2-value receive buffer: MPI_ERR_TRUNCATE.
     // (Open MPI 4 does not report truncation of a message to self, so 1 rank skips.)
     if size > 1 {
@@ -176,7 +186,7 @@ fn main() {
 
     world.barrier();
     if rank == 0 {
-        println!("mpi_persistent: {size} ranks ok (ring x5, borrowed, test, zero/self, PROC_NULL, leaked guard, errors)");
+        println!("mpi_persistent: {size} ranks ok (ring x5, borrowed, test, zero/self, PROC_NULL, leaked guard, received counts, failed start/completion, errors)");
     }
 }
 
@@ -232,4 +242,164 @@ fn truncation(world: &mpi::topology::SimpleCommunicator, rank: i32, left: i32, r
     round.wait().expect("the send side completes");
     costs.run().expect("sibling sets exchange");
     assert_eq!(costs.recv_buf(0), &[left as f64]);
+}
+
+/// A message may be shorter than its receive buffer: `recv_count` says how long it
+/// was, for `wait` (one `MPI_Waitall` or one wait per request) and for `test`.
+fn received_counts(
+    world: &mpi::topology::SimpleCommunicator,
+    rank: i32,
+    size: i32,
+    left: i32,
+    right: i32,
+) {
+    // Rank r sends r + 1 values to the right; buffers hold 8.
+    let chain_left = if rank == 0 { proc_null() } else { rank - 1 };
+    let mut set = PersistentSet::builder(world)
+        .send_owned(vec![rank as u64; rank as usize % 7 + 1], right, 20)
+        .recv_owned(vec![u64::MAX; 8], left, 20)
+        .recv_owned(vec![0u64; 8], chain_left, 21)
+        .send_owned(
+            vec![7u64; 3],
+            if rank == size - 1 {
+                proc_null()
+            } else {
+                rank + 1
+            },
+            21,
+        )
+        .build()
+        .expect("short-message set builds");
+    assert_eq!(set.recv_count(0), None, "no round has completed yet");
+    let expected = left as usize % 7 + 1;
+    for polled in [false, true] {
+        let mut round = set.start_all().expect("start");
+        if polled {
+            while !round.test().expect("test") {}
+            drop(round);
+        } else {
+            round.wait().expect("wait");
+        }
+        assert_eq!(
+            set.recv_count(0),
+            Some(expected),
+            "rank {rank}, polled {polled}"
+        );
+        assert!(set.recv_buf(0)[..expected]
+            .iter()
+            .all(|&v| v == left as u64));
+        assert!(set.recv_buf(0)[expected..].iter().all(|&v| v == u64::MAX));
+        let from_chain = if rank == 0 { 0 } else { 3 };
+        assert_eq!(
+            set.recv_count(1),
+            Some(from_chain),
+            "rank {rank}: PROC_NULL gets 0"
+        );
+    }
+    // The one-request path (MPI_Wait).
+    let mut single = PersistentSet::builder(world)
+        .recv_owned(vec![0i32; 4], rank, 22)
+        .build()
+        .expect("single receive builds");
+    let mut sender = single
+        .sibling_builder::<i32>()
+        .send_owned(vec![5i32; 2], rank, 22)
+        .build()
+        .expect("sibling send builds");
+    let sent = sender.start_all().expect("start send");
+    single.run().expect("receive from self");
+    sent.wait().expect("send completes");
+    assert_eq!(single.recv_count(0), Some(2));
+    // Polling a one-request round: `test` must say "not yet" until the message is
+    // sent, in every round (not only the first).
+    for round_no in 0..2 {
+        sender.send_buf_mut(0).fill(round_no);
+        let mut round = single.start_all().expect("start receive");
+        assert!(
+            !round.test().expect("test"),
+            "round {round_no}: nothing was sent yet"
+        );
+        let sent = sender.start_all().expect("start send");
+        while !round.test().expect("test") {}
+        drop(round);
+        sent.wait().expect("send completes");
+        assert_eq!(&single.recv_buf(0)[..2], &[round_no, round_no]);
+    }
+}
+
+/// A start that fails after beginning some requests (simulated: the set starts the
+/// first request, its receive, then fails to start the send as `MPI_Start` would):
+/// the error comes back only once the started receive has completed, so its buffer
+/// is free (it holds the message that matched it, sent here by a plain send).
+fn failed_start(world: &mpi::topology::SimpleCommunicator, rank: i32, left: i32, right: i32) {
+    let mut set = PersistentSet::builder(world)
+        .send_owned(vec![rank as i64; 1], right, 30)
+        .recv_owned(vec![-1i64; 1], left, 30)
+        .build()
+        .expect("ring builds");
+    // Another set on the same communicator sends what the started receive takes.
+    let mut prober = set
+        .sibling_builder::<i64>()
+        .send_owned(vec![1000 + rank as i64], right, 30)
+        .build()
+        .expect("sibling builds");
+    let probe = prober.start_all().expect("start the probe");
+    set.inject_fault(quicklb_transport::persistent::Fault::StartFailsAfter(1));
+    match set.start_all().map(|round| round.wait()) {
+        Err(Error::Mpi { call, .. }) => assert_eq!(call, "MPI_Start"),
+        other => panic!("rank {rank}: expected the simulated MPI_Start error, got {other:?}"),
+    }
+    probe.wait().expect("the probe was received");
+    assert!(set.has_failed());
+    assert_eq!(set.recv_count(0), None, "a failed round has no counts");
+    assert_eq!(
+        set.recv_buf(0),
+        &[1000 + left as i64],
+        "rank {rank}: the started receive completed before the error came back"
+    );
+    assert!(matches!(
+        set.start_all().map(drop),
+        Err(Error::InvalidArgument { .. })
+    ));
+    // The unstarted send never went: a plain round of another set still pairs up.
+    let mut after = set
+        .sibling_builder::<i64>()
+        .send_owned(vec![rank as i64], right, 32)
+        .recv_owned(vec![-1], left, 32)
+        .build()
+        .expect("sibling builds");
+    after.run().expect("a new set works");
+    assert_eq!(after.recv_buf(0), &[left as i64]);
+}
+
+/// A completion call that fails without `MPI_ERR_IN_STATUS` (simulated), so the
+/// statuses say nothing: the set still completes every request before it hands a
+/// buffer out, and the received value is there.
+fn failed_completion(world: &mpi::topology::SimpleCommunicator, rank: i32, left: i32, right: i32) {
+    for polled in [false, true] {
+        let mut set = PersistentSet::builder(world)
+            .send_owned(vec![rank as i64 + 40; 1], right, 31)
+            .recv_owned(vec![-1i64; 1], left, 31)
+            .build()
+            .expect("ring builds");
+        set.inject_fault(quicklb_transport::persistent::Fault::CompletionFails);
+        let mut round = set.start_all().expect("start");
+        let result = if polled {
+            let polled = round.test().map(drop);
+            drop(round);
+            polled
+        } else {
+            round.wait()
+        };
+        match result {
+            Err(Error::Mpi { call, .. }) => assert_eq!(call, "MPI_Waitall"),
+            other => panic!("rank {rank}: expected the simulated error, got {other:?}"),
+        }
+        assert!(set.has_failed());
+        assert_eq!(
+            set.recv_buf(0),
+            &[left as i64 + 40],
+            "the round was completed"
+        );
+    }
 }

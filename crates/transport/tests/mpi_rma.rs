@@ -414,7 +414,7 @@ fn main() {
     // 10. Hints: a harmless one works; hints that differ by rank, no_locks, and a
     //     false same_size are the same error on every rank.
     let hints = Info::new()
-        .set("accumulate_ordering", "none")
+        .with("accumulate_ordering", "none")
         .expect("hint");
     let mut hinted = Window::<i64>::allocate_with_info(&world, 2, &hints).expect("hinted");
     let one = [1i64];
@@ -426,7 +426,7 @@ fn main() {
     }
     drop(hinted);
     let per_rank = Info::new()
-        .set("quicklb_test", &rank.to_string())
+        .with("quicklb_test", &rank.to_string())
         .expect("hint");
     let differing = Window::<i64>::allocate_with_info(&world, 2, &per_rank).map(drop);
     if size > 1 {
@@ -435,13 +435,13 @@ fn main() {
             "{differing:?}"
         );
     }
-    let no_locks = Info::new().set("no_locks", "true").expect("hint");
+    let no_locks = Info::new().with("no_locks", "true").expect("hint");
     let refused = Window::<i64>::allocate_with_info(&world, 2, &no_locks).map(drop);
     assert!(
         matches!(refused, Err(Error::InvalidArgument { .. })),
         "{refused:?}"
     );
-    let same_size = Info::new().set("same_size", "true").expect("hint");
+    let same_size = Info::new().with("same_size", "true").expect("hint");
     let mut lent = vec![0i64; rank as usize + 1];
     let lied = Window::with_buffer_info(&world, &mut lent, &same_size, |_| Ok(()));
     if size > 1 {
