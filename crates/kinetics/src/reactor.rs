@@ -360,6 +360,10 @@ impl Reactor {
 
         let mut t = 0.0;
         let mut last_rejected = false;
+        // Size and error (floored at 1e-2) of the last accepted step, for
+        // Gustafsson's predictive controller.
+        let mut last_accepted: Option<(f64, f64)> = None;
+        let mut predictive = false;
         while t < dt {
             if (stats.steps + stats.rejected) as usize >= opts.max_steps {
                 return Err(Error::Integration {
@@ -395,6 +399,21 @@ impl Reactor {
                 (SAFETY / libm::pow(err, 1.0 / tab.elo)).clamp(FAC_MIN, FAC_MAX)
             };
             if err <= 1.0 {
+                // Gustafsson's predictive controller (Hairer & Wanner IV.8,
+                // as in RODAS): where the error grows from step to step (the
+                // run-up to ignition) the plain controller overshoots and
+                // alternates rejections with acceptances; the predictor
+                // extrapolates the trend of the error and takes the smaller
+                // of the two proposals.
+                let mut fac = fac;
+                if let (true, Some((h_acc, err_acc))) = (predictive, last_accepted) {
+                    let gus =
+                        SAFETY * (h / h_acc) * libm::pow(err_acc / (err * err), 1.0 / tab.elo);
+                    let gus = gus.clamp(FAC_MIN, FAC_MAX);
+                    predictive = gus < fac;
+                    fac = fac.min(gus);
+                }
+                last_accepted = Some((h, err.max(1e-2)));
                 stats.steps += 1;
                 std::mem::swap(&mut self.y, &mut self.y_new);
                 t = if last { dt } else { t + h };
@@ -414,6 +433,7 @@ impl Reactor {
             } else {
                 stats.rejected += 1;
                 last_rejected = true;
+                predictive = true;
                 h *= fac.min(1.0);
             }
         }
