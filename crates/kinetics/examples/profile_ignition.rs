@@ -22,7 +22,7 @@ fn run(mech: &Mechanism, mixture: &str, t0: f64, t_end: f64, rtol: f64) {
         .advance(&mut state, 101325.0, t_end)
         .expect("ignition integrates");
     println!(
-        "{} species, rtol {rtol:e}: {} steps, {} rejected, T_end {:.6} K",
+        "{} species, rtol {rtol:e}: {} steps, {} rejected, T_end {} K",
         mech.num_species(),
         stats.steps,
         stats.rejected,

@@ -184,25 +184,38 @@ impl Kinetics {
     fn prepare(&mut self, mech: &Inner, pressure: f64, y: &[f64]) -> Mix {
         let t = y[0];
         let tp = TPowers::new(t);
-        for (k, th) in mech.thermo.iter().enumerate() {
+        for ((((th, cp_r), h_rt), g_rt), dcp_r) in mech
+            .thermo
+            .iter()
+            .zip(self.cp_r.iter_mut())
+            .zip(self.h_rt.iter_mut())
+            .zip(self.g_rt.iter_mut())
+            .zip(self.dcp_r.iter_mut())
+        {
             let (cp, h, s, dcp) = th.eval(&tp);
-            self.cp_r[k] = cp;
-            self.h_rt[k] = h;
-            self.g_rt[k] = h - s;
-            self.dcp_r[k] = dcp;
+            *cp_r = cp;
+            *h_rt = h;
+            *g_rt = h - s;
+            *dcp_r = dcp;
         }
+        let y = &y[1..1 + self.k];
         let mut s = 0.0;
-        for k in 0..self.k {
-            s += y[1 + k] * self.inv_w[k];
+        for (&yk, &inv_w) in y.iter().zip(&self.inv_w) {
+            s += yk * inv_w;
         }
         let ctot = pressure / (GAS_CONSTANT * t);
         let inv_s = 1.0 / s;
         let mut csum = 0.0;
-        for k in 0..self.k {
-            let xk = y[1 + k] * self.inv_w[k] * inv_s;
-            self.x[k] = xk;
-            self.conc[k] = ctot * xk;
-            csum += self.conc[k];
+        for (((&yk, &inv_w), x), conc) in y
+            .iter()
+            .zip(&self.inv_w)
+            .zip(self.x.iter_mut())
+            .zip(self.conc.iter_mut())
+        {
+            let xk = yk * inv_w * inv_s;
+            *x = xk;
+            *conc = ctot * xk;
+            csum += *conc;
         }
         let mut species_kc = true;
         for &g in &self.g_rt {
@@ -211,10 +224,15 @@ impl Kinetics {
             }
         }
         if species_kc {
-            for k in 0..self.k {
-                let e = exp(self.g_rt[k]);
-                self.exp_g[k] = e;
-                self.inv_exp_g[k] = 1.0 / e;
+            for ((&g, e), inv_e) in self
+                .g_rt
+                .iter()
+                .zip(self.exp_g.iter_mut())
+                .zip(self.inv_exp_g.iter_mut())
+            {
+                let v = exp(g);
+                *e = v;
+                *inv_e = 1.0 / v;
             }
         }
         let c0 = ONE_ATM / (GAS_CONSTANT * t);
@@ -392,33 +410,33 @@ impl Kinetics {
         let kk = self.k;
         let n = kk + 1;
         let w = &mech.weights;
+        // One pass over `J^C`, row by row: `J^C x`, `J^C C`, `h^T J^C` and the
+        // species rows (each sum keeps its order: the bits are those of
+        // separate passes).
+        self.hj.iter_mut().for_each(|v| *v = 0.0);
         for k in 0..kk {
             let row = &self.jc[k * kk..(k + 1) * kk];
+            let h = self.h_rt[k];
             let mut jx = 0.0;
             let mut jcc = 0.0;
-            for l in 0..kk {
-                jx += row[l] * self.x[l];
-                jcc += row[l] * self.conc[l];
+            for (((&r, &x), &c), hj) in row
+                .iter()
+                .zip(&self.x)
+                .zip(&self.conc)
+                .zip(self.hj.iter_mut())
+            {
+                jx += r * x;
+                jcc += r * c;
+                *hj += h * r;
             }
             self.jx[k] = jx;
             self.jcc[k] = jcc;
-        }
-        self.hj.iter_mut().for_each(|v| *v = 0.0);
-        for k in 0..kk {
-            let h = self.h_rt[k];
-            let row = &self.jc[k * kk..(k + 1) * kk];
-            for l in 0..kk {
-                self.hj[l] += h * row[l];
-            }
-        }
-        // Species rows.
-        for k in 0..kk {
-            let b = self.jx[k] - self.wdot[k] / m.ctot;
-            let row = &self.jc[k * kk..(k + 1) * kk];
+            let b = jx - self.wdot[k] / m.ctot;
             let out = &mut jac[(1 + k) * n..(2 + k) * n];
-            out[0] = w[k] / m.rho * (self.dwdot_dt[k] + (self.wdot[k] - self.jcc[k]) * m.inv_t);
-            for j in 0..kk {
-                out[1 + j] = w[k] * self.inv_w[j] * (row[j] - b);
+            out[0] = w[k] / m.rho * (self.dwdot_dt[k] + (self.wdot[k] - jcc) * m.inv_t);
+            let wk = w[k];
+            for ((o, &inv_w), &r) in out[1..].iter_mut().zip(&self.inv_w).zip(row) {
+                *o = wk * inv_w * (r - b);
             }
         }
         // Temperature row.
