@@ -106,9 +106,17 @@ fn product_without(units: &[u32], conc: &[f64], l: usize) -> f64 {
     p
 }
 
-/// Troe blending: `(ln F, ∂ln F/∂ln Pr, ∂ln F/∂T at constant Pr)`.
+/// Troe blending: `(ln F, ∂ln F/∂ln Pr, ∂ln F/∂T at constant Pr)`; the
+/// derivatives only with `JAC` (0 otherwise: the right-hand side skips them).
 #[inline]
-fn troe(a: f64, inv_t3: f64, inv_t1: f64, t2: f64, t: f64, pr: f64) -> (f64, f64, f64) {
+fn troe<const JAC: bool>(
+    a: f64,
+    inv_t3: f64,
+    inv_t1: f64,
+    t2: f64,
+    t: f64,
+    pr: f64,
+) -> (f64, f64, f64) {
     // T3 = 1e-30 and T1 = 1e30 are common ways to drop a term: skip the
     // exponential where its value is exactly 0 or 1 anyway.
     let (x3, x1) = (t * inv_t3, t * inv_t1);
@@ -127,11 +135,16 @@ fn troe(a: f64, inv_t3: f64, inv_t1: f64, t2: f64, t: f64, pr: f64) -> (f64, f64
         exp(-x1)
     };
     let mut fcent = (1.0 - a) * e3 + a * e1;
-    let mut dfcent = -(1.0 - a) * inv_t3 * e3 - a * inv_t1 * e1;
+    let mut dfcent = 0.0;
+    if JAC {
+        dfcent = -(1.0 - a) * inv_t3 * e3 - a * inv_t1 * e1;
+    }
     if t2 != 0.0 {
         let e2 = exp(-t2 / t);
         fcent += e2;
-        dfcent += t2 / (t * t) * e2;
+        if JAC {
+            dfcent += t2 / (t * t) * e2;
+        }
     }
     let lfc = libm::log10(fcent.max(SMALL));
     let lpr = libm::log10(pr.max(SMALL));
@@ -142,6 +155,9 @@ fn troe(a: f64, inv_t3: f64, inv_t1: f64, t2: f64, t: f64, pr: f64) -> (f64, f64
     let f1 = x / d;
     let den = 1.0 + f1 * f1;
     let lg_f = lfc / den;
+    if !JAC {
+        return (lg_f * LN_10, 0.0, 0.0);
+    }
     let dlgf_df1 = -lfc * 2.0 * f1 / (den * den);
     let fp = if pr > SMALL {
         dlgf_df1 * n / (d * d)
@@ -286,7 +302,7 @@ impl Kinetics {
                             inv_t3,
                             inv_t1,
                             t2,
-                        } => troe(a, inv_t3, inv_t1, t2, m.t, pr),
+                        } => troe::<JAC>(a, inv_t3, inv_t1, t2, m.t, pr),
                     };
                     let f = if ln_f == 0.0 { 1.0 } else { exp(ln_f) };
                     let inv1pr = 1.0 / (1.0 + pr);

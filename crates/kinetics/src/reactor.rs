@@ -233,8 +233,8 @@ impl Reactor {
                     let a = tab.a[s][j];
                     if a != 0.0 {
                         let kj = &self.ks[j * n..(j + 1) * n];
-                        for i in 0..n {
-                            self.y_stage[i] += a * kj[i];
+                        for (y, &k) in self.y_stage.iter_mut().zip(kj) {
+                            *y += a * k;
                         }
                     }
                 }
@@ -254,8 +254,9 @@ impl Reactor {
                 let c = tab.c[s][j];
                 if c != 0.0 {
                     let kj = &self.ks[j * n..(j + 1) * n];
-                    for i in 0..n {
-                        self.rhs[i] += c * hinv * kj[i];
+                    let ch = c * hinv;
+                    for (r, &k) in self.rhs.iter_mut().zip(kj) {
+                        *r += ch * k;
                     }
                 }
             }
@@ -267,9 +268,9 @@ impl Reactor {
         for s in 0..tab.stages {
             let (m, e) = (tab.m[s], tab.e[s]);
             let ks = &self.ks[s * n..(s + 1) * n];
-            for i in 0..n {
-                self.y_new[i] += m * ks[i];
-                self.err[i] += e * ks[i];
+            for ((y, err), &k) in self.y_new.iter_mut().zip(self.err.iter_mut()).zip(ks) {
+                *y += m * k;
+                *err += e * k;
             }
         }
         let err = self.norm(&self.err, &self.y, &self.y_new);
