@@ -106,9 +106,17 @@ fn product_without(units: &[u32], conc: &[f64], l: usize) -> f64 {
     p
 }
 
-/// Troe blending: `(ln F, ∂ln F/∂ln Pr, ∂ln F/∂T at constant Pr)`.
+/// Troe blending: `(ln F, ∂ln F/∂ln Pr, ∂ln F/∂T at constant Pr)`; the
+/// derivatives only with `JAC` (0 otherwise: the right-hand side skips them).
 #[inline]
-fn troe(a: f64, inv_t3: f64, inv_t1: f64, t2: f64, t: f64, pr: f64) -> (f64, f64, f64) {
+fn troe<const JAC: bool>(
+    a: f64,
+    inv_t3: f64,
+    inv_t1: f64,
+    t2: f64,
+    t: f64,
+    pr: f64,
+) -> (f64, f64, f64) {
     // T3 = 1e-30 and T1 = 1e30 are common ways to drop a term: skip the
     // exponential where its value is exactly 0 or 1 anyway.
     let (x3, x1) = (t * inv_t3, t * inv_t1);
@@ -127,11 +135,16 @@ fn troe(a: f64, inv_t3: f64, inv_t1: f64, t2: f64, t: f64, pr: f64) -> (f64, f64
         exp(-x1)
     };
     let mut fcent = (1.0 - a) * e3 + a * e1;
-    let mut dfcent = -(1.0 - a) * inv_t3 * e3 - a * inv_t1 * e1;
+    let mut dfcent = 0.0;
+    if JAC {
+        dfcent = -(1.0 - a) * inv_t3 * e3 - a * inv_t1 * e1;
+    }
     if t2 != 0.0 {
         let e2 = exp(-t2 / t);
         fcent += e2;
-        dfcent += t2 / (t * t) * e2;
+        if JAC {
+            dfcent += t2 / (t * t) * e2;
+        }
     }
     let lfc = libm::log10(fcent.max(SMALL));
     let lpr = libm::log10(pr.max(SMALL));
@@ -142,6 +155,9 @@ fn troe(a: f64, inv_t3: f64, inv_t1: f64, t2: f64, t: f64, pr: f64) -> (f64, f64
     let f1 = x / d;
     let den = 1.0 + f1 * f1;
     let lg_f = lfc / den;
+    if !JAC {
+        return (lg_f * LN_10, 0.0, 0.0);
+    }
     let dlgf_df1 = -lfc * 2.0 * f1 / (den * den);
     let fp = if pr > SMALL {
         dlgf_df1 * n / (d * d)
@@ -184,25 +200,38 @@ impl Kinetics {
     fn prepare(&mut self, mech: &Inner, pressure: f64, y: &[f64]) -> Mix {
         let t = y[0];
         let tp = TPowers::new(t);
-        for (k, th) in mech.thermo.iter().enumerate() {
+        for ((((th, cp_r), h_rt), g_rt), dcp_r) in mech
+            .thermo
+            .iter()
+            .zip(self.cp_r.iter_mut())
+            .zip(self.h_rt.iter_mut())
+            .zip(self.g_rt.iter_mut())
+            .zip(self.dcp_r.iter_mut())
+        {
             let (cp, h, s, dcp) = th.eval(&tp);
-            self.cp_r[k] = cp;
-            self.h_rt[k] = h;
-            self.g_rt[k] = h - s;
-            self.dcp_r[k] = dcp;
+            *cp_r = cp;
+            *h_rt = h;
+            *g_rt = h - s;
+            *dcp_r = dcp;
         }
+        let y = &y[1..1 + self.k];
         let mut s = 0.0;
-        for k in 0..self.k {
-            s += y[1 + k] * self.inv_w[k];
+        for (&yk, &inv_w) in y.iter().zip(&self.inv_w) {
+            s += yk * inv_w;
         }
         let ctot = pressure / (GAS_CONSTANT * t);
         let inv_s = 1.0 / s;
         let mut csum = 0.0;
-        for k in 0..self.k {
-            let xk = y[1 + k] * self.inv_w[k] * inv_s;
-            self.x[k] = xk;
-            self.conc[k] = ctot * xk;
-            csum += self.conc[k];
+        for (((&yk, &inv_w), x), conc) in y
+            .iter()
+            .zip(&self.inv_w)
+            .zip(self.x.iter_mut())
+            .zip(self.conc.iter_mut())
+        {
+            let xk = yk * inv_w * inv_s;
+            *x = xk;
+            *conc = ctot * xk;
+            csum += *conc;
         }
         let mut species_kc = true;
         for &g in &self.g_rt {
@@ -211,10 +240,15 @@ impl Kinetics {
             }
         }
         if species_kc {
-            for k in 0..self.k {
-                let e = exp(self.g_rt[k]);
-                self.exp_g[k] = e;
-                self.inv_exp_g[k] = 1.0 / e;
+            for ((&g, e), inv_e) in self
+                .g_rt
+                .iter()
+                .zip(self.exp_g.iter_mut())
+                .zip(self.inv_exp_g.iter_mut())
+            {
+                let v = exp(g);
+                *e = v;
+                *inv_e = 1.0 / v;
             }
         }
         let c0 = ONE_ATM / (GAS_CONSTANT * t);
@@ -268,7 +302,7 @@ impl Kinetics {
                             inv_t3,
                             inv_t1,
                             t2,
-                        } => troe(a, inv_t3, inv_t1, t2, m.t, pr),
+                        } => troe::<JAC>(a, inv_t3, inv_t1, t2, m.t, pr),
                     };
                     let f = if ln_f == 0.0 { 1.0 } else { exp(ln_f) };
                     let inv1pr = 1.0 / (1.0 + pr);
@@ -392,33 +426,33 @@ impl Kinetics {
         let kk = self.k;
         let n = kk + 1;
         let w = &mech.weights;
+        // One pass over `J^C`, row by row: `J^C x`, `J^C C`, `h^T J^C` and the
+        // species rows (each sum keeps its order: the bits are those of
+        // separate passes).
+        self.hj.iter_mut().for_each(|v| *v = 0.0);
         for k in 0..kk {
             let row = &self.jc[k * kk..(k + 1) * kk];
+            let h = self.h_rt[k];
             let mut jx = 0.0;
             let mut jcc = 0.0;
-            for l in 0..kk {
-                jx += row[l] * self.x[l];
-                jcc += row[l] * self.conc[l];
+            for (((&r, &x), &c), hj) in row
+                .iter()
+                .zip(&self.x)
+                .zip(&self.conc)
+                .zip(self.hj.iter_mut())
+            {
+                jx += r * x;
+                jcc += r * c;
+                *hj += h * r;
             }
             self.jx[k] = jx;
             self.jcc[k] = jcc;
-        }
-        self.hj.iter_mut().for_each(|v| *v = 0.0);
-        for k in 0..kk {
-            let h = self.h_rt[k];
-            let row = &self.jc[k * kk..(k + 1) * kk];
-            for l in 0..kk {
-                self.hj[l] += h * row[l];
-            }
-        }
-        // Species rows.
-        for k in 0..kk {
-            let b = self.jx[k] - self.wdot[k] / m.ctot;
-            let row = &self.jc[k * kk..(k + 1) * kk];
+            let b = jx - self.wdot[k] / m.ctot;
             let out = &mut jac[(1 + k) * n..(2 + k) * n];
-            out[0] = w[k] / m.rho * (self.dwdot_dt[k] + (self.wdot[k] - self.jcc[k]) * m.inv_t);
-            for j in 0..kk {
-                out[1 + j] = w[k] * self.inv_w[j] * (row[j] - b);
+            out[0] = w[k] / m.rho * (self.dwdot_dt[k] + (self.wdot[k] - jcc) * m.inv_t);
+            let wk = w[k];
+            for ((o, &inv_w), &r) in out[1..].iter_mut().zip(&self.inv_w).zip(row) {
+                *o = wk * inv_w * (r - b);
             }
         }
         // Temperature row.

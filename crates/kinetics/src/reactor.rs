@@ -233,8 +233,8 @@ impl Reactor {
                     let a = tab.a[s][j];
                     if a != 0.0 {
                         let kj = &self.ks[j * n..(j + 1) * n];
-                        for i in 0..n {
-                            self.y_stage[i] += a * kj[i];
+                        for (y, &k) in self.y_stage.iter_mut().zip(kj) {
+                            *y += a * k;
                         }
                     }
                 }
@@ -254,8 +254,9 @@ impl Reactor {
                 let c = tab.c[s][j];
                 if c != 0.0 {
                     let kj = &self.ks[j * n..(j + 1) * n];
-                    for i in 0..n {
-                        self.rhs[i] += c * hinv * kj[i];
+                    let ch = c * hinv;
+                    for (r, &k) in self.rhs.iter_mut().zip(kj) {
+                        *r += ch * k;
                     }
                 }
             }
@@ -267,9 +268,9 @@ impl Reactor {
         for s in 0..tab.stages {
             let (m, e) = (tab.m[s], tab.e[s]);
             let ks = &self.ks[s * n..(s + 1) * n];
-            for i in 0..n {
-                self.y_new[i] += m * ks[i];
-                self.err[i] += e * ks[i];
+            for ((y, err), &k) in self.y_new.iter_mut().zip(self.err.iter_mut()).zip(ks) {
+                *y += m * k;
+                *err += e * k;
             }
         }
         let err = self.norm(&self.err, &self.y, &self.y_new);
@@ -360,6 +361,10 @@ impl Reactor {
 
         let mut t = 0.0;
         let mut last_rejected = false;
+        // Size and error (floored at 1e-2) of the last accepted step, for
+        // Gustafsson's predictive controller.
+        let mut last_accepted: Option<(f64, f64)> = None;
+        let mut predictive = false;
         while t < dt {
             if (stats.steps + stats.rejected) as usize >= opts.max_steps {
                 return Err(Error::Integration {
@@ -395,6 +400,21 @@ impl Reactor {
                 (SAFETY / libm::pow(err, 1.0 / tab.elo)).clamp(FAC_MIN, FAC_MAX)
             };
             if err <= 1.0 {
+                // Gustafsson's predictive controller (Hairer & Wanner IV.8,
+                // as in RODAS): where the error grows from step to step (the
+                // run-up to ignition) the plain controller overshoots and
+                // alternates rejections with acceptances; the predictor
+                // extrapolates the trend of the error and takes the smaller
+                // of the two proposals.
+                let mut fac = fac;
+                if let (true, Some((h_acc, err_acc))) = (predictive, last_accepted) {
+                    let gus =
+                        SAFETY * (h / h_acc) * libm::pow(err_acc / (err * err), 1.0 / tab.elo);
+                    let gus = gus.clamp(FAC_MIN, FAC_MAX);
+                    predictive = gus < fac;
+                    fac = fac.min(gus);
+                }
+                last_accepted = Some((h, err.max(1e-2)));
                 stats.steps += 1;
                 std::mem::swap(&mut self.y, &mut self.y_new);
                 t = if last { dt } else { t + h };
@@ -414,6 +434,7 @@ impl Reactor {
             } else {
                 stats.rejected += 1;
                 last_rejected = true;
+                predictive = true;
                 h *= fac.min(1.0);
             }
         }
