@@ -83,8 +83,7 @@ fn numpy_peer(
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     let reps = if quick { 2 } else { 7 };

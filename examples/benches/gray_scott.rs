@@ -91,8 +91,7 @@ fn json_number(line: &str, key: &str) -> Option<f64> {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let (rank, ranks) = (world.rank(), world.size() as usize);
     let root = rank == 0;

@@ -11,8 +11,7 @@ use mpi::traits::*;
 use quicklb_examples::patterns::async_gd::{self, AsyncGdParams};
 
 fn main() {
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let (rank, size) = (world.rank(), world.size());
 

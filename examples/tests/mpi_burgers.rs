@@ -15,8 +15,7 @@ use quicklb_examples::burgers::{
 const EXPECTED: [f64; 4] = [471.259287, 104.637607, 26.864574, 8.458974];
 
 fn main() {
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let (rank, size) = (world.rank(), world.size() as usize);
 

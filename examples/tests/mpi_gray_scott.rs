@@ -90,8 +90,7 @@ fn assert_same(what: &str, got: &Outcome, reference: &Outcome) {
 }
 
 fn main() {
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let (rank, size) = (world.rank(), world.size() as usize);
     let mut checks = 0;

@@ -215,8 +215,7 @@ fn overhead(
 }
 
 fn main() {
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let rank = world.rank() as usize;
     let args: Vec<String> = std::env::args().collect();

@@ -189,8 +189,7 @@ fn random_costs(world: &impl Communicator, algorithm: Algorithm) {
 }
 
 fn main() {
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     for algorithm in Algorithm::all() {
         exactly_once(&world, algorithm);

@@ -49,8 +49,7 @@ fn run_counts(world: &impl Communicator, algorithm: Algorithm, n: usize, what: &
 }
 
 fn main() {
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let (rank, size) = (world.rank() as usize, world.size() as usize);
 

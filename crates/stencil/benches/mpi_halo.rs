@@ -39,8 +39,7 @@ fn per_step<C: Communicator>(
 }
 
 fn main() {
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     let quick = std::env::args().any(|a| a == "--quick");

@@ -15,8 +15,7 @@ use quicklb_stencil::halo::{MessageHalo, SharedHalo};
 use quicklb_stencil::{Boundary, Diffusion, Stencil};
 
 fn main() {
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     check_bad_input(&world);

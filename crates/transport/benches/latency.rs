@@ -86,8 +86,7 @@ fn parse_args() -> Config {
 
 fn main() -> Result<()> {
     let cfg = parse_args();
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let rank = world.rank();
     if world.size() < 2 {

@@ -218,8 +218,7 @@ fn run_python(quick: bool) -> Result<Vec<f64>, String> {
 }
 
 fn main() {
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let rank = world.rank();
     let quick = std::env::args().any(|a| a == "--quick");

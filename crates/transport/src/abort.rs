@@ -40,6 +40,26 @@ pub fn abort_on_panic() {
     });
 }
 
+/// The prologue of a quicklb MPI program: initialises MPI and installs
+/// [`abort_on_panic`], so that a panic or failed assertion on any rank ends the
+/// whole job instead of leaving the others waiting.
+///
+/// # Panics
+/// If MPI was initialised already in this process (MPI allows one
+/// initialisation per process).
+///
+/// ```no_run
+/// use mpi::traits::*;
+/// let universe = quicklb_transport::initialize();
+/// let world = universe.world();
+/// assert!(world.size() >= 1);
+/// ```
+pub fn initialize() -> mpi::environment::Universe {
+    let universe = mpi::initialize().expect("MPI initialises once per process");
+    abort_on_panic();
+    universe
+}
+
 fn world_rank() -> i32 {
     let mut rank = -1;
     // SAFETY: only called while MPI is initialised; `rank` is a valid out-pointer.

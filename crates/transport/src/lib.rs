@@ -53,7 +53,7 @@ pub mod persistent;
 pub mod rma;
 pub mod shared;
 
-pub use abort::abort_on_panic;
+pub use abort::{abort_on_panic, initialize};
 pub use error::{Error, NpyError, Result};
 pub use info::Info;
 pub use io::{read_npy, write_npy, RowSplit};

@@ -347,7 +347,8 @@ impl<T: Equivalence + bytemuck::Pod> Window<'static, T> {
             Ok(()) => Self::from_parts(&dup, raw, base, len, sizes, Memory::Lent),
             Err(e) if comm.size() == 1 => {
                 // Single rank: the fallback is local, no other rank can disagree.
-                let (raw, shadow) = allocate_raw::<T>(&dup, len, raw_info.handle()).map_err(|_| e)?;
+                let (raw, shadow) =
+                    allocate_raw::<T>(&dup, len, raw_info.handle()).map_err(|_| e)?;
                 // SAFETY: `shadow` holds `len` elements (zeroed) and `base` the
                 // caller's `len` elements; the two allocations do not overlap.
                 unsafe { std::ptr::copy_nonoverlapping(base, shadow, len) };

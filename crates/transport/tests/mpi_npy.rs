@@ -64,8 +64,7 @@ fn python(script: &str, path: &Path) -> String {
 }
 
 fn main() {
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let rank = world.rank() as usize;
     let size = world.size() as usize;

@@ -19,8 +19,7 @@ use mpi::traits::*;
 use quicklb_transport::{proc_null, Error, PersistentSet};
 
 fn main() {
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let rank = world.rank();
     let size = world.size();

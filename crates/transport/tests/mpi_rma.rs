@@ -13,8 +13,7 @@ use quicklb_transport::rma::{FenceClose, FenceOpen, LockAssert, LockType, RmaOp,
 use quicklb_transport::{Error, Info};
 
 fn main() {
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let rank = world.rank();
     let size = world.size();

@@ -14,8 +14,7 @@ use mpi::traits::*;
 use quicklb_transport::{node_map, node_map_of_groups, split_shared, Error, NodeMap, SharedArray};
 
 fn main() {
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let rank = world.rank();
     let size = world.size();

@@ -58,8 +58,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     match run(&world, &args) {
         Ok(()) => ExitCode::SUCCESS,

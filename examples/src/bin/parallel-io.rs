@@ -31,8 +31,7 @@ struct Cli {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let rank = mpi::traits::Communicator::rank(&world);
     let result = parallel_io::run(&world, &cli.output, cli.rows, cli.cols).map(|summary| {

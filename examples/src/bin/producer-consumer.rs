@@ -27,8 +27,7 @@ struct Cli {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let result = producer_consumer::run(&world, cli.tasks, cli.task_ms).map(|summary| {
         for line in summary.lines() {

@@ -19,8 +19,7 @@ struct Cli {}
 
 fn main() -> std::process::ExitCode {
     let _cli = Cli::parse();
-    let universe = mpi::initialize().expect("MPI initialises once");
-    quicklb_transport::abort_on_panic();
+    let universe = quicklb_transport::initialize();
     let world = universe.world();
     let result = rma::run(&world).map(|summary| {
         for line in summary.lines() {
