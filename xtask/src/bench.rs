@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(long)]
     pub output: Option<PathBuf>,
     /// Benchmark groups to run (default: all): partition, transport, stencil,
-    /// balancer, gray-scott, flame, burgers.
+    /// balancer, gray-scott, kinetics, flame, burgers.
     pub names: Vec<String>,
 }
 
@@ -113,6 +113,13 @@ const SPECS: &[Spec] = &[
         package: "quicklb-examples",
         target: "gray_scott",
         ranks: 4,
+    },
+    Spec {
+        group: "kinetics",
+        title: "One full ignition (adiabatic, constant pressure) against Cantera's ReactorNet at matched tolerances, 1 core",
+        package: "quicklb-kinetics",
+        target: "ignition",
+        ranks: 1,
     },
     Spec {
         group: "flame",

@@ -1,0 +1,88 @@
+//! Dense LU with partial pivoting, in place, row-major, no allocation.
+
+/// Factors the `n × n` row-major `a` into `P A = L U` (unit `L` below the
+/// diagonal, `U` on and above it); `piv[i]` is the row swapped into row `i`.
+/// Returns `false` if a pivot is zero or not finite.
+pub(crate) fn lu_factor(a: &mut [f64], n: usize, piv: &mut [usize]) -> bool {
+    for col in 0..n {
+        let mut p = col;
+        let mut best = a[col * n + col].abs();
+        for row in col + 1..n {
+            let v = a[row * n + col].abs();
+            if v > best {
+                best = v;
+                p = row;
+            }
+        }
+        if !(best > 0.0 && best.is_finite()) {
+            return false;
+        }
+        piv[col] = p;
+        if p != col {
+            for j in 0..n {
+                a.swap(col * n + j, p * n + j);
+            }
+        }
+        let inv = 1.0 / a[col * n + col];
+        let (top, bottom) = a.split_at_mut((col + 1) * n);
+        let pivot_row = &top[col * n..col * n + n];
+        for row in bottom.chunks_exact_mut(n) {
+            let factor = row[col] * inv;
+            row[col] = factor;
+            if factor != 0.0 {
+                for j in col + 1..n {
+                    row[j] -= factor * pivot_row[j];
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Solves `A x = b` in place with the factors of [`lu_factor`].
+pub(crate) fn lu_solve(a: &[f64], n: usize, piv: &[usize], b: &mut [f64]) {
+    for i in 0..n {
+        b.swap(i, piv[i]);
+    }
+    for i in 1..n {
+        let row = &a[i * n..i * n + i];
+        let mut s = b[i];
+        for (j, &l) in row.iter().enumerate() {
+            s -= l * b[j];
+        }
+        b[i] = s;
+    }
+    for i in (0..n).rev() {
+        let row = &a[i * n..(i + 1) * n];
+        let mut s = b[i];
+        for j in i + 1..n {
+            s -= row[j] * b[j];
+        }
+        b[i] = s / row[i];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn solves_a_pivoting_system() {
+        // Needs a row swap: a[0][0] = 0.
+        let a0 = [0.0, 2.0, 1.0, 1.0, 1.0, 1.0, 4.0, -1.0, 3.0];
+        let x = [1.0, -2.0, 0.5];
+        let mut b = [0.0; 3];
+        for i in 0..3 {
+            b[i] = (0..3).map(|j| a0[i * 3 + j] * x[j]).sum();
+        }
+        let mut a = a0;
+        let mut piv = [0; 3];
+        assert!(lu_factor(&mut a, 3, &mut piv));
+        lu_solve(&a, 3, &piv, &mut b);
+        for i in 0..3 {
+            assert!((b[i] - x[i]).abs() < 1e-14, "{b:?}");
+        }
+        let mut singular = [1.0, 2.0, 2.0, 4.0];
+        assert!(!lu_factor(&mut singular, 2, &mut [0; 2]));
+    }
+}
