@@ -339,7 +339,7 @@ fn run<C: Communicator>(world: &C, args: &RunArgs) -> Result<(), FlameError> {
                     "row {:.0}, column {:.0}, radius {:.1}",
                     k.row * n as f64,
                     k.col * n as f64,
-                    (k.radius * n as f64).max(1.0)
+                    (k.radius * n as f64).max(flame::initial::MIN_RADIUS)
                 )
             })
             .collect();

@@ -13,7 +13,8 @@ pub struct Kernel {
     pub row: f64,
     /// Centre column, fraction of `N`.
     pub col: f64,
-    /// Radius (the `1/e` distance of the bump), fraction of `N`.
+    /// Radius (the `1/e` distance of the bump), fraction of `N` (at least
+    /// [`MIN_RADIUS`] cells).
     pub radius: f64,
 }
 
@@ -30,6 +31,10 @@ pub const KERNELS: [Kernel; 2] = [
         radius: 0.04,
     },
 ];
+
+/// The smallest kernel radius, cells: a smaller kernel diffuses away
+/// before it ignites.
+pub const MIN_RADIUS: f64 = 2.0;
 
 /// Below this fraction of the kernel's excess the bump is cut off, so that
 /// the fresh gas is exactly at the fresh temperature.
@@ -50,7 +55,7 @@ pub fn initial_temperature(n: usize, i: usize, j: usize, t0: f64, t_kernel: f64)
     let mut bump = 0.0f64;
     for k in &KERNELS {
         let (dy, dx) = (y - k.row * n, x - k.col * n);
-        let r = (k.radius * n).max(1.0);
+        let r = (k.radius * n).max(MIN_RADIUS);
         let b = (-(dy * dy + dx * dx) / (r * r)).exp();
         if b >= CUTOFF {
             bump = bump.max(b);
