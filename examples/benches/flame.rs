@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo bench -p quicklb-examples --bench flame --no-run
-//! mpiexec -n 2 <binary> [--quick]
+//! mpiexec -n 2 <binary> [--quick] [--size N] [--steps S]
 //! ```
 //!
 //! Prints markdown tables on stdout (notes and target lines as plain lines;
@@ -11,7 +11,7 @@
 //!
 //! 1. The H2/air flame (`examples/src/flame`, bundled mechanism) from the
 //!    initial state, without balancing and with each planner of
-//!    [`PLANNERS`] (re-plan every 10 balanced steps from the integrator
+//!    [`PLANNERS`] (re-plan before every balanced step from the integrator
 //!    steps of the last step; step 0 unbalanced), runs alternating, each
 //!    kind keeping its fastest of 2. Columns: step time of the slowest rank
 //!    without / with, the speed-up, the work imbalance (max/avg of the
@@ -212,6 +212,18 @@ fn gri30(world: &SimpleCommunicator) -> Result<PathBuf, String> {
     }
 }
 
+/// The number after `name` on the command line, if any.
+fn option(name: &str) -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == name)?;
+    let value = args.get(at + 1)?;
+    Some(
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} {value}: not a number")),
+    )
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let universe = mpi::initialize().expect("MPI initialises once");
@@ -222,7 +234,9 @@ fn main() {
 
     // 1. H2/air, bundled mechanism.
     let mech = Mechanism::bundled_h2_o2();
-    let (size, steps, repeats) = if quick { (24, 6, 1) } else { (96, 60, 2) };
+    let (size, steps, repeats) = if quick { (24, 6, 1) } else { (64, 60, 2) };
+    let size = option("--size").unwrap_or(size);
+    let steps = option("--steps").unwrap_or(steps);
     let base = Config {
         size,
         ..Config::new(&mech).expect("default config")

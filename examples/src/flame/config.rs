@@ -139,12 +139,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// The defaults of `flame run` for this mechanism (96 × 96, Transfer
+    /// The defaults of `flame run` for this mechanism (64 × 64, Transfer
     /// re-planning before every balanced step: the burning cells move every
     /// step and the plan is one small all-gather).
     pub fn new(mech: &Mechanism) -> Result<Self> {
         Ok(Config {
-            size: 96,
+            size: 64,
             algorithm: Some(Algorithm::transfer()),
             partition_every: 1,
             compare_every: 10,
