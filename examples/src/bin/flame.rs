@@ -3,7 +3,7 @@
 //! `quicklb_examples::flame`), and the reactor on its own (`flame ignition`).
 //!
 //! ```text
-//! mpiexec -n 2 flame --size 64 --steps 200 --output-dir out
+//! mpiexec -n 2 flame --size 64 --steps 100 --output-dir out
 //! flame ignition --mechanism gri30.yaml --mixture "CH4:1, O2:2, N2:7.52" --temperature 1200
 //! ```
 
@@ -88,7 +88,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 64)]
     size: usize,
     /// Number of steps (each: diffusion, then chemistry over --dt).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 100)]
     steps: usize,
     /// Grid spacing, m.
     #[arg(long, default_value_t = 50e-6, allow_negative_numbers = true)]
