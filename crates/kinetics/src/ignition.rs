@@ -129,40 +129,29 @@ pub fn ignition(
 }
 
 /// Adiabatic flame temperature at constant pressure, K: the temperature of the
-/// kinetic steady state, found by integrating the adiabatic constant-pressure
-/// reactor (with `rtol = 1e-9`) until `|dT/dt| < 1e-3 K/s` or 1000 s.
+/// chemical equilibrium of the mechanism's species at the enthalpy of the
+/// initial state (`mass_fractions` at `temperature`) and `pressure` — what
+/// Cantera's `equilibrate('HP')` computes.
 ///
-/// Detailed balance makes that steady state the chemical equilibrium of the
-/// mechanism's species at the mixture's enthalpy and pressure, which is what
-/// Cantera's `equilibrate('HP')` computes; a mixture that does not ignite
-/// (too cold) stays where it is and is an error.
+/// A proper HP equilibrium (Gibbs-energy minimisation by element potentials,
+/// NASA CEA's method and damping), not the end of a kinetic integration, so it
+/// also holds for mixtures too cold to ignite. Species containing an element
+/// absent from the mixture are left out (their amount is zero).
+///
+/// ```
+/// use quicklb_kinetics::{equilibrium_temperature, Mechanism};
+///
+/// let mech = Mechanism::bundled_h2_o2();
+/// let y = mech.mass_fractions("H2:2, O2:1, N2:3.76").unwrap();
+/// let t = equilibrium_temperature(&mech, &y, 300.0, 101325.0).unwrap();
+/// assert!((t - 2390.0).abs() < 20.0, "{t}");
+/// ```
 pub fn equilibrium_temperature(
     mechanism: &Mechanism,
     mass_fractions: &[f64],
     temperature: f64,
     pressure: f64,
 ) -> Result<f64> {
-    let mut state = initial_state(mechanism, mass_fractions, temperature, pressure)?;
-    let options = ReactorOptions {
-        rtol: 1e-9,
-        atol: 1e-15,
-        max_steps: 200_000,
-    };
-    let mut reactor = Reactor::new(mechanism, options);
-    let mut dydt = vec![0.0; state.len()];
-    let mut chunk = 1e-4;
-    let mut t = 0.0;
-    while t < 1000.0 {
-        reactor.advance(&mut state, pressure, chunk)?;
-        t += chunk;
-        reactor.derivative(&state, pressure, &mut dydt)?;
-        if dydt[0].abs() < 1e-3 && t > 1e-2 {
-            return Ok(state[0]);
-        }
-        chunk *= 2.0;
-    }
-    Err(Error::Integration {
-        t,
-        reason: "no steady state within 1000 s".into(),
-    })
+    let state = initial_state(mechanism, mass_fractions, temperature, pressure)?;
+    crate::equilibrium::hp_temperature(&mechanism.inner, &state[1..], temperature, pressure)
 }

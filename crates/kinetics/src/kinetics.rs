@@ -13,6 +13,7 @@
 //! The Jacobian is built from `J^C = ∂ω/∂C` (at constant T) and `∂ω/∂T` (at
 //! constant C) by the chain rule through `C_k(T, Y)`; see `jacobian`.
 
+use crate::fastexp::exp;
 use crate::mechanism::{FalloffForm, Inner, RateKind};
 use crate::thermo::TPowers;
 use crate::units::{GAS_CONSTANT, ONE_ATM};
@@ -22,15 +23,23 @@ const BIG: f64 = 1e300;
 /// Cantera's floor under logarithms (its `SmallNumber`).
 const SMALL: f64 = 1e-300;
 const LN_10: f64 = std::f64::consts::LN_10;
+/// Bound on `|g_k/RT|` for equilibrium constants as products of `exp(g_k/RT)`:
+/// a reaction with at most 6 stoichiometric units (`Σ ν' + Σ ν''`) stays below `e^600`.
+const EXP_G_LIMIT: f64 = 100.0;
 
 /// Scratch space for one mechanism; allocated once.
 #[derive(Clone, Debug)]
 pub(crate) struct Kinetics {
     k: usize,
+    /// `1 / W_k` (multiplications in the kernels instead of divisions).
+    inv_w: Vec<f64>,
     h_rt: Vec<f64>,
     cp_r: Vec<f64>,
     dcp_r: Vec<f64>,
     g_rt: Vec<f64>,
+    /// `exp(g_k/RT)` and its inverse, when every `|g_k/RT| <= EXP_G_LIMIT`.
+    exp_g: Vec<f64>,
+    inv_exp_g: Vec<f64>,
     conc: Vec<f64>,
     x: Vec<f64>,
     wdot: Vec<f64>,
@@ -52,6 +61,10 @@ struct Mix {
     rho: f64,
     csum: f64,
     ln_c0: f64,
+    c0: f64,
+    inv_c0: f64,
+    /// `exp_g` is valid: equilibrium constants are products of species factors.
+    species_kc: bool,
 }
 
 #[inline]
@@ -70,27 +83,24 @@ fn power(c: f64, n: u32) -> f64 {
     }
 }
 
-/// `Π_j C_j^ν_j`.
+/// `Π_j C_j` over the units of a side.
 #[inline]
-fn product(list: &[(usize, u32)], conc: &[f64]) -> f64 {
+fn product(units: &[u32], conc: &[f64]) -> f64 {
     let mut p = 1.0;
-    for &(k, n) in list {
-        p *= power(conc[k], n);
+    for &k in units {
+        p *= conc[k as usize];
     }
     p
 }
 
-/// `∂(Π_j C_j^ν_j)/∂C_l` for the `l`-th entry of `list`.
+/// `Π_{j != l} C_j`: the derivative of [`product`] through its `l`-th unit (a
+/// species appearing twice gets both units' terms, which sum to `2 C`).
 #[inline]
-fn product_derivative(list: &[(usize, u32)], conc: &[f64], l: usize) -> f64 {
+fn product_without(units: &[u32], conc: &[f64], l: usize) -> f64 {
     let mut p = 1.0;
-    for (j, &(k, n)) in list.iter().enumerate() {
-        if j == l {
-            if n > 1 {
-                p *= n as f64 * power(conc[k], n - 1);
-            }
-        } else {
-            p *= power(conc[k], n);
+    for (j, &k) in units.iter().enumerate() {
+        if j != l {
+            p *= conc[k as usize];
         }
     }
     p
@@ -99,12 +109,27 @@ fn product_derivative(list: &[(usize, u32)], conc: &[f64], l: usize) -> f64 {
 /// Troe blending: `(ln F, ∂ln F/∂ln Pr, ∂ln F/∂T at constant Pr)`.
 #[inline]
 fn troe(a: f64, inv_t3: f64, inv_t1: f64, t2: f64, t: f64, pr: f64) -> (f64, f64, f64) {
-    let e3 = libm::exp(-t * inv_t3);
-    let e1 = libm::exp(-t * inv_t1);
+    // T3 = 1e-30 and T1 = 1e30 are common ways to drop a term: skip the
+    // exponential where its value is exactly 0 or 1 anyway.
+    let (x3, x1) = (t * inv_t3, t * inv_t1);
+    let e3 = if x3 > 746.0 {
+        0.0
+    } else if x3 < 1e-17 {
+        1.0
+    } else {
+        exp(-x3)
+    };
+    let e1 = if x1 > 746.0 {
+        0.0
+    } else if x1 < 1e-17 {
+        1.0
+    } else {
+        exp(-x1)
+    };
     let mut fcent = (1.0 - a) * e3 + a * e1;
     let mut dfcent = -(1.0 - a) * inv_t3 * e3 - a * inv_t1 * e1;
     if t2 != 0.0 {
-        let e2 = libm::exp(-t2 / t);
+        let e2 = exp(-t2 / t);
         fcent += e2;
         dfcent += t2 / (t * t) * e2;
     }
@@ -137,10 +162,13 @@ impl Kinetics {
         let k = mech.species.len();
         Kinetics {
             k,
+            inv_w: mech.weights.iter().map(|w| 1.0 / w).collect(),
             h_rt: vec![0.0; k],
             cp_r: vec![0.0; k],
             dcp_r: vec![0.0; k],
             g_rt: vec![0.0; k],
+            exp_g: vec![0.0; k],
+            inv_exp_g: vec![0.0; k],
             conc: vec![0.0; k],
             x: vec![0.0; k],
             wdot: vec![0.0; k],
@@ -165,16 +193,31 @@ impl Kinetics {
         }
         let mut s = 0.0;
         for k in 0..self.k {
-            s += y[1 + k] / mech.weights[k];
+            s += y[1 + k] * self.inv_w[k];
         }
         let ctot = pressure / (GAS_CONSTANT * t);
+        let inv_s = 1.0 / s;
         let mut csum = 0.0;
         for k in 0..self.k {
-            let xk = y[1 + k] / mech.weights[k] / s;
+            let xk = y[1 + k] * self.inv_w[k] * inv_s;
             self.x[k] = xk;
             self.conc[k] = ctot * xk;
             csum += self.conc[k];
         }
+        let mut species_kc = true;
+        for &g in &self.g_rt {
+            if g.abs() > EXP_G_LIMIT || g.is_nan() {
+                species_kc = false;
+            }
+        }
+        if species_kc {
+            for k in 0..self.k {
+                let e = exp(self.g_rt[k]);
+                self.exp_g[k] = e;
+                self.inv_exp_g[k] = 1.0 / e;
+            }
+        }
+        let c0 = ONE_ATM / (GAS_CONSTANT * t);
         Mix {
             t,
             inv_t: tp.inv_t,
@@ -182,7 +225,10 @@ impl Kinetics {
             ctot,
             rho: ctot / s,
             csum,
-            ln_c0: libm::log(ONE_ATM / (GAS_CONSTANT * t)),
+            ln_c0: libm::log(c0),
+            c0,
+            inv_c0: 1.0 / c0,
+            species_kc,
         }
     }
 
@@ -224,7 +270,7 @@ impl Kinetics {
                             t2,
                         } => troe(a, inv_t3, inv_t1, t2, m.t, pr),
                     };
-                    let f = if ln_f == 0.0 { 1.0 } else { libm::exp(ln_f) };
+                    let f = if ln_f == 0.0 { 1.0 } else { exp(ln_f) };
                     let inv1pr = 1.0 / (1.0 + pr);
                     let kfe = kf * pr * inv1pr * f;
                     let dkfe_dm = k0 * f * inv1pr * (inv1pr + fp) * (kf / (kf + SMALL));
@@ -232,14 +278,28 @@ impl Kinetics {
                     (kfe, dkfe_dm, dlnkfe, Some(e))
                 }
             };
-            let fwd = product(&r.reactants, conc);
+            let fwd = product(r.reactant_units.as_slice(), conc);
             let (inv_kc, rev) = if r.reversible {
-                let mut dg = 0.0;
-                for &(k, nu) in &r.net {
-                    dg += nu * self.g_rt[k];
+                let inv_kc = if m.species_kc && r.kc_from_species {
+                    // 1/Kc = Π_products exp(g_k/RT)^ν'' · Π_reactants exp(-g_k/RT)^ν' · c0^-Δν,
+                    // at most 6 factors, each within e^±EXP_G_LIMIT.
+                    let mut p = product(r.product_units.as_slice(), &self.exp_g);
+                    p *= product(r.reactant_units.as_slice(), &self.inv_exp_g);
+                    if r.delta_nu_int > 0 {
+                        p *= power(m.inv_c0, r.delta_nu_int as u32);
+                    } else if r.delta_nu_int < 0 {
+                        p *= power(m.c0, (-r.delta_nu_int) as u32);
+                    }
+                    p
+                } else {
+                    let mut dg = 0.0;
+                    for &(k, nu) in &r.net {
+                        dg += nu * self.g_rt[k];
+                    }
+                    exp(dg - r.delta_nu * m.ln_c0)
                 }
-                let inv_kc = libm::exp(dg - r.delta_nu * m.ln_c0).min(BIG);
-                (inv_kc, product(&r.products, conc))
+                .min(BIG);
+                (inv_kc, product(r.product_units.as_slice(), conc))
             } else {
                 (0.0, 0.0)
             };
@@ -260,15 +320,19 @@ impl Kinetics {
                 for &(k, nu) in &r.net {
                     self.dwdot_dt[k] += nu * dq_dt;
                 }
-                for (l, &(sl, _)) in r.reactants.iter().enumerate() {
-                    let d = kfe * product_derivative(&r.reactants, conc, l);
+                let reactant_units = r.reactant_units.as_slice();
+                for (l, &sl) in reactant_units.iter().enumerate() {
+                    let sl = sl as usize;
+                    let d = kfe * product_without(reactant_units, conc, l);
                     for &(k, nu) in &r.net {
                         self.jc[k * k_sp + sl] += nu * d;
                     }
                 }
                 if r.reversible {
-                    for (l, &(sl, _)) in r.products.iter().enumerate() {
-                        let d = -kfe * inv_kc * product_derivative(&r.products, conc, l);
+                    let product_units = r.product_units.as_slice();
+                    for (l, &sl) in product_units.iter().enumerate() {
+                        let sl = sl as usize;
+                        let d = -kfe * inv_kc * product_without(product_units, conc, l);
                         for &(k, nu) in &r.net {
                             self.jc[k * k_sp + sl] += nu * d;
                         }
@@ -303,8 +367,9 @@ impl Kinetics {
     fn assemble_rhs(&self, mech: &Inner, m: &Mix, f: &mut [f64]) -> f64 {
         let mut n = 0.0;
         let mut dr = 0.0;
+        let inv_rho = 1.0 / m.rho;
         for k in 0..self.k {
-            f[1 + k] = self.wdot[k] * mech.weights[k] / m.rho;
+            f[1 + k] = self.wdot[k] * mech.weights[k] * inv_rho;
             n += self.h_rt[k] * self.wdot[k];
             dr += self.conc[k] * self.cp_r[k];
         }
@@ -353,7 +418,7 @@ impl Kinetics {
             let out = &mut jac[(1 + k) * n..(2 + k) * n];
             out[0] = w[k] / m.rho * (self.dwdot_dt[k] + (self.wdot[k] - self.jcc[k]) * m.inv_t);
             for j in 0..kk {
-                out[1 + j] = w[k] / w[j] * (row[j] - b);
+                out[1 + j] = w[k] * self.inv_w[j] * (row[j] - b);
             }
         }
         // Temperature row.
@@ -371,8 +436,8 @@ impl Kinetics {
         }
         jac[0] = -(dn_dt + ft * dd_dt) / dr;
         for j in 0..kk {
-            let dn = m.rho * m.t / w[j] * (self.hj[j] - hjx);
-            let dd = m.rho / w[j] * (self.cp_r[j] - cpx);
+            let dn = m.rho * m.t * self.inv_w[j] * (self.hj[j] - hjx);
+            let dd = m.rho * self.inv_w[j] * (self.cp_r[j] - cpx);
             jac[1 + j] = -(dn + ft * dd) / dr;
         }
     }

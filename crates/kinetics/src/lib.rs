@@ -28,7 +28,9 @@
 // Numeric kernels index several arrays in lockstep; iterator chains would hide that.
 #![allow(clippy::needless_range_loop)]
 
+mod equilibrium;
 mod error;
+mod fastexp;
 mod ignition;
 mod kinetics;
 mod linalg;
@@ -42,5 +44,5 @@ mod units;
 pub use error::{Error, Result};
 pub use ignition::{equilibrium_temperature, ignition, Ignition};
 pub use mechanism::{Mechanism, BUNDLED_H2_O2_YAML};
-pub use reactor::{Reactor, ReactorOptions, StepStats};
+pub use reactor::{Reactor, ReactorOptions, StepStats, MAX_ATOL};
 pub use units::{GAS_CONSTANT, ONE_ATM};

@@ -26,12 +26,13 @@ pub(crate) fn lu_factor(a: &mut [f64], n: usize, piv: &mut [usize]) -> bool {
         let inv = 1.0 / a[col * n + col];
         let (top, bottom) = a.split_at_mut((col + 1) * n);
         let pivot_row = &top[col * n..col * n + n];
+        let pivot_tail = &pivot_row[col + 1..];
         for row in bottom.chunks_exact_mut(n) {
             let factor = row[col] * inv;
             row[col] = factor;
             if factor != 0.0 {
-                for j in col + 1..n {
-                    row[j] -= factor * pivot_row[j];
+                for (r, &p) in row[col + 1..].iter_mut().zip(pivot_tail) {
+                    *r -= factor * p;
                 }
             }
         }
@@ -44,21 +45,25 @@ pub(crate) fn lu_solve(a: &[f64], n: usize, piv: &[usize], b: &mut [f64]) {
     for i in 0..n {
         b.swap(i, piv[i]);
     }
+    // Row-oriented substitutions: contiguous, bounds-check-free inner loops
+    // (iterator zips) in a fixed order.
     for i in 1..n {
         let row = &a[i * n..i * n + i];
-        let mut s = b[i];
-        for (j, &l) in row.iter().enumerate() {
-            s -= l * b[j];
+        let (done, rest) = b.split_at_mut(i);
+        let mut s = rest[0];
+        for (&l, &x) in row.iter().zip(done.iter()) {
+            s -= l * x;
         }
-        b[i] = s;
+        rest[0] = s;
     }
     for i in (0..n).rev() {
         let row = &a[i * n..(i + 1) * n];
-        let mut s = b[i];
-        for j in i + 1..n {
-            s -= row[j] * b[j];
+        let (head, tail) = b.split_at_mut(i + 1);
+        let mut s = head[i];
+        for (&u, &x) in row[i + 1..].iter().zip(tail.iter()) {
+            s -= u * x;
         }
-        b[i] = s / row[i];
+        head[i] = s / row[i];
     }
 }
 

@@ -20,10 +20,14 @@ impl Arrhenius {
     /// `(k, d ln k / dT)` at the temperature whose log and inverse are given.
     #[inline]
     pub fn eval(&self, ln_t: f64, inv_t: f64) -> (f64, f64) {
-        let k = if self.b == 0.0 && self.e_over_r == 0.0 {
+        let k = if self.e_over_r == 0.0 && self.b == 0.0 {
             self.a
+        } else if self.e_over_r == 0.0 && self.b == -1.0 {
+            self.a * inv_t
+        } else if self.e_over_r == 0.0 && self.b == -2.0 {
+            self.a * inv_t * inv_t
         } else {
-            self.a * libm::exp(self.b * ln_t - self.e_over_r * inv_t)
+            self.a * crate::fastexp::exp(self.b * ln_t - self.e_over_r * inv_t)
         };
         (k, (self.b + self.e_over_r * inv_t) * inv_t)
     }
@@ -68,16 +72,57 @@ pub(crate) enum RateKind {
     },
 }
 
-/// One reaction, with its stoichiometry as `(species, coefficient)` lists.
+/// Most stoichiometric units on one side of a reaction (`2 OH` counts 2).
+pub(crate) const MAX_UNITS: usize = 6;
+
+/// One side of a reaction as a multiset of species, one entry per unit
+/// (`2 OH + H` is `[OH, OH, H]`): products of concentrations and their
+/// derivatives need no powers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Units {
+    pub species: [u32; MAX_UNITS],
+    pub len: u8,
+}
+
+impl Units {
+    pub fn from_pairs(pairs: &[(usize, u32)]) -> Option<Units> {
+        let mut u = Units {
+            species: [0; MAX_UNITS],
+            len: 0,
+        };
+        for &(k, n) in pairs {
+            for _ in 0..n {
+                if u.len as usize == MAX_UNITS {
+                    return None;
+                }
+                u.species[u.len as usize] = k as u32;
+                u.len += 1;
+            }
+        }
+        Some(u)
+    }
+
+    #[inline]
+    pub fn as_slice(&self) -> &[u32] {
+        &self.species[..self.len as usize]
+    }
+}
+
+/// One reaction.
 #[derive(Clone, Debug)]
 pub(crate) struct Reaction {
     pub equation: String,
-    pub reactants: Vec<(usize, u32)>,
-    pub products: Vec<(usize, u32)>,
+    /// The two sides as multisets of species.
+    pub reactant_units: Units,
+    pub product_units: Units,
     /// Net stoichiometric coefficients `ν_k'' - ν_k'`, nonzero only.
     pub net: Vec<(usize, f64)>,
     /// `Σ ν_k'' - Σ ν_k'` (for the standard concentration in `Kc`).
     pub delta_nu: f64,
+    /// `delta_nu` as an integer.
+    pub delta_nu_int: i32,
+    /// `Σ ν' + Σ ν'' <= 6`: `Kc` may be formed from species factors.
+    pub kc_from_species: bool,
     pub reversible: bool,
     /// High-pressure rate for falloff, the only rate otherwise.
     pub rate: Arrhenius,
@@ -85,7 +130,6 @@ pub(crate) struct Reaction {
 }
 
 #[derive(Debug)]
-#[allow(dead_code)] // elements and composition: for the HP equilibrium
 pub(crate) struct Inner {
     pub phase: String,
     pub species: Vec<String>,

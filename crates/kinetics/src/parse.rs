@@ -10,7 +10,9 @@ use std::collections::HashMap;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::mechanism::{Arrhenius, Efficiencies, FalloffForm, Inner, RateKind, Reaction};
+use crate::mechanism::{
+    Arrhenius, Efficiencies, FalloffForm, Inner, RateKind, Reaction, Units, MAX_UNITS,
+};
 use crate::thermo::{atomic_weight, Nasa7};
 use crate::units::{self, UnitSystem, ONE_ATM};
 use crate::{Error, Result};
@@ -821,12 +823,24 @@ fn parse_reaction(
     net.retain(|(_, n)| *n != 0.0);
     let delta_nu = products.iter().map(|(_, n)| *n as f64).sum::<f64>()
         - reactants.iter().map(|(_, n)| *n as f64).sum::<f64>();
+    let delta_nu_int = delta_nu as i32;
+    let too_many = || {
+        unsupported(
+            &eq,
+            format!("more than {MAX_UNITS} stoichiometric units on one side"),
+        )
+    };
+    let reactant_units = Units::from_pairs(&reactants).ok_or_else(too_many)?;
+    let product_units = Units::from_pairs(&products).ok_or_else(too_many)?;
+    let units: u32 = reactants.iter().chain(&products).map(|(_, n)| *n).sum();
     Ok(Some(Reaction {
         equation: eq,
-        reactants,
-        products,
+        reactant_units,
+        product_units,
         net,
         delta_nu,
+        delta_nu_int,
+        kc_from_species: units <= 6,
         reversible,
         rate,
         kind,

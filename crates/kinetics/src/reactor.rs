@@ -2,6 +2,7 @@
 
 use crate::kinetics::Kinetics;
 use crate::linalg::{lu_factor, lu_solve};
+use crate::mechanism::Inner;
 use crate::rosenbrock::{Tableau, MAX_STAGES, RODAS4};
 use crate::{Error, Mechanism, Result};
 
@@ -13,7 +14,8 @@ use crate::{Error, Mechanism, Result};
 pub struct ReactorOptions {
     /// Relative tolerance.
     pub rtol: f64,
-    /// Absolute tolerance (on mass fractions; for `T` it is negligible beside `rtol T`).
+    /// Absolute tolerance on mass fractions (for `T` it is negligible beside
+    /// `rtol T`). Values above [`MAX_ATOL`] are lowered to it: see there.
     pub atol: f64,
     /// Limit on step attempts (accepted + rejected) per call.
     pub max_steps: usize,
@@ -38,6 +40,15 @@ pub struct StepStats {
     /// Rejected steps.
     pub rejected: u32,
 }
+
+/// The largest absolute tolerance the integrator uses. Radicals start an
+/// ignition far below 1e-10 in mass fraction; an error norm blind to them lets
+/// an L-stable method step over the whole induction, which damps the growing
+/// mode, and report an unignited state with a small error estimate (measured:
+/// H2/air at 1000 K over 1 ms is missed with atol = 1e-10 or 1e-9 and caught
+/// with 1e-11, whatever rtol from 1e-3 to 1e-6). A tighter tolerance than asked
+/// for costs steps, never accuracy.
+pub const MAX_ATOL: f64 = 1e-12;
 
 const SAFETY: f64 = 0.9;
 const FAC_MIN: f64 = 0.2;
@@ -69,6 +80,7 @@ const FAC_MAX: f64 = 6.0;
 pub struct Reactor {
     mech: Mechanism,
     options: ReactorOptions,
+    tableau: &'static Tableau,
     kin: Kinetics,
     n: usize,
     y: Vec<f64>,
@@ -91,6 +103,7 @@ impl Reactor {
         Reactor {
             mech: mechanism.clone(),
             options,
+            tableau: &RODAS4,
             kin: Kinetics::new(&mechanism.inner),
             n,
             y: vec![0.0; n],
@@ -187,13 +200,84 @@ impl Reactor {
     }
 
     fn norm(&self, e: &[f64], a: &[f64], b: &[f64]) -> f64 {
+        let atol = self.options.atol.min(MAX_ATOL);
         let mut s = 0.0;
         for i in 0..self.n {
-            let sc = self.options.atol + self.options.rtol * a[i].abs().max(b[i].abs());
+            let sc = atol + self.options.rtol * a[i].abs().max(b[i].abs());
             let x = e[i] / sc;
             s += x * x;
         }
         (s / self.n as f64).sqrt()
+    }
+
+    /// One step attempt of size `h` from `self.y` with the current Jacobian:
+    /// `y_new` and the error norm (infinite if the step failed numerically).
+    fn attempt(&mut self, mech: &Inner, pressure: f64, h: f64, tab: &Tableau) -> f64 {
+        let n = self.n;
+        // G = 1/(h γ) I - J.
+        let g = 1.0 / (h * tab.gamma);
+        for i in 0..n * n {
+            self.lu[i] = -self.jac[i];
+        }
+        for i in 0..n {
+            self.lu[i * n + i] += g;
+        }
+        if !lu_factor(&mut self.lu, n, &mut self.piv) {
+            return f64::INFINITY;
+        }
+        let hinv = 1.0 / h;
+        for s in 0..tab.stages {
+            if s > 0 && tab.new_f[s] {
+                self.y_stage.copy_from_slice(&self.y);
+                for j in 0..s {
+                    let a = tab.a[s][j];
+                    if a != 0.0 {
+                        let kj = &self.ks[j * n..(j + 1) * n];
+                        for i in 0..n {
+                            self.y_stage[i] += a * kj[i];
+                        }
+                    }
+                }
+                if !(self.y_stage[0] > 0.0 && self.y_stage[0].is_finite()) {
+                    return f64::INFINITY;
+                }
+                self.kin
+                    .rhs(mech, pressure, &self.y_stage, &mut self.f_stage);
+            }
+            let source = if s == 0 || !tab.new_f[..=s].iter().skip(1).any(|&b| b) {
+                &self.f0
+            } else {
+                &self.f_stage
+            };
+            self.rhs.copy_from_slice(source);
+            for j in 0..s {
+                let c = tab.c[s][j];
+                if c != 0.0 {
+                    let kj = &self.ks[j * n..(j + 1) * n];
+                    for i in 0..n {
+                        self.rhs[i] += c * hinv * kj[i];
+                    }
+                }
+            }
+            lu_solve(&self.lu, n, &self.piv, &mut self.rhs);
+            self.ks[s * n..(s + 1) * n].copy_from_slice(&self.rhs);
+        }
+        self.y_new.copy_from_slice(&self.y);
+        self.err.iter_mut().for_each(|v| *v = 0.0);
+        for s in 0..tab.stages {
+            let (m, e) = (tab.m[s], tab.e[s]);
+            let ks = &self.ks[s * n..(s + 1) * n];
+            for i in 0..n {
+                self.y_new[i] += m * ks[i];
+                self.err[i] += e * ks[i];
+            }
+        }
+        let err = self.norm(&self.err, &self.y, &self.y_new);
+        if err.is_finite() && self.y_new.iter().all(|v| v.is_finite()) && self.y_new[0] > 0.0 {
+            err
+        } else {
+            f64::INFINITY
+        }
     }
 
     /// The integrator; `observer(t, y, f(y))` sees every accepted point, and `t = 0`.
@@ -214,17 +298,22 @@ impl Reactor {
         if !(opts.rtol > 0.0 && opts.atol > 0.0) {
             return Err(Error::InvalidInput("rtol and atol must be > 0".into()));
         }
-        let tab: &Tableau = &RODAS4;
+        let tab = self.tableau;
         let n = self.n;
         let mut stats = StepStats::default();
         self.y.copy_from_slice(state);
         let mech = self.mech.inner.clone();
         let mech = &*mech;
-        self.kin.rhs(mech, pressure, &self.y, &mut self.f0);
-        observer(0.0, &self.y, &self.f0);
         if dt == 0.0 {
+            self.kin.rhs(mech, pressure, &self.y, &mut self.f0);
+            observer(0.0, &self.y, &self.f0);
             return Ok(stats);
         }
+        // f(y) comes with the Jacobian, which the first step needs anyway.
+        self.kin
+            .jacobian(mech, pressure, &self.y, &mut self.f0, &mut self.jac);
+        let mut jac_current = true;
+        observer(0.0, &self.y, &self.f0);
         if self.f0.iter().any(|v| !v.is_finite()) {
             return Err(Error::Integration {
                 t: 0.0,
@@ -232,12 +321,16 @@ impl Reactor {
             });
         }
 
-        // Initial step (Hairer, Nørsett & Wanner, II.4).
+        // Initial step (Hairer, Nørsett & Wanner, II.4), except that a state
+        // whose derivative is negligible at this tolerance (a cold, frozen
+        // mixture) tries the whole interval: the error estimate still decides.
         let mut h = {
             let d0 = self.norm(&self.y, &self.y, &self.y);
             let d1 = self.norm(&self.f0, &self.y, &self.y);
-            let h0 = if d0 < 1e-5 || d1 < 1e-5 {
-                1e-6 * dt.max(1e-12)
+            let h0 = if d1 < 1e-5 {
+                dt
+            } else if d0 < 1e-5 {
+                1e-6 * dt
             } else {
                 (0.01 * d0 / d1).min(dt)
             };
@@ -267,7 +360,6 @@ impl Reactor {
 
         let mut t = 0.0;
         let mut last_rejected = false;
-        let mut jac_current = false;
         while t < dt {
             if (stats.steps + stats.rejected) as usize >= opts.max_steps {
                 return Err(Error::Integration {
@@ -290,76 +382,7 @@ impl Reactor {
                     .jacobian(mech, pressure, &self.y, &mut self.f_stage, &mut self.jac);
                 jac_current = true;
             }
-            // G = 1/(h γ) I - J.
-            let g = 1.0 / (h * tab.gamma);
-            for i in 0..n * n {
-                self.lu[i] = -self.jac[i];
-            }
-            for i in 0..n {
-                self.lu[i * n + i] += g;
-            }
-            let ok = lu_factor(&mut self.lu, n, &mut self.piv);
-            let mut finite = ok;
-            if ok {
-                let hinv = 1.0 / h;
-                for s in 0..tab.stages {
-                    if s > 0 && tab.new_f[s] {
-                        self.y_stage.copy_from_slice(&self.y);
-                        for j in 0..s {
-                            let a = tab.a[s][j];
-                            if a != 0.0 {
-                                let kj = &self.ks[j * n..(j + 1) * n];
-                                for i in 0..n {
-                                    self.y_stage[i] += a * kj[i];
-                                }
-                            }
-                        }
-                        if !(self.y_stage[0] > 0.0 && self.y_stage[0].is_finite()) {
-                            finite = false;
-                            break;
-                        }
-                        self.kin
-                            .rhs(mech, pressure, &self.y_stage, &mut self.f_stage);
-                    }
-                    let source = if s == 0 || !tab.new_f[..=s].iter().skip(1).any(|&b| b) {
-                        &self.f0
-                    } else {
-                        &self.f_stage
-                    };
-                    self.rhs.copy_from_slice(source);
-                    for j in 0..s {
-                        let c = tab.c[s][j];
-                        if c != 0.0 {
-                            let kj = &self.ks[j * n..(j + 1) * n];
-                            for i in 0..n {
-                                self.rhs[i] += c * hinv * kj[i];
-                            }
-                        }
-                    }
-                    lu_solve(&self.lu, n, &self.piv, &mut self.rhs);
-                    self.ks[s * n..(s + 1) * n].copy_from_slice(&self.rhs);
-                }
-            }
-            let mut err = f64::INFINITY;
-            if finite {
-                self.y_new.copy_from_slice(&self.y);
-                self.err.iter_mut().for_each(|v| *v = 0.0);
-                for s in 0..tab.stages {
-                    let (m, e) = (tab.m[s], tab.e[s]);
-                    let ks = &self.ks[s * n..(s + 1) * n];
-                    for i in 0..n {
-                        self.y_new[i] += m * ks[i];
-                        self.err[i] += e * ks[i];
-                    }
-                }
-                err = self.norm(&self.err, &self.y, &self.y_new);
-                if !(err.is_finite()
-                    && self.y_new.iter().all(|v| v.is_finite())
-                    && self.y_new[0] > 0.0)
-                {
-                    err = f64::INFINITY;
-                }
-            }
+            let err = self.attempt(mech, pressure, h, tab);
             if !err.is_finite() {
                 stats.rejected += 1;
                 last_rejected = true;
@@ -375,8 +398,16 @@ impl Reactor {
                 stats.steps += 1;
                 std::mem::swap(&mut self.y, &mut self.y_new);
                 t = if last { dt } else { t + h };
-                self.kin.rhs(mech, pressure, &self.y, &mut self.f0);
-                jac_current = false;
+                // The next step needs J(y) and f(y): one pass gives both; the
+                // end point needs f only (for the observer).
+                if t < dt {
+                    self.kin
+                        .jacobian(mech, pressure, &self.y, &mut self.f0, &mut self.jac);
+                    jac_current = true;
+                } else {
+                    self.kin.rhs(mech, pressure, &self.y, &mut self.f0);
+                    jac_current = false;
+                }
                 observer(t, &self.y, &self.f0);
                 h *= if last_rejected { fac.min(1.0) } else { fac };
                 last_rejected = false;
@@ -388,5 +419,204 @@ impl Reactor {
         }
         state.copy_from_slice(&self.y);
         Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rosenbrock::RODAS3;
+
+    /// `n` fixed steps of `h` with `tab`, from `y0`.
+    fn fixed_steps(
+        reactor: &mut Reactor,
+        tab: &'static Tableau,
+        y0: &[f64],
+        h: f64,
+        n: usize,
+    ) -> Vec<f64> {
+        let mech = reactor.mech.inner.clone();
+        reactor.y.copy_from_slice(y0);
+        for _ in 0..n {
+            reactor.kin.jacobian(
+                &mech,
+                101325.0,
+                &reactor.y,
+                &mut reactor.f0,
+                &mut reactor.jac,
+            );
+            let err = reactor.attempt(&mech, 101325.0, h, tab);
+            assert!(err.is_finite());
+            std::mem::swap(&mut reactor.y, &mut reactor.y_new);
+        }
+        reactor.y.clone()
+    }
+
+    /// A state in the middle of the H2/air induction at 1100 K: every species active.
+    fn active_state(reactor: &mut Reactor) -> Vec<f64> {
+        let mech = reactor.mechanism().clone();
+        let mut y = vec![1100.0];
+        y.extend(mech.mass_fractions("H2:2, O2:1, N2:3.76").unwrap());
+        reactor.advance(&mut y, 101325.0, 7e-5).unwrap();
+        y
+    }
+
+    /// Halving a fixed step divides the error by about `2^order` (the tableaus
+    /// are typed in correctly).
+    #[test]
+    fn tableaus_have_their_order() {
+        let mech = Mechanism::bundled_h2_o2();
+        let mut reactor = Reactor::new(&mech, ReactorOptions::default());
+        let y0 = active_state(&mut reactor);
+        let span = 2e-6;
+        let reference = fixed_steps(&mut reactor, &RODAS4, &y0, span / 1024.0, 1024);
+        for (tab, order, name) in [(&RODAS3, 3.0, "RODAS3"), (&RODAS4, 4.0, "RODAS4")] {
+            let err = |n: usize, r: &mut Reactor| {
+                let y = fixed_steps(r, tab, &y0, span / n as f64, n);
+                // Weighted like the controller: relative to the largest value.
+                (0..y.len())
+                    .map(|i| ((y[i] - reference[i]) / (reference[i].abs() + 1e-9)).abs())
+                    .fold(0.0, f64::max)
+            };
+            let (e1, e2, e3) = (
+                err(8, &mut reactor),
+                err(16, &mut reactor),
+                err(32, &mut reactor),
+            );
+            for ratio in [e1 / e2, e2 / e3] {
+                let observed = ratio.log2();
+                assert!(
+                    (observed - order).abs() < 0.6,
+                    "{name}: observed order {observed} ({e1:e}, {e2:e}, {e3:e})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn reactor_is_send_and_clone() {
+        fn check<T: Send + Clone>() {}
+        check::<Reactor>();
+        check::<Mechanism>();
+    }
+
+    #[test]
+    fn bitwise_reproducible_and_stateless() {
+        let mech = Mechanism::bundled_h2_o2();
+        let mut a = Reactor::new(&mech, ReactorOptions::default());
+        let y0 = active_state(&mut a);
+        let mut y1 = y0.clone();
+        let s1 = a.advance(&mut y1, 101325.0, 1e-4).unwrap();
+        // A clone used for other work in between, and a fresh reactor, agree bit for bit.
+        let mut b = a.clone();
+        let mut other = y0.clone();
+        other[0] = 1500.0;
+        b.advance(&mut other, 2e5, 3e-5).unwrap();
+        let mut y2 = y0.clone();
+        let s2 = b.advance(&mut y2, 101325.0, 1e-4).unwrap();
+        let mut y3 = y0.clone();
+        let s3 = Reactor::new(&mech, ReactorOptions::default())
+            .advance(&mut y3, 101325.0, 1e-4)
+            .unwrap();
+        assert_eq!(s1, s2);
+        assert_eq!(s1, s3);
+        for i in 0..y1.len() {
+            assert_eq!(y1[i].to_bits(), y2[i].to_bits());
+            assert_eq!(y1[i].to_bits(), y3[i].to_bits());
+        }
+    }
+
+    /// Loose tolerances still resolve the induction (the atol cap), and the
+    /// delay stays close to the tight one.
+    #[test]
+    fn loose_tolerances_still_ignite() {
+        let mech = Mechanism::bundled_h2_o2();
+        let y = mech.mass_fractions("H2:2, O2:1, N2:3.76").unwrap();
+        let tight =
+            crate::ignition(&mech, &y, 1000.0, 101325.0, ReactorOptions::default(), 1e-3).unwrap();
+        for (rtol, atol) in [(1e-3, 1e-6), (1e-4, 1e-9), (1e-6, 1e-9)] {
+            let options = ReactorOptions {
+                rtol,
+                atol,
+                max_steps: 100_000,
+            };
+            let loose = crate::ignition(&mech, &y, 1000.0, 101325.0, options, 1e-3).unwrap();
+            assert!(
+                loose.final_temperature > 2600.0,
+                "rtol {rtol} atol {atol}: {loose:?}"
+            );
+            let rel = (loose.delay - tight.delay).abs() / tight.delay;
+            assert!(
+                rel < 0.03,
+                "rtol {rtol} atol {atol}: delay {} vs {}",
+                loose.delay,
+                tight.delay
+            );
+        }
+    }
+
+    /// A frozen (cold) mixture costs one step, a burning one many: the
+    /// imbalance a load balancer sees.
+    #[test]
+    fn cold_cells_are_cheap() {
+        let mech = Mechanism::bundled_h2_o2();
+        let mut r = Reactor::new(&mech, ReactorOptions::default());
+        let mut cold = vec![300.0];
+        cold.extend(mech.mass_fractions("H2:2, O2:1, N2:3.76").unwrap());
+        let keep = cold.clone();
+        assert_eq!(r.advance(&mut cold, 101325.0, 1e-5).unwrap().steps, 1);
+        assert!((cold[0] - keep[0]).abs() < 1e-9);
+        let mut hot = keep.clone();
+        hot[0] = 2000.0;
+        assert!(r.advance(&mut hot, 101325.0, 1e-5).unwrap().steps > 20);
+    }
+
+    #[test]
+    fn bad_input_is_an_error_and_leaves_the_state() {
+        let mech = Mechanism::bundled_h2_o2();
+        let mut r = Reactor::new(&mech, ReactorOptions::default());
+        let mut y = vec![1000.0];
+        y.extend(mech.mass_fractions("H2:2, O2:1").unwrap());
+        let keep = y.clone();
+        assert!(matches!(
+            r.advance(&mut y[..5], 101325.0, 1e-3),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            r.advance(&mut y, -1.0, 1e-3),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            r.advance(&mut y, 101325.0, f64::NAN),
+            Err(Error::InvalidInput(_))
+        ));
+        let mut cold = y.clone();
+        cold[0] = -5.0;
+        assert!(matches!(
+            r.advance(&mut cold, 101325.0, 1e-3),
+            Err(Error::InvalidInput(_))
+        ));
+        let mut few = Reactor::new(
+            &mech,
+            ReactorOptions {
+                max_steps: 3,
+                ..ReactorOptions::default()
+            },
+        );
+        let mut hot = y.clone();
+        hot[0] = 1200.0;
+        let before = hot.clone();
+        assert!(matches!(
+            few.advance(&mut hot, 101325.0, 1e-3),
+            Err(Error::Integration { .. })
+        ));
+        assert_eq!(hot, before);
+        assert_eq!(y, keep);
+        // dt = 0 is no work.
+        assert_eq!(
+            r.advance(&mut y, 101325.0, 0.0).unwrap(),
+            StepStats::default()
+        );
+        assert_eq!(y, keep);
     }
 }

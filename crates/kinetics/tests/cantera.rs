@@ -6,7 +6,8 @@
 //! file): the ignition delay (time of max dT/dt) within 1 % of Cantera's
 //! `IdealGasConstPressureReactor` (integrated at rtol 1e-10), the final and
 //! the equilibrium temperature within 1 K of Cantera's (`equilibrate('HP')`).
-//! Also CH4/air on `gri30.yaml` at 1200 K.
+//! Also CH4/air on `gri30.yaml` at 1200 K, and equilibrium from 300 K (no
+//! ignition), lean and rich.
 
 mod common;
 
@@ -96,6 +97,24 @@ fn compare(mechanism: &Path, mixture: &str, temperatures: &[f64], t_end: f64) {
     }
 }
 
+/// Equilibrium only, from a temperature where nothing ignites: HP equilibrium
+/// is not the end of a kinetic integration.
+fn compare_cold_equilibrium(mechanism: &Path, mixture: &str) {
+    let mech = Mechanism::from_file(mechanism).unwrap();
+    let y = mech.mass_fractions(mixture).unwrap();
+    let line = &cantera(mechanism, mixture, &[300.0], 1e-6)[0];
+    let want = field(line, "equilibrium_temperature");
+    let got = equilibrium_temperature(&mech, &y, 300.0, 101325.0).unwrap();
+    println!(
+        "{} from 300 K: T_eq Cantera {want:.3} K, ours {got:.3} K",
+        mechanism.file_name().unwrap().to_string_lossy()
+    );
+    assert!(
+        (got - want).abs() < 1.0,
+        "T_eq from 300 K: {got} vs Cantera {want}"
+    );
+}
+
 #[test]
 fn matches_cantera() {
     let dir = match common::cantera_data_dir() {
@@ -124,4 +143,7 @@ fn matches_cantera() {
         &[1200.0],
         0.1,
     );
+    compare_cold_equilibrium(&common::bundled_path(), STOICHIOMETRIC_H2_AIR);
+    compare_cold_equilibrium(&dir.join("gri30.yaml"), "CH4:1, O2:2, N2:7.52");
+    compare_cold_equilibrium(&dir.join("gri30.yaml"), "CH4:1.5, O2:2, N2:7.52, AR:0.1");
 }
