@@ -87,11 +87,10 @@ impl Physics {
     /// Stoichiometric H2/air preheated to 600 K at 1 atm, kernels at 1500 K,
     /// 50 µm cells, 5 µs steps, 5e-5 m²/s (so `D·dt/dx² = 0.1`).
     ///
-    /// At 600 K the fresh gas does not ignite on its own for seconds, and
-    /// its chemistry takes one integrator step per cell and step (at 300 K
-    /// the reactor's first step-size guess costs it about nine), so the
+    /// At 600 K the fresh gas does not ignite on its own for seconds and its
+    /// chemistry takes one integrator step per cell and step, so the
     /// igniting and burning cells are the expensive ones, as in the flows
-    /// the balancer is for.
+    /// the balancer is for (`--temperature 300` works too).
     pub fn h2_air(mech: &Mechanism) -> Result<Self> {
         Ok(Physics {
             pressure: 101_325.0,
