@@ -3,6 +3,7 @@
 pub mod burgers;
 pub mod chemistry;
 pub mod colormap;
+pub mod flame;
 pub mod gray_scott;
 pub mod patterns;
 pub mod plot;

@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(long)]
     pub output: Option<PathBuf>,
     /// Benchmark groups to run (default: all): partition, transport, stencil,
-    /// balancer, gray-scott, kinetics, burgers.
+    /// balancer, gray-scott, kinetics, flame, burgers.
     pub names: Vec<String>,
 }
 
@@ -120,6 +120,20 @@ const SPECS: &[Spec] = &[
         package: "quicklb-kinetics",
         target: "ignition",
         ranks: 1,
+    },
+    Spec {
+        group: "flame",
+        title: "Flame (H2/air, detailed chemistry) end to end, each planner against no balancing, 2 ranks",
+        package: "quicklb-examples",
+        target: "flame",
+        ranks: 2,
+    },
+    Spec {
+        group: "flame",
+        title: "Flame (H2/air, detailed chemistry) end to end, each planner against no balancing, 4 ranks",
+        package: "quicklb-examples",
+        target: "flame",
+        ranks: 4,
     },
     Spec {
         group: "burgers",

@@ -7,8 +7,12 @@ use anyhow::{bail, Context};
 use crate::cargo;
 use crate::setup::Mpi;
 
-/// The main job, run when no demo is named.
-pub const MAIN_DEMO: &str = "gray-scott";
+/// The main job, run when no demo is named: the flame with detailed
+/// chemistry, the workload that shows the balancer best.
+pub const MAIN_DEMO: &str = "flame";
+
+/// The most ranks `demo` starts by default.
+const MAX_DEFAULT_RANKS: usize = 4;
 
 /// Options of `demo`.
 #[derive(clap::Args, Debug)]
@@ -16,16 +20,17 @@ pub struct Args {
     /// Which demo to run (a binary of the quicklb-examples package).
     #[arg(default_value = MAIN_DEMO)]
     pub name: String,
-    /// Number of MPI ranks.
-    #[arg(short = 'n', long, default_value_t = 4)]
-    pub ranks: usize,
+    /// Number of MPI ranks (default: the machine's cores, at most 4).
+    #[arg(short = 'n', long)]
+    pub ranks: Option<usize>,
     /// Arguments passed to the demo (after `--`), e.g. `-- --help`.
     #[arg(last = true)]
     pub demo_args: Vec<String>,
 }
 
 pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
-    if args.ranks == 0 {
+    let ranks = args.ranks.unwrap_or_else(default_ranks);
+    if ranks == 0 {
         bail!("-n needs at least 1 rank");
     }
     let demos = cargo::build_executables(&[
@@ -49,14 +54,14 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
     };
     println!(
         "xtask: mpiexec -n {} {} {}",
-        args.ranks,
+        ranks,
         demo.executable.display(),
         args.demo_args.join(" ")
     );
     let mut command = Command::new("mpiexec");
     command
         .arg("-n")
-        .arg(args.ranks.to_string())
+        .arg(ranks.to_string())
         .arg(&demo.executable)
         .args(&args.demo_args);
     for (key, value) in mpi.environment() {
@@ -67,4 +72,11 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
         bail!("the {} demo failed ({status})", args.name);
     }
     Ok(())
+}
+
+/// As many ranks as the machine has cores, at most [`MAX_DEFAULT_RANKS`].
+fn default_ranks() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_DEFAULT_RANKS)
 }
