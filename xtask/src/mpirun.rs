@@ -72,7 +72,10 @@ pub fn run(mpi: &Mpi, job: &Job<'_>) -> anyhow::Result<Finished> {
         .stdin(Stdio::null())
         .stdout(create(&stdout_path)?)
         .stderr(create(&stderr_path)?)
-        .env_remove("QUICKLB_SELFTEST");
+        .env_remove("QUICKLB_SELFTEST")
+        // Programs that start a child job of their own (the watchdog test) use
+        // the launcher of the library they were built against.
+        .env("QUICKLB_MPIEXEC", &mpi.mpiexec);
     for (key, value) in mpi.environment().into_iter().chain(job.env.iter().copied()) {
         command.env(key, value);
     }
