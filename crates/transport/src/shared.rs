@@ -92,6 +92,7 @@ use mpi::traits::CommunicatorCollectives;
 use ndarray::{ArrayView, ArrayViewMut, Dimension, StrideShape};
 
 use crate::error::{check, invalid, set_errors_return, Error, Result};
+use crate::info::Info;
 use crate::layout::{agree, Span};
 
 /// The node communicator: the ranks of `comm` that can share memory with this one
@@ -200,6 +201,30 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
     /// allocation) if `T` is zero-sized or differs between ranks, or a rank's length
     /// or the node's total overflows; [`Error::Mpi`] if MPI fails to allocate.
     pub fn new<C: Communicator>(comm: &C, local_len: usize) -> Result<Self> {
+        Self::new_with_info(comm, local_len, &Info::new())
+    }
+
+    /// [`SharedArray::new`] with hints for `MPI_Win_allocate_shared` (see [`Info`]).
+    /// The hints are agreed like the other arguments (the same on every rank, or
+    /// the same error everywhere). Refused, since this type relies on what they
+    /// switch off: `no_locks=true` (the read/write phases lock the window) and
+    /// `alloc_shared_noncontig=true` (the segments are contiguous in rank order,
+    /// which [`SharedView::all`]-style whole-array access needs).
+    ///
+    /// ```no_run
+    /// use quicklb_transport::{split_shared, Info, SharedArray};
+    /// let universe = quicklb_transport::initialize();
+    /// let node = split_shared(&universe.world())?;
+    /// let hints = Info::new().with("accumulate_ops", "same_op")?;
+    /// let array = SharedArray::<f64>::new_with_info(&node, 16, &hints)?;
+    /// # drop(array);
+    /// # Ok::<(), quicklb_transport::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`SharedArray::new`], and [`Error::InvalidArgument`] on every rank for the
+    /// refused hints or hints that differ between ranks.
+    pub fn new_with_info<C: Communicator>(comm: &C, local_len: usize, info: &Info) -> Result<Self> {
         let parent_size = comm.size() as usize;
         let comm = split_shared(comm)?;
         let size = comm.size() as usize;
@@ -215,7 +240,25 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
         // Lengths and element types of all ranks, agreed before the collective
         // allocation, so a bad argument on one rank is the same error everywhere
         // rather than a hang.
-        agree::<T>(comm.as_raw(), "SharedArray::new", local_len, Span::Node, 0)?;
+        let call = "SharedArray::new";
+        let sizes = agree::<T>(
+            comm.as_raw(),
+            call,
+            local_len,
+            Span::Node,
+            info.fingerprint(),
+        )?;
+        info.check_window_hints(call, &sizes)?;
+        if info
+            .get("alloc_shared_noncontig")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        {
+            return Err(invalid(
+                call,
+                "hint alloc_shared_noncontig=true: a SharedArray's segments are contiguous",
+            ));
+        }
+        let raw_info = info.to_raw()?;
         let elem = std::mem::size_of::<T>();
         let bytes = local_len * elem; // checked by `agree`
         let disp_unit = c_int::try_from(elem)
@@ -229,7 +272,7 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
             ffi::MPI_Win_allocate_shared(
                 bytes as ffi::MPI_Aint,
                 disp_unit,
-                ffi::RSMPI_INFO_NULL,
+                raw_info.handle(),
                 comm.as_raw(),
                 &mut base as *mut *mut T as *mut c_void,
                 win.as_mut_ptr(),

@@ -11,7 +11,9 @@
 
 use mpi::topology::Color;
 use mpi::traits::*;
-use quicklb_transport::{node_map, node_map_of_groups, split_shared, Error, NodeMap, SharedArray};
+use quicklb_transport::{
+    node_map, node_map_of_groups, split_shared, Error, Info, NodeMap, SharedArray,
+};
 
 fn main() {
     let universe = quicklb_transport::initialize();
@@ -153,6 +155,46 @@ fn main() {
         empty.sync().expect("sync").all().expect("all"),
         &[] as &[u8]
     );
+
+    // Hints: a harmless one works; hints that differ by rank and the hints this type
+    // cannot honour are the same error on every rank.
+    let hinted = Info::new().with("accumulate_ops", "same_op").expect("hint");
+    let mut with_hints = SharedArray::<f64>::new_with_info(&world, 3, &hinted).expect("hinted");
+    with_hints.local_mut().fill(f64::from(rank));
+    assert_eq!(
+        with_hints.sync().expect("sync").all().expect("all").len(),
+        3 * size as usize
+    );
+    drop(with_hints);
+    let refused =
+        |info: Info, expect: &str| match SharedArray::<f64>::new_with_info(&world, 3, &info) {
+            Err(Error::InvalidArgument { reason, .. }) => {
+                assert!(reason.contains(expect), "rank {rank}: {reason}")
+            }
+            other => panic!("rank {rank}: hints {info:?} gave {other:?}"),
+        };
+    refused(
+        Info::new().with("no_locks", "true").expect("hint"),
+        "no_locks",
+    );
+    refused(
+        Info::new()
+            .with("alloc_shared_noncontig", "true")
+            .expect("hint"),
+        "contiguous",
+    );
+    if size > 1 {
+        let mine = Info::new()
+            .with("quicklb_test", &rank.to_string())
+            .expect("hint");
+        assert!(
+            matches!(
+                SharedArray::<f64>::new_with_info(&world, 3, &mine),
+                Err(Error::InvalidArgument { .. })
+            ),
+            "rank {rank}: hints that differ by rank must fail everywhere"
+        );
+    }
 
     drop((arr, field, empty));
     world.barrier();
