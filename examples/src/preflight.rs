@@ -86,21 +86,25 @@ fn check_writable_dir(flag: &str, path: &Path, dir: &Path) -> Result<(), String>
     Ok(())
 }
 
+/// The lowest rank of `comm` where `failed` is true, the same on every rank
+/// (**collective**: one all-reduce). The reduction runs on `i32` ranks with the
+/// communicator size as "none": MPICH 4.0.2 compares `MPI_UINT64_T` as signed in
+/// `MPI_MIN`, so a `u64::MAX` sentinel would win over every rank there.
+pub fn first_failing_rank<C: Communicator>(comm: &C, failed: bool) -> Option<usize> {
+    let size = comm.size();
+    let mine = if failed { comm.rank() } else { size };
+    let mut first = size;
+    comm.all_reduce_into(&mine, &mut first, SystemOperation::min());
+    (first < size).then_some(first as usize)
+}
+
 /// Agrees on per-rank verdicts (**collective**): if any rank's `local` is an
 /// error, every rank returns the message of the lowest such rank (the
 /// others' are dropped); otherwise `Ok` everywhere.
 pub fn agree<C: Communicator>(comm: &C, local: Result<(), String>) -> Result<(), String> {
-    let size = comm.size() as u64;
-    let mine = if local.is_err() {
-        comm.rank() as u64
-    } else {
-        size
-    };
-    let mut first = size;
-    comm.all_reduce_into(&mine, &mut first, SystemOperation::min());
-    if first == size {
+    let Some(first) = first_failing_rank(comm, local.is_err()) else {
         return Ok(());
-    }
+    };
     let root = comm.process_at_rank(first as i32);
     let mut text = local.err().unwrap_or_default().into_bytes();
     let mut len = text.len() as u64;

@@ -92,19 +92,12 @@ pub fn radical(mech: &Mechanism) -> Option<(&'static str, usize)> {
 /// work, so a bad input ends every rank instead of hanging some.
 /// **Collective.**
 pub fn agree<C: Communicator, T>(comm: &C, local: Result<T>) -> Result<T> {
-    let mine = if local.is_err() {
-        comm.rank() as u64
-    } else {
-        u64::MAX
-    };
-    let mut first = u64::MAX;
-    comm.all_reduce_into(&mine, &mut first, mpi::collective::SystemOperation::min());
-    if first == u64::MAX {
+    let Some(first) = crate::preflight::first_failing_rank(comm, local.is_err()) else {
         return local;
-    }
+    };
     let root = comm.process_at_rank(first as i32);
     let mut message = match &local {
-        Err(e) if comm.rank() as u64 == first => e.to_string().into_bytes(),
+        Err(e) if comm.rank() as usize == first => e.to_string().into_bytes(),
         _ => Vec::new(),
     };
     let mut len = message.len() as u64;
@@ -114,7 +107,7 @@ pub fn agree<C: Communicator, T>(comm: &C, local: Result<T>) -> Result<T> {
     match local {
         Err(e) => Err(e),
         Ok(_) => Err(FlameError::OtherRank {
-            rank: first as usize,
+            rank: first,
             message: String::from_utf8_lossy(&message).into_owned(),
         }),
     }

@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::*;
@@ -281,20 +280,13 @@ where
 
     /// Turns a chemistry failure on any rank into an error on every rank.
     fn agree_on_failure(&self, failure: Option<quicklb_kinetics::Error>) -> Result<()> {
-        let mine = if failure.is_some() {
-            self.comm.rank() as u64
-        } else {
-            u64::MAX
-        };
-        let mut first = u64::MAX;
-        self.comm
-            .all_reduce_into(&mine, &mut first, SystemOperation::min());
-        if first == u64::MAX {
+        let Some(first) = crate::preflight::first_failing_rank(&self.comm, failure.is_some())
+        else {
             return Ok(());
-        }
+        };
         Err(FlameError::Chemistry {
             step: self.step,
-            rank: first as usize,
+            rank: first,
             detail: failure.map_or_else(String::new, |e| format!(": {e}")),
         })
     }
