@@ -8,3 +8,4 @@ pub mod gray_scott;
 pub mod patterns;
 pub mod plot;
 pub mod preflight;
+pub mod progress;

@@ -7,20 +7,19 @@
 //! flame ignition --mechanism gri30.yaml --mixture "CH4:1, O2:2, N2:7.52" --temperature 1200
 //! ```
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use mpi::topology::Communicator;
 use quicklb_examples::colormap::{field_image, finite_range};
 use quicklb_examples::flame::{
     self, algorithm_by_name, check_output_dir, initial::KERNELS, Config, CostModel, FlameError,
     HaloKind, Physics, ALGORITHMS, DEFAULT_MIXTURE, DEFAULT_TEMPERATURE,
 };
+use quicklb_examples::progress::Progress;
 use quicklb_kinetics::{Mechanism, ReactorOptions};
 
 /// A premixed hydrogen/air flame on an N×N grid split in row slabs over MPI
@@ -366,7 +365,7 @@ fn run<C: Communicator>(world: &C, args: &RunArgs) -> Result<(), FlameError> {
         );
     }
     let mut sim = flame::build(world, &mech, config)?;
-    let progress = Progress::new(root, args.steps);
+    let progress = Progress::new("flame", root, args.steps);
     for s in 0..args.steps {
         let rec = sim.step()?;
         progress.step(s + 1, args.steps, rec.wall * 1e3);
@@ -423,59 +422,4 @@ fn save(field: &ndarray::Array2<f64>, path: &Path, scale: u32) -> Result<(), Fla
     field_image(field.view(), None, scale)
         .save(path)
         .map_err(|e| FlameError::Io(format!("cannot write {}: {e}", path.display())))
-}
-
-/// Rank 0's progress display.
-enum Progress {
-    Bar(ProgressBar),
-    Lines { every: usize, start: Instant },
-    None,
-}
-
-impl Progress {
-    fn new(root: bool, steps: usize) -> Self {
-        if !root {
-            return Progress::None;
-        }
-        if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(steps as u64);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} step {pos}/{len} [{bar:40}] {elapsed_precise} eta {eta} {msg}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            Progress::Bar(bar)
-        } else {
-            Progress::Lines {
-                every: steps.div_ceil(10).max(1),
-                start: Instant::now(),
-            }
-        }
-    }
-
-    fn step(&self, done: usize, steps: usize, ms: f64) {
-        match self {
-            Progress::Bar(bar) => {
-                bar.set_message(format!("{ms:.1} ms/step"));
-                bar.set_position(done as u64);
-            }
-            Progress::Lines { every, start } => {
-                if done % every == 0 || done == steps {
-                    eprintln!(
-                        "flame: step {done}/{steps}, {:.1} s, last step {ms:.1} ms",
-                        start.elapsed().as_secs_f64()
-                    );
-                }
-            }
-            Progress::None => {}
-        }
-    }
-
-    fn finish(self) {
-        if let Progress::Bar(bar) = self {
-            bar.finish();
-        }
-    }
 }

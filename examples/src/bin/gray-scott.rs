@@ -10,13 +10,10 @@
 //! imbalance without and with balancing, measured in the same run (step 0 and
 //! every `--compare-every`-th step run without balancing).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
 use mpi::topology::Communicator;
 use quicklb_examples::chemistry::Chemistry;
 use quicklb_examples::colormap::{field_image, finite_range};
@@ -24,6 +21,7 @@ use quicklb_examples::gray_scott::{
     seed_block, AlgorithmName, Config, CostModel, GrayScottError, HaloKind, Simulation,
 };
 use quicklb_examples::preflight;
+use quicklb_examples::progress::Progress;
 
 /// Gray-Scott reaction-diffusion on an N×N periodic grid split in row slabs
 /// over MPI ranks, with the stiff per-cell chemistry (adaptive Rosenbrock,
@@ -84,61 +82,6 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("gray-scott: rank {}: {e}", world.rank());
             world.abort(1)
-        }
-    }
-}
-
-/// Rank 0's progress display.
-enum Progress {
-    Bar(ProgressBar),
-    Lines { every: usize, start: Instant },
-    None,
-}
-
-impl Progress {
-    fn new(root: bool, steps: usize) -> Self {
-        if !root {
-            return Progress::None;
-        }
-        if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(steps as u64);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} step {pos}/{len} [{bar:40}] {elapsed_precise} eta {eta} {msg}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            Progress::Bar(bar)
-        } else {
-            Progress::Lines {
-                every: steps.div_ceil(10).max(1),
-                start: Instant::now(),
-            }
-        }
-    }
-
-    fn step(&self, done: usize, steps: usize, ms: f64) {
-        match self {
-            Progress::Bar(bar) => {
-                bar.set_message(format!("{ms:.1} ms/step"));
-                bar.set_position(done as u64);
-            }
-            Progress::Lines { every, start } => {
-                if done % every == 0 || done == steps {
-                    eprintln!(
-                        "gray-scott: step {done}/{steps}, {:.1} s, last step {ms:.1} ms",
-                        start.elapsed().as_secs_f64()
-                    );
-                }
-            }
-            Progress::None => {}
-        }
-    }
-
-    fn finish(self) {
-        if let Progress::Bar(bar) = self {
-            bar.finish();
         }
     }
 }
@@ -219,7 +162,7 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), GrayScottError> {
             rows.start, rows.end, cols.start, cols.end
         );
     }
-    let progress = Progress::new(root, args.steps);
+    let progress = Progress::new("gray-scott", root, args.steps);
     for s in 0..args.steps {
         let rec = sim.step()?;
         progress.step(s + 1, args.steps, rec.wall * 1e3);
