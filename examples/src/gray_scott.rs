@@ -63,7 +63,6 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Instant;
 
-use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::*;
@@ -74,6 +73,8 @@ use quicklb_stencil::{fill_halo, laplacian, split, Boundary, Decomposition, Sten
 use quicklb_transport::{split_shared, SharedArray};
 
 use crate::chemistry::{Chemistry, ChemistryError, GrayScottCell};
+use crate::step_stats::summarize;
+pub use crate::step_stats::{PhaseStats, StepRecord, Summary};
 
 /// Diffusion coefficient of `A` per step (`A += D_A · LA`).
 pub const D_A: f64 = 0.1;
@@ -237,113 +238,6 @@ impl Default for Config {
             cost: CostModel::Steps,
             chemistry: Chemistry::default(),
         }
-    }
-}
-
-/// What one step measured on this rank.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct StepRecord {
-    /// Whether the chemistry was load-balanced.
-    pub balanced: bool,
-    /// Wall time of the whole step on this rank (halo, Laplacians, chemistry,
-    /// update), seconds.
-    pub wall: f64,
-    /// Chemistry time spent on this rank (own and borrowed cells), seconds.
-    pub busy: f64,
-    /// Chemistry time of this rank's own cells, wherever they were computed
-    /// (the load it would have had without lending), seconds.
-    pub own_load: f64,
-    /// Own cells computed by other ranks.
-    pub lent: usize,
-    /// Integrator steps (accepted + rejected) computed on this rank (own and
-    /// borrowed cells).
-    pub work: u64,
-    /// Integrator steps of this rank's own cells, wherever computed.
-    pub own_work: u64,
-}
-
-/// Averages over one kind of step, across ranks.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct PhaseStats {
-    /// Steps averaged.
-    pub steps: usize,
-    /// Mean step time of the slowest rank, seconds.
-    pub time_per_step: f64,
-    /// Mean chemistry time of the busiest rank, seconds.
-    pub chemistry_per_step: f64,
-    /// Mean `max/avg` of the ranks' own-cell chemistry time (before lending).
-    pub imbalance_before: f64,
-    /// Mean `max/avg` of the ranks' actual chemistry time (after lending).
-    pub imbalance_after: f64,
-    /// Mean number of cells lent per step (all ranks).
-    pub cells_lent: f64,
-    /// Mean number of integrator steps per step (all ranks).
-    pub work: f64,
-    /// Mean `max/avg` of the ranks' own-cell integrator steps (before lending).
-    pub work_imbalance_before: f64,
-    /// Mean `max/avg` of the integrator steps computed on each rank (after).
-    pub work_imbalance_after: f64,
-}
-
-/// The run's measurements, the same on every rank ([`Simulation::summary`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Summary {
-    /// Ranks.
-    pub ranks: usize,
-    /// Grid size `N`.
-    pub size: usize,
-    /// Steps run.
-    pub steps: usize,
-    /// The balancer's algorithm, if balancing.
-    pub algorithm: Option<&'static str>,
-    /// Steps without balancing (probes, or every step with `--no-balance`).
-    pub without: Option<PhaseStats>,
-    /// Balanced steps.
-    pub with: Option<PhaseStats>,
-    /// Mean step time over all steps (slowest rank), seconds.
-    pub time_per_step: f64,
-}
-
-impl Summary {
-    /// Step time without balancing over step time with balancing.
-    pub fn speedup(&self) -> Option<f64> {
-        match (self.without, self.with) {
-            (Some(a), Some(b)) if b.time_per_step > 0.0 => Some(a.time_per_step / b.time_per_step),
-            _ => None,
-        }
-    }
-
-    /// The summary as a markdown table (one row per kind of step) and a line
-    /// with the speed-up.
-    pub fn table(&self) -> String {
-        let mut s = String::from(
-            "| chemistry | ranks | steps | time/step (ms) | chemistry/step (ms) | imbalance before | imbalance after | work imbalance before | work imbalance after | cells lent/step |\n\
-             |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
-        );
-        let mut row = |name: String, p: &PhaseStats| {
-            s += &format!(
-                "| {name} | {} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |\n",
-                self.ranks,
-                p.steps,
-                p.time_per_step * 1e3,
-                p.chemistry_per_step * 1e3,
-                p.imbalance_before,
-                p.imbalance_after,
-                p.work_imbalance_before,
-                p.work_imbalance_after,
-                p.cells_lent
-            );
-        };
-        if let Some(p) = &self.without {
-            row("without balancing".into(), p);
-        }
-        if let Some(p) = &self.with {
-            row(format!("balanced ({})", self.algorithm.unwrap_or("?")), p);
-        }
-        if let Some(x) = self.speedup() {
-            s += &format!("\nstep time without / with balancing: {x:.2}x\n");
-        }
-        s
     }
 }
 
@@ -695,6 +589,7 @@ impl Simulation {
                     react_cell(&chem, c, &mut work, &mut failure)
                 })?;
                 record.busy = off.last_step().busy();
+                record.iterate = off.last_step().total;
                 record.own_load = record.busy;
                 if let (Some(lb), CostModel::Time) = (&mut self.balancer, self.config.cost) {
                     lb.set_weights(off.weights())?;
@@ -705,15 +600,18 @@ impl Simulation {
                     .as_mut()
                     .expect("balanced steps have a balancer");
                 if self.balanced_steps % self.config.partition_every == 0 {
+                    let t = Instant::now();
                     if self.config.cost == CostModel::Steps {
                         lb.set_weights(cells.costs())?;
                     }
                     lb.partition()?;
+                    record.planning = t.elapsed().as_secs_f64();
                 }
                 lb.iterate(&mut cells, |c| {
                     react_cell(&chem, c, &mut work, &mut failure)
                 })?;
                 record.busy = lb.last_step().busy();
+                record.iterate = lb.last_step().total;
                 record.own_load = lb.weights().iter().sum();
                 record.lent = lb.num_lent();
                 self.balanced_steps += 1;
@@ -783,73 +681,12 @@ impl Simulation {
     /// Averages the step records over ranks and steps. **Collective**; every
     /// rank gets the same summary.
     pub fn summary(&self) -> Summary {
-        let p = self.comm.size() as usize;
-        let steps = self.records.len();
-        // Per step: maxima of (wall, busy, own_load, work, own_work), sums of
-        // (busy, own_load, lent, work, own_work).
-        const M: usize = 5;
-        let mut maxes = Vec::with_capacity(M * steps);
-        let mut sums = Vec::with_capacity(M * steps);
-        for r in &self.records {
-            let (w, ow) = (r.work as f64, r.own_work as f64);
-            maxes.extend_from_slice(&[r.wall, r.busy, r.own_load, w, ow]);
-            sums.extend_from_slice(&[r.busy, r.own_load, r.lent as f64, w, ow]);
-        }
-        let mut gmax = vec![0.0; maxes.len()];
-        let mut gsum = vec![0.0; sums.len()];
-        self.comm
-            .all_reduce_into(&maxes[..], &mut gmax[..], SystemOperation::max());
-        self.comm
-            .all_reduce_into(&sums[..], &mut gsum[..], SystemOperation::sum());
-        let ratio = |max: f64, sum: f64| {
-            if sum > 0.0 {
-                max / (sum / p as f64)
-            } else {
-                1.0
-            }
-        };
-        let probes = self.records.iter().filter(|r| !r.balanced).count();
-        let phase = |balanced: bool| -> Option<PhaseStats> {
-            let mut acc = PhaseStats::default();
-            for (k, r) in self.records.iter().enumerate() {
-                if r.balanced != balanced || (!balanced && k == 0 && probes > 1) {
-                    continue;
-                }
-                let (m, s) = (&gmax[M * k..M * (k + 1)], &gsum[M * k..M * (k + 1)]);
-                acc.steps += 1;
-                acc.time_per_step += m[0];
-                acc.chemistry_per_step += m[1];
-                acc.imbalance_after += ratio(m[1], s[0]);
-                acc.imbalance_before += ratio(m[2], s[1]);
-                acc.cells_lent += s[2];
-                acc.work += s[3];
-                acc.work_imbalance_after += ratio(m[3], s[3]);
-                acc.work_imbalance_before += ratio(m[4], s[4]);
-            }
-            if acc.steps == 0 {
-                return None;
-            }
-            let k = acc.steps as f64;
-            acc.time_per_step /= k;
-            acc.chemistry_per_step /= k;
-            acc.imbalance_after /= k;
-            acc.imbalance_before /= k;
-            acc.cells_lent /= k;
-            acc.work /= k;
-            acc.work_imbalance_after /= k;
-            acc.work_imbalance_before /= k;
-            Some(acc)
-        };
-        let total: f64 = (0..steps).map(|k| gmax[M * k]).sum();
-        Summary {
-            ranks: p,
-            size: self.config.size,
-            steps,
-            algorithm: self.config.algorithm.as_ref().map(|a| a.name()),
-            without: phase(false),
-            with: phase(true),
-            time_per_step: if steps > 0 { total / steps as f64 } else { 0.0 },
-        }
+        summarize(
+            &self.comm,
+            &self.records,
+            self.config.size,
+            self.config.algorithm.as_ref().map(|a| a.name()),
+        )
     }
 }
 

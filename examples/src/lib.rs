@@ -9,3 +9,4 @@ pub mod patterns;
 pub mod plot;
 pub mod preflight;
 pub mod progress;
+pub mod step_stats;

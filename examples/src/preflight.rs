@@ -98,20 +98,60 @@ pub fn first_failing_rank<C: Communicator>(comm: &C, failed: bool) -> Option<usi
     (first < size).then_some(first as usize)
 }
 
-/// Agrees on per-rank verdicts (**collective**): if any rank's `local` is an
-/// error, every rank returns the message of the lowest such rank (the
-/// others' are dropped); otherwise `Ok` everywhere.
-pub fn agree<C: Communicator>(comm: &C, local: Result<(), String>) -> Result<(), String> {
-    let Some(first) = first_failing_rank(comm, local.is_err()) else {
-        return Ok(());
-    };
+/// The lowest failing rank of `comm` and its error message, the same on
+/// every rank (**collective**: one all-reduce, and two broadcasts when a rank
+/// failed); `local` is this rank's error, if any.
+pub fn first_failure<C: Communicator, E: std::fmt::Display>(
+    comm: &C,
+    local: Option<&E>,
+) -> Option<(usize, String)> {
+    let first = first_failing_rank(comm, local.is_some())?;
     let root = comm.process_at_rank(first as i32);
-    let mut text = local.err().unwrap_or_default().into_bytes();
+    let mut text = match local {
+        Some(e) if comm.rank() as usize == first => e.to_string().into_bytes(),
+        _ => Vec::new(),
+    };
     let mut len = text.len() as u64;
     root.broadcast_into(&mut len);
     text.resize(len as usize, 0);
     root.broadcast_into(&mut text[..]);
-    Err(String::from_utf8_lossy(&text).into_owned())
+    Some((first, String::from_utf8_lossy(&text).into_owned()))
+}
+
+/// Agrees on per-rank verdicts (**collective**): if any rank's `local` is an
+/// error, every rank returns the message of the lowest such rank (the
+/// others' are dropped); otherwise `Ok` everywhere.
+pub fn agree<C: Communicator>(comm: &C, local: Result<(), String>) -> Result<(), String> {
+    match first_failure(comm, local.as_ref().err()) {
+        None => Ok(()),
+        Some((_, message)) => Err(message),
+    }
+}
+
+/// How a demo's `main` ends on every rank. `Ok` exits 0. An error that every
+/// rank agreed on before the run (`agreed(&e)`: a bad input, found by the
+/// checks of this module) is printed once, by rank 0, and every rank exits
+/// with code 2. Any other error may be on this rank only while the others
+/// wait in a collective: it is printed with the rank and the job aborts.
+pub fn finish<C: Communicator, E: std::fmt::Display>(
+    comm: &C,
+    program: &str,
+    result: Result<(), E>,
+    agreed: impl Fn(&E) -> bool,
+) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if agreed(&e) => {
+            if comm.rank() == 0 {
+                eprintln!("{program}: {e}");
+            }
+            std::process::ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("{program}: rank {}: {e}", comm.rank());
+            comm.abort(1)
+        }
+    }
 }
 
 /// This machine's available memory in bytes (`MemAvailable` of

@@ -60,21 +60,9 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let universe = quicklb_transport::initialize();
     let world = universe.world();
-    match run(&world, &args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e @ BurgersError::InvalidArgument(_)) => {
-            // Every rank found the same problem before communicating: a clean exit.
-            if world.rank() == 0 {
-                eprintln!("burgers: {e}");
-            }
-            ExitCode::from(2)
-        }
-        Err(e) => {
-            // Possibly on this rank only, while others wait in a collective.
-            eprintln!("burgers: rank {}: {e}", world.rank());
-            world.abort(1)
-        }
-    }
+    preflight::finish(&world, "burgers", run(&world, &args), |e| {
+        matches!(e, BurgersError::InvalidArgument(_))
+    })
 }
 
 /// Gathers every rank's block of a distributed vector on rank 0 (collective).

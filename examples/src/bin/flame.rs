@@ -248,20 +248,7 @@ fn try_ignition(args: &IgnitionArgs) -> Result<(), FlameError> {
 fn run_main(args: &RunArgs) -> ExitCode {
     let universe = quicklb_transport::initialize();
     let world = universe.world();
-    match run(&world, args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is_input_error() => {
-            // Every rank knows the input is bad (agreed before the run).
-            if world.rank() == 0 {
-                eprintln!("flame: {e}");
-            }
-            ExitCode::from(2)
-        }
-        Err(e) => {
-            eprintln!("flame: rank {}: {e}", world.rank());
-            world.abort(1)
-        }
-    }
+    quicklb_examples::preflight::finish(&world, "flame", run(&world, args), |e| e.is_input_error())
 }
 
 /// Everything `flame run` needs, read and checked on every rank.

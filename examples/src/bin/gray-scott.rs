@@ -70,20 +70,9 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let universe = quicklb_transport::initialize();
     let world = universe.world();
-    match run(&world, &args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e @ GrayScottError::InvalidArgument(_)) => {
-            // Every rank found the same problem before communicating.
-            if world.rank() == 0 {
-                eprintln!("gray-scott: {e}");
-            }
-            ExitCode::from(2)
-        }
-        Err(e) => {
-            eprintln!("gray-scott: rank {}: {e}", world.rank());
-            world.abort(1)
-        }
-    }
+    preflight::finish(&world, "gray-scott", run(&world, &args), |e| {
+        matches!(e, GrayScottError::InvalidArgument(_))
+    })
 }
 
 /// Everything that would fail later, found before the first step and agreed

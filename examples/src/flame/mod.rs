@@ -36,12 +36,11 @@ pub mod error;
 pub mod initial;
 pub mod serial;
 pub mod simulation;
-pub mod summary;
 
 use mpi::topology::Communicator;
-use mpi::traits::*;
 use quicklb_kinetics::Mechanism;
 
+pub use crate::step_stats::{PhaseStats, StepRecord, Summary};
 pub use config::{
     algorithm_by_name, check_output_dir, load_mechanism, mixture_mass_fractions, Config, CostModel,
     HaloKind, Physics, ALGORITHMS, DEFAULT_MIXTURE, DEFAULT_TEMPERATURE,
@@ -49,7 +48,6 @@ pub use config::{
 pub use error::{FlameError, Result};
 pub use serial::serial;
 pub use simulation::{FlameRun, Simulation};
-pub use summary::{PhaseStats, StepRecord, Summary};
 
 /// Cell sizes the demo is built for (values per cell: `T`, the species, the
 /// cost); a mechanism runs with the smallest that holds `species + 2`.
@@ -92,23 +90,11 @@ pub fn radical(mech: &Mechanism) -> Option<(&'static str, usize)> {
 /// work, so a bad input ends every rank instead of hanging some.
 /// **Collective.**
 pub fn agree<C: Communicator, T>(comm: &C, local: Result<T>) -> Result<T> {
-    let Some(first) = crate::preflight::first_failing_rank(comm, local.is_err()) else {
-        return local;
-    };
-    let root = comm.process_at_rank(first as i32);
-    let mut message = match &local {
-        Err(e) if comm.rank() as usize == first => e.to_string().into_bytes(),
-        _ => Vec::new(),
-    };
-    let mut len = message.len() as u64;
-    root.broadcast_into(&mut len);
-    message.resize(len as usize, 0);
-    root.broadcast_into(&mut message[..]);
-    match local {
-        Err(e) => Err(e),
-        Ok(_) => Err(FlameError::OtherRank {
-            rank: first,
-            message: String::from_utf8_lossy(&message).into_owned(),
-        }),
+    match crate::preflight::first_failure(comm, local.as_ref().err()) {
+        None => local,
+        Some((rank, message)) => match local {
+            Err(e) => Err(e),
+            Ok(_) => Err(FlameError::OtherRank { rank, message }),
+        },
     }
 }

@@ -18,7 +18,7 @@ use super::cells::PaddedCells;
 use super::config::{Config, CostModel, HaloKind};
 use super::error::{FlameError, Result};
 use super::initial::initial_temperature;
-use super::summary::{summarize, StepRecord, Summary};
+use crate::step_stats::{summarize, StepRecord, Summary};
 
 /// The walls of the box: zero flux of heat and species.
 pub const BOUNDARY: Boundary = Boundary::Reflecting;

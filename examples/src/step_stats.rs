@@ -1,4 +1,8 @@
-//! What the steps measured, averaged over ranks and steps, and its table.
+//! What the demos' steps measured (gray-scott and flame alike), averaged over
+//! ranks and steps, and its table.
+//!
+//! "Chemistry" is the per-cell part the balancer lends; the rest of a step
+//! (halo, diffusion) is never lent.
 
 use mpi::collective::SystemOperation;
 use mpi::topology::SimpleCommunicator;
