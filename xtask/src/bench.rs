@@ -176,6 +176,7 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
         args.runs.unwrap_or(if quick { 3 } else { 5 }).max(1)
     };
     let timeout = Duration::from_secs(if quick { 300 } else { 1800 });
+    let started = std::time::Instant::now();
 
     if !args.check {
         // mpi4py, numpy and scipy are the peers of several benchmarks, cantera of
@@ -193,9 +194,10 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
         cargo::build_executables(&["bench", "--workspace", "--no-run"])?
     };
 
-    let mut document = header(mpi, quick, runs);
+    let mut document = String::new();
     let mut problems = Vec::new();
     for spec in chosen {
+        let section_started = std::time::Instant::now();
         println!(
             "xtask: bench: {}/{} ({runs} runs)",
             spec.package, spec.target
@@ -248,13 +250,14 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
         }
         let _ = writeln!(
             document,
-            "`mpiexec -n {} {} {}`, {} run{} merged, {}.\n",
+            "`mpiexec -n {} {} {}`, {} run{} merged, {}, took {:.0} s.\n",
             spec.ranks,
             spec.target,
             bench_args(quick).join(" "),
             reports.len(),
             if reports.len() == 1 { "" } else { "s" },
-            command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+            command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+            section_started.elapsed().as_secs_f64()
         );
         for table in &merged.tables {
             document += &tables::render(table);
@@ -265,6 +268,16 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
         }
     }
 
+    let what = if args.names.is_empty() {
+        "every group".to_string()
+    } else {
+        args.names.join(", ")
+    };
+    let took = format!(
+        "{what}: {:.1} min, the build and the peers' setup included",
+        started.elapsed().as_secs_f64() / 60.0
+    );
+    document = header(mpi, quick, runs, &took) + &document;
     let output = if args.check {
         cargo::workspace_root().join("target/bench-check.md")
     } else {
@@ -352,7 +365,7 @@ fn command_line(program: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn header(mpi: &Mpi, quick: bool, runs: usize) -> String {
+fn header(mpi: &Mpi, quick: bool, runs: usize, took: &str) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -413,6 +426,7 @@ fn header(mpi: &Mpi, quick: bool, runs: usize) -> String {
         "| mode of the latest run | {}, {runs} runs per benchmark (each section names its own run) |",
         if quick { "--quick" } else { "full" }
     );
+    let _ = writeln!(text, "| duration of the latest run | {took} |");
     text
 }
 
