@@ -22,10 +22,13 @@ fn run(mech: &Mechanism, mixture: &str, t0: f64, t_end: f64, rtol: f64) {
         .advance(&mut state, 101325.0, t_end)
         .expect("ignition integrates");
     println!(
-        "{} species, rtol {rtol:e}: {} steps, {} rejected, T_end {} K",
+        "{} species, rtol {rtol:e}: {} steps, {} rejected, {} rhs, {} jacobians, {} LU, T_end {} K",
         mech.num_species(),
         stats.steps,
         stats.rejected,
+        stats.rhs_evaluations,
+        stats.jacobians,
+        stats.factorizations,
         state[0]
     );
 }

@@ -8,9 +8,9 @@
 //!   equilibrium constants), loaded from a file ([`Mechanism::from_file`]) or
 //!   the bundled H2/O2 mechanism ([`Mechanism::bundled_h2_o2`]). What it cannot
 //!   represent is an error naming the reaction and the feature.
-//! - [`Reactor`]: state `[T, Y_0, .., Y_{K-1}]`, advanced by an adaptive RODAS4
-//!   Rosenbrock method with the analytic Jacobian, no allocation per call,
-//!   bitwise reproducible.
+//! - [`Reactor`]: state `[T, Y_0, .., Y_{K-1}]`, advanced by a variable-order
+//!   BDF method (or, [`Method::Rodas4`], an adaptive RODAS4 Rosenbrock method)
+//!   with the analytic Jacobian, no allocation per call, bitwise reproducible.
 //! - [`ignition`] and [`equilibrium_temperature`]: what a user checks against
 //!   their own tools.
 //!
@@ -28,6 +28,7 @@
 // Numeric kernels index several arrays in lockstep; iterator chains would hide that.
 #![allow(clippy::needless_range_loop)]
 
+mod bdf;
 mod equilibrium;
 mod error;
 mod fastexp;
@@ -44,5 +45,5 @@ mod units;
 pub use error::{Error, Result};
 pub use ignition::{equilibrium_temperature, ignition, Ignition};
 pub use mechanism::{Mechanism, BUNDLED_H2_O2_YAML};
-pub use reactor::{Reactor, ReactorOptions, StepStats, MAX_ATOL};
+pub use reactor::{Method, Reactor, ReactorOptions, StepStats, MAX_ATOL};
 pub use units::{GAS_CONSTANT, ONE_ATM};
