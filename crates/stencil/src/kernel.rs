@@ -15,6 +15,7 @@
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Slice};
 
 use crate::error::{Error, Result};
+use crate::sweep;
 
 /// The 3×3 weights of the QUICKLB example's 9-point Laplacian: corners 0.05,
 /// edges 0.2, centre −1 (they sum to zero).
@@ -244,71 +245,6 @@ pub fn interior_mut<'a>(mut u: ArrayViewMut2<'a, f64>) -> ArrayViewMut2<'a, f64>
     u
 }
 
-/// Computes one output row from three padded input rows (`up`, `mid`, `down`,
-/// length `n + 2`) into `out` (length `n`): `out[j] = finish(centre, L)`.
-///
-/// Every slice is re-sliced to the same length first, so the loop has no
-/// bounds checks and vectorises.
-#[inline(always)]
-fn row_kernel<F: Fn(f64, f64) -> f64>(
-    stencil: &Stencil,
-    up: &[f64],
-    mid: &[f64],
-    down: &[f64],
-    out: &mut [f64],
-    finish: F,
-) {
-    let n = out.len();
-    let (ul, u, ur) = (&up[..n], &up[1..n + 1], &up[2..n + 2]);
-    let (l, c, r) = (&mid[..n], &mid[1..n + 1], &mid[2..n + 2]);
-    let (dl, d, dr) = (&down[..n], &down[1..n + 1], &down[2..n + 2]);
-    match *stencil {
-        Stencil::FivePoint => {
-            for j in 0..n {
-                out[j] = finish(c[j], u[j] + l[j] - 4.0 * c[j] + r[j] + d[j]);
-            }
-        }
-        Stencil::NinePoint => {
-            let (e, k) = (NINE_POINT_WEIGHTS[0][1], NINE_POINT_WEIGHTS[0][0]);
-            for j in 0..n {
-                let lap =
-                    e * (u[j] + l[j] + r[j] + d[j]) + k * (ul[j] + ur[j] + dl[j] + dr[j]) - c[j];
-                out[j] = finish(c[j], lap);
-            }
-        }
-        Stencil::Weights(w) => {
-            for j in 0..n {
-                let lap = w[0][0] * ul[j]
-                    + w[0][1] * u[j]
-                    + w[0][2] * ur[j]
-                    + w[1][0] * l[j]
-                    + w[1][1] * c[j]
-                    + w[1][2] * r[j]
-                    + w[2][0] * dl[j]
-                    + w[2][1] * d[j]
-                    + w[2][2] * dr[j];
-                out[j] = finish(c[j], lap);
-            }
-        }
-    }
-}
-
-/// Below this many cells, the `rayon` feature still runs on one thread.
-#[cfg(feature = "rayon")]
-const PARALLEL_MIN_CELLS: usize = 1 << 15;
-
-/// How many bands of rows a grid is split into.
-fn bands(ny: usize, nx: usize) -> usize {
-    #[cfg(feature = "rayon")]
-    {
-        if ny * nx >= PARALLEL_MIN_CELLS {
-            return rayon::current_num_threads().clamp(1, ny);
-        }
-    }
-    let _ = (ny, nx);
-    1
-}
-
 /// Applies `stencil` to a halo-padded field `u` (`(ny + 2) × (nx + 2)`, ghosts
 /// filled) and writes `L(u)` for the interior into `out` (`ny × nx`; its rows
 /// must be contiguous, so it may be the interior view of a padded array).
@@ -330,7 +266,7 @@ fn bands(ny: usize, nx: usize) -> usize {
 pub fn laplacian(
     stencil: &Stencil,
     u: ArrayView2<'_, f64>,
-    mut out: ArrayViewMut2<'_, f64>,
+    out: ArrayViewMut2<'_, f64>,
 ) -> Result<()> {
     stencil.validate()?;
     check_padded("field", u.shape(), u.strides())?;
@@ -345,33 +281,7 @@ pub fn laplacian(
     if nx > 1 && out.strides()[1] != 1 {
         return Err(Error::NotContiguous { what: "out" });
     }
-    let row = |i: usize, mut o: ndarray::ArrayViewMut1<'_, f64>| {
-        let up = u.row(i);
-        let mid = u.row(i + 1);
-        let down = u.row(i + 2);
-        // Unit column stride was checked above.
-        let (up, mid, down) = (
-            up.to_slice().expect("contiguous row"),
-            mid.to_slice().expect("contiguous row"),
-            down.to_slice().expect("contiguous row"),
-        );
-        let o = o.as_slice_mut().expect("contiguous out row");
-        row_kernel(stencil, up, mid, down, o, |_, lap| lap);
-    };
-    if bands(ny, nx) > 1 {
-        #[cfg(feature = "rayon")]
-        {
-            use rayon::prelude::*;
-            out.axis_iter_mut(Axis(0))
-                .into_par_iter()
-                .enumerate()
-                .for_each(|(i, o)| row(i, o));
-            return Ok(());
-        }
-    }
-    for (i, o) in out.axis_iter_mut(Axis(0)).enumerate() {
-        row(i, o);
-    }
+    sweep::sweep(stencil, u, out, sweep::Laplacian);
     Ok(())
 }
 
@@ -401,7 +311,7 @@ pub fn diffusion_step_into(
     stencil: &Stencil,
     coef: f64,
     u: ArrayView2<'_, f64>,
-    mut out: ArrayViewMut2<'_, f64>,
+    out: ArrayViewMut2<'_, f64>,
 ) -> Result<()> {
     stencil.validate()?;
     finite("diffusion coefficient D*dt", coef)?;
@@ -417,30 +327,7 @@ pub fn diffusion_step_into(
     if nx > 1 && out.strides()[1] != 1 {
         return Err(Error::NotContiguous { what: "out" });
     }
-    let row = |i: usize, mut o: ndarray::ArrayViewMut1<'_, f64>| {
-        let (up, mid, down) = (u.row(i), u.row(i + 1), u.row(i + 2));
-        let (up, mid, down) = (
-            up.to_slice().expect("contiguous row"),
-            mid.to_slice().expect("contiguous row"),
-            down.to_slice().expect("contiguous row"),
-        );
-        let o = o.as_slice_mut().expect("contiguous out row");
-        row_kernel(stencil, up, mid, down, o, |c, lap| c + coef * lap);
-    };
-    if bands(ny, nx) > 1 {
-        #[cfg(feature = "rayon")]
-        {
-            use rayon::prelude::*;
-            out.axis_iter_mut(Axis(0))
-                .into_par_iter()
-                .enumerate()
-                .for_each(|(i, o)| row(i, o));
-            return Ok(());
-        }
-    }
-    for (i, o) in out.axis_iter_mut(Axis(0)).enumerate() {
-        row(i, o);
-    }
+    sweep::sweep(stencil, u, out, sweep::Step { coef });
     Ok(())
 }
 
@@ -513,17 +400,18 @@ impl Diffusion {
         let data = u
             .as_slice_mut()
             .ok_or(Error::NotContiguous { what: "field" })?;
-        let nbands = bands(ny, nx);
+        let nbands = sweep::bands(ny, nx);
         let per_band = ny.div_ceil(nbands);
         let nbands = ny.div_ceil(per_band);
-        // Per band: a copy of the old row above it, one of the old row below
-        // it, and a row buffer.
-        let need = nbands * 3 * w;
+        let per_scratch = sweep::STEP_SCRATCH_ROWS * w;
+        let need = nbands * per_scratch;
         if self.scratch.len() < need {
             self.scratch.resize(need, 0.0);
         }
         let scratch = &mut self.scratch[..need];
-        for (b, s) in scratch.chunks_mut(3 * w).enumerate() {
+        // Each band starts with a copy of the old row above it and of the
+        // old row below it, taken before any band changes a row.
+        for (b, s) in scratch.chunks_exact_mut(per_scratch).enumerate() {
             let first = 1 + b * per_band;
             let last = (first + per_band).min(ny + 1); // one past the band
             s[..w].copy_from_slice(&data[(first - 1) * w..first * w]);
@@ -532,21 +420,22 @@ impl Diffusion {
         let stencil = self.stencil;
         let coef = self.coef;
         let interior = &mut data[w..(ny + 1) * w];
-        let band = move |(rows, s): (&mut [f64], &mut [f64])| step_band(&stencil, coef, w, rows, s);
+        let band =
+            move |(rows, s): (&mut [f64], &mut [f64])| sweep::step_band(&stencil, coef, w, rows, s);
         if nbands > 1 {
             #[cfg(feature = "rayon")]
             {
                 use rayon::prelude::*;
                 interior
                     .par_chunks_mut(per_band * w)
-                    .zip(scratch.par_chunks_mut(3 * w))
+                    .zip(scratch.par_chunks_exact_mut(per_scratch))
                     .for_each(band);
                 return Ok(());
             }
         }
         interior
             .chunks_mut(per_band * w)
-            .zip(scratch.chunks_mut(3 * w))
+            .zip(scratch.chunks_exact_mut(per_scratch))
             .for_each(band);
         Ok(())
     }
@@ -560,28 +449,5 @@ impl Diffusion {
     ) -> Result<()> {
         fill_halo(u.view_mut(), boundary)?;
         self.step(u)
-    }
-}
-
-/// Updates a band of consecutive padded rows (`rows`, `m × w`) in place.
-/// `s` holds the old row above the band, the old row below it, and a buffer.
-/// Each row is copied aside (old values, still needed by the next row) and
-/// then overwritten with its new values.
-fn step_band(stencil: &Stencil, coef: f64, w: usize, rows: &mut [f64], s: &mut [f64]) {
-    let m = rows.len() / w;
-    let (prev, rest) = s.split_at_mut(w);
-    let (below, cur) = rest.split_at_mut(w);
-    let mut prev: &mut [f64] = prev;
-    let mut cur: &mut [f64] = &mut cur[..w];
-    let below: &[f64] = below;
-    for k in 0..m {
-        let (head, tail) = rows.split_at_mut((k + 1) * w);
-        let row = &mut head[k * w..];
-        cur.copy_from_slice(row);
-        let down: &[f64] = if k + 1 < m { &tail[..w] } else { below };
-        row_kernel(stencil, prev, cur, down, &mut row[1..w - 1], |c, lap| {
-            c + coef * lap
-        });
-        std::mem::swap(&mut prev, &mut cur);
     }
 }

@@ -39,6 +39,7 @@ pub mod decomp;
 pub mod error;
 pub mod halo;
 pub mod kernel;
+mod sweep;
 
 pub use decomp::{split, Decomposition};
 pub use error::{Error, Result};

@@ -1,0 +1,387 @@
+//! The hot loops behind the kernels: one output row from three input rows,
+//! sweeps of whole grids in column blocks that stay in cache, and the in-place
+//! update of a band of rows, each compiled for the best vector instruction set
+//! the CPU has.
+//!
+//! Every cell is the expression documented on [`Stencil`], in that order, so
+//! the vector width (2 lanes of SSE2, 4 of AVX2) changes no bit: IEEE
+//! arithmetic is per lane, and Rust never contracts `a * b + c` into an FMA.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use pulp::{Simd, WithSimd};
+
+use crate::kernel::{Stencil, NINE_POINT_WEIGHTS};
+
+/// Columns per block: three input rows (8 B a cell) and one output row of a
+/// block take 32 KiB, inside the 32–48 KiB L1 data cache of current x86 cores,
+/// so the rows above and at the centre are read from L1 again when the next
+/// output row needs them. Grids at most this wide are one block.
+const BLOCK_COLUMNS: usize = 1024;
+
+/// Runs `op` compiled for AVX2 (x86-64-v3, detected at run time by `pulp`;
+/// the compiler vectorises the row loops 4 lanes wide) when the CPU has it,
+/// and for the build's baseline target (SSE2 on x86-64) otherwise. No
+/// `-C target-cpu` is needed. Everything `op` runs in its hot loops is
+/// `#[inline(always)]` and closure-free, so it is compiled inside the AVX2
+/// function rather than called from it.
+#[inline(always)]
+fn vectorised<Op: WithSimd>(op: Op) -> Op::Output {
+    pulp::Arch::new().dispatch(op)
+}
+
+/// What a kernel writes for a cell, from the cell's centre value and its
+/// Laplacian.
+pub(crate) trait Finish: Copy {
+    fn finish(self, centre: f64, lap: f64) -> f64;
+}
+
+/// `out = L(u)`.
+#[derive(Clone, Copy)]
+pub(crate) struct Laplacian;
+
+impl Finish for Laplacian {
+    #[inline(always)]
+    fn finish(self, _centre: f64, lap: f64) -> f64 {
+        lap
+    }
+}
+
+/// `out = u + coef · L(u)`.
+#[derive(Clone, Copy)]
+pub(crate) struct Step {
+    pub(crate) coef: f64,
+}
+
+impl Finish for Step {
+    #[inline(always)]
+    fn finish(self, centre: f64, lap: f64) -> f64 {
+        centre + self.coef * lap
+    }
+}
+
+/// `out[j] = value` for every `j` (`value` an expression in `j`), and with
+/// `save`, also `save[j] = copy[j]` in the same pass (the in-place step keeps
+/// the old values of the next row this way, without a second pass over it).
+/// A macro rather than a closure, so nothing in the loop is a call.
+macro_rules! write_row {
+    ($out:expr, $save:expr, $copy:expr, |$j:ident| $value:expr) => {{
+        let out: &mut [f64] = $out;
+        let n = out.len();
+        match $save {
+            None => {
+                for $j in 0..n {
+                    out[$j] = $value;
+                }
+            }
+            Some(save) => {
+                let (save, copy): (&mut [f64], &[f64]) = (&mut save[..n], &$copy[..n]);
+                for $j in 0..n {
+                    save[$j] = copy[$j];
+                    out[$j] = $value;
+                }
+            }
+        }
+    }};
+}
+
+/// Computes one output row from three padded input rows (`up`, `mid`, `down`,
+/// length `n + 2`) into `out` (length `n`): `out[j] = finish(centre, L)`.
+/// With `save` (length `n`), also copies `down[1..n + 1]` into it.
+///
+/// Every slice is re-sliced to the same length first, so the loop has no
+/// bounds checks and vectorises.
+#[inline(always)]
+fn row_kernel<F: Finish>(
+    stencil: &Stencil,
+    [up, mid, down]: [&[f64]; 3],
+    out: &mut [f64],
+    save: Option<&mut [f64]>,
+    f: F,
+) {
+    let n = out.len();
+    let (ul, u, ur) = (&up[..n], &up[1..n + 1], &up[2..n + 2]);
+    let (l, c, r) = (&mid[..n], &mid[1..n + 1], &mid[2..n + 2]);
+    let (dl, d, dr) = (&down[..n], &down[1..n + 1], &down[2..n + 2]);
+    match *stencil {
+        Stencil::FivePoint => write_row!(out, save, d, |j| f
+            .finish(c[j], u[j] + l[j] - 4.0 * c[j] + r[j] + d[j])),
+        Stencil::NinePoint => {
+            let (e, k) = (NINE_POINT_WEIGHTS[0][1], NINE_POINT_WEIGHTS[0][0]);
+            write_row!(out, save, d, |j| f.finish(
+                c[j],
+                e * (u[j] + l[j] + r[j] + d[j]) + k * (ul[j] + ur[j] + dl[j] + dr[j]) - c[j]
+            ))
+        }
+        Stencil::Weights(w) => write_row!(out, save, d, |j| f.finish(
+            c[j],
+            w[0][0] * ul[j]
+                + w[0][1] * u[j]
+                + w[0][2] * ur[j]
+                + w[1][0] * l[j]
+                + w[1][1] * c[j]
+                + w[1][2] * r[j]
+                + w[2][0] * dl[j]
+                + w[2][1] * d[j]
+                + w[2][2] * dr[j]
+        )),
+    }
+}
+
+/// Below this many cells, the `rayon` feature still runs on one thread.
+#[cfg(feature = "rayon")]
+const PARALLEL_MIN_CELLS: usize = 1 << 15;
+
+/// How many bands of rows a grid is split into.
+pub(crate) fn bands(ny: usize, nx: usize) -> usize {
+    #[cfg(feature = "rayon")]
+    {
+        if ny * nx >= PARALLEL_MIN_CELLS {
+            return rayon::current_num_threads().clamp(1, ny);
+        }
+    }
+    let _ = (ny, nx);
+    1
+}
+
+/// `out[i][j] = finish(u[i+1][j+1], L(u)[i][j])` for the whole interior.
+/// `u` is `(ny + 2) × (nx + 2)`, `out` is `ny × nx`; both have unit column
+/// stride (checked by the callers).
+pub(crate) fn sweep<F: Finish + Send + Sync>(
+    stencil: &Stencil,
+    u: ArrayView2<'_, f64>,
+    out: ArrayViewMut2<'_, f64>,
+    finish: F,
+) {
+    let (ny, nx) = out.dim();
+    let nbands = bands(ny, nx);
+    #[cfg(feature = "rayon")]
+    if nbands > 1 {
+        use ndarray::{Axis, Slice};
+        use rayon::prelude::*;
+        let per_band = ny.div_ceil(nbands);
+        let mut out = out;
+        out.axis_chunks_iter_mut(Axis(0), per_band)
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(b, out)| {
+                let first = b * per_band;
+                let u = u.slice_axis(Axis(0), Slice::from(first..first + out.nrows() + 2));
+                vectorised(SweepBand {
+                    stencil,
+                    u,
+                    out,
+                    finish,
+                });
+            });
+        return;
+    }
+    let _ = nbands;
+    vectorised(SweepBand {
+        stencil,
+        u,
+        out,
+        finish,
+    });
+}
+
+/// The column blocks `[start, end)` of `nx` columns: at most
+/// [`BLOCK_COLUMNS`] wide, equal up to a multiple of 8 columns.
+fn column_blocks(nx: usize) -> impl Iterator<Item = (usize, usize)> {
+    let blocks = nx.div_ceil(BLOCK_COLUMNS).max(1);
+    let width = nx.div_ceil(blocks).next_multiple_of(8);
+    (0..nx)
+        .step_by(width.max(1))
+        .map(move |start| (start, (start + width).min(nx)))
+}
+
+/// [`sweep`] on one band of rows: for each column block, every output row
+/// from the three input rows around it.
+struct SweepBand<'s, 'u, 'o, F> {
+    stencil: &'s Stencil,
+    u: ArrayView2<'u, f64>,
+    out: ArrayViewMut2<'o, f64>,
+    finish: F,
+}
+
+impl<F: Finish> WithSimd for SweepBand<'_, '_, '_, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _: S) {
+        let SweepBand {
+            stencil,
+            u,
+            mut out,
+            finish,
+        } = self;
+        for (start, end) in column_blocks(out.ncols()) {
+            let mut rows = u
+                .outer_iter()
+                .map(|row| &row.to_slice().expect("unit column stride")[start..end + 2]);
+            let outs = out
+                .outer_iter_mut()
+                .map(|row| &mut row.into_slice().expect("unit column stride")[start..end]);
+            let (Some(mut up), Some(mut mid)) = (rows.next(), rows.next()) else {
+                return;
+            };
+            for (down, o) in rows.zip(outs) {
+                row_kernel(stencil, [up, mid, down], o, None, finish);
+                (up, mid) = (mid, down);
+            }
+        }
+    }
+}
+
+/// Rows of scratch one band of [`step_band`] needs, each `w` long: the old
+/// row above the band, the old row below it, and two more that rotate with
+/// the first through the roles of old row `k - 1`, old row `k` and old row
+/// `k + 1`.
+pub(crate) const STEP_SCRATCH_ROWS: usize = 4;
+
+/// One in-place step `u += coef · L(u)` of a band of consecutive padded rows
+/// (`rows`, `m × w`). `scratch` is [`STEP_SCRATCH_ROWS`] rows: the first holds
+/// the old row above the band, the second the old row below it.
+///
+/// Each row is overwritten with its new values in the pass that also copies
+/// the old values of the next row aside (the next row's `mid`, the row after
+/// that's `up`), so no row is read twice.
+pub(crate) fn step_band(
+    stencil: &Stencil,
+    coef: f64,
+    w: usize,
+    rows: &mut [f64],
+    scratch: &mut [f64],
+) {
+    vectorised(StepBand {
+        stencil,
+        finish: Step { coef },
+        w,
+        rows,
+        scratch,
+    });
+}
+
+struct StepBand<'a> {
+    stencil: &'a Stencil,
+    finish: Step,
+    w: usize,
+    rows: &'a mut [f64],
+    scratch: &'a mut [f64],
+}
+
+impl WithSimd for StepBand<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _: S) {
+        let StepBand {
+            stencil,
+            finish,
+            w,
+            rows,
+            scratch,
+        } = self;
+        let mut buffers = scratch.chunks_exact_mut(w);
+        let (Some(above), Some(below), Some(a), Some(b)) = (
+            buffers.next(),
+            buffers.next(),
+            buffers.next(),
+            buffers.next(),
+        ) else {
+            unreachable!("step_band gets {STEP_SCRATCH_ROWS} scratch rows");
+        };
+        let below: &[f64] = below;
+        let Some(first) = rows.get(..w) else {
+            return;
+        };
+        // `prev`: old row k - 1, `cur`: old row k, `next`: receives old row k + 1.
+        let (mut prev, mut cur, mut next) = (above, a, b);
+        cur.copy_from_slice(first);
+        let mut rows = rows.chunks_exact_mut(w).peekable();
+        while let Some(row) = rows.next() {
+            let interior = &mut row[1..w - 1];
+            match rows.peek() {
+                Some(down) => {
+                    let down: &[f64] = down;
+                    next[0] = down[0];
+                    next[w - 1] = down[w - 1];
+                    let save = Some(&mut next[1..w - 1]);
+                    row_kernel(stencil, [prev, cur, down], interior, save, finish);
+                }
+                None => row_kernel(stencil, [prev, cur, below], interior, None, finish),
+            }
+            (prev, cur, next) = (cur, next, prev);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+    use pulp::Scalar;
+    use rand::{Rng, SeedableRng};
+
+    fn stencils() -> [Stencil; 3] {
+        let skewed = [[0.3, -0.7, 0.1], [1.3, -2.9, 0.6], [-0.2, 0.45, 1.05]];
+        [
+            Stencil::FivePoint,
+            Stencil::NinePoint,
+            Stencil::Weights(skewed),
+        ]
+    }
+
+    /// The baseline build (SSE2 on x86-64) and the AVX2 one chosen at run time
+    /// give the same bits; on a CPU without AVX2 both sides are the baseline.
+    #[test]
+    fn baseline_and_dispatched_code_agree_bitwise() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for (ny, nx) in [(3, 3), (7, 13), (33, 70), (5, 2100)] {
+            let u = Array2::from_shape_fn((ny + 2, nx + 2), |_| rng.gen_range(-1.0..1.0));
+            for stencil in stencils() {
+                let (mut base, mut fast) = (Array2::zeros((ny, nx)), Array2::zeros((ny, nx)));
+                let finish = Step { coef: 0.137 };
+                SweepBand {
+                    stencil: &stencil,
+                    u: u.view(),
+                    out: base.view_mut(),
+                    finish,
+                }
+                .with_simd(Scalar::new());
+                vectorised(SweepBand {
+                    stencil: &stencil,
+                    u: u.view(),
+                    out: fast.view_mut(),
+                    finish,
+                });
+                assert_eq!(base, fast, "sweep {stencil:?} {ny}x{nx}");
+
+                let w = nx + 2;
+                let (mut a, mut b) = (u.clone(), u.clone());
+                let mut scratch = vec![0.0; STEP_SCRATCH_ROWS * w];
+                let bands = [(&mut a, true), (&mut b, false)];
+                for (field, baseline) in bands {
+                    let data = field.as_slice_mut().unwrap();
+                    scratch[..w].copy_from_slice(&data[..w]);
+                    scratch[w..2 * w].copy_from_slice(&data[(ny + 1) * w..]);
+                    let op = StepBand {
+                        stencil: &stencil,
+                        finish,
+                        w,
+                        rows: &mut data[w..(ny + 1) * w],
+                        scratch: &mut scratch,
+                    };
+                    if baseline {
+                        op.with_simd(Scalar::new());
+                    } else {
+                        vectorised(op);
+                    }
+                }
+                assert_eq!(a, b, "in-place step {stencil:?} {ny}x{nx}");
+                // In place equals double buffering.
+                assert_eq!(crate::kernel::interior(a.view()), fast);
+            }
+        }
+    }
+}
