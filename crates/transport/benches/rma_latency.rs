@@ -8,7 +8,7 @@
 //! and in an exclusive lock epoch per iteration (`lock`: rank 0 locks rank 1, does
 //! the operation, unlocks; rank 1 waits). OSU-style: untimed warm-up, then timed
 //! iterations; each number is the mean time per iteration in microseconds, the best
-//! of many short repetitions (100 of 500 iterations; `--quick`: 5 of 500) that
+//! of many short repetitions (60 of 500 iterations; `--quick`: 5 of 500) that
 //! alternate between Rust and C: on a loaded machine a run of a fraction of a
 //! millisecond has a fair chance to see both ranks scheduled throughout, which keeps
 //! preemption out of the minimum.
@@ -154,7 +154,7 @@ fn run_python(quick: bool) -> Result<Vec<f64>, String> {
     let mpiexec = std::env::var("MPIEXEC").unwrap_or_else(|_| "mpiexec".into());
     let mut cmd = Command::new(&mpiexec);
     cmd.args(["-n", "2"]).arg(&python).arg(script).arg("--json");
-    cmd.arg(format!("--reps={}", if quick { 3 } else { 15 }));
+    cmd.arg(format!("--reps={}", if quick { 3 } else { 10 }));
     if quick {
         cmd.arg("--quick");
     }
@@ -223,7 +223,7 @@ fn main() {
     let world = universe.world();
     let rank = world.rank();
     let quick = std::env::args().any(|a| a == "--quick");
-    let (iters, reps) = if quick { (500, 5) } else { (500, 100) };
+    let (iters, reps) = if quick { (500, 5) } else { (500, 60) };
     let warmup = iters / 10;
 
     // The C peer is collective: use it only if every rank could load it.
