@@ -73,6 +73,13 @@ const SPECS: &[Spec] = &[
         ranks: 2,
     },
     Spec {
+        group: "transport",
+        title: "Halo exchange per step at 2 ranks, 512² row slabs, messages and shared memory against C messages of the same sizes",
+        package: "quicklb-transport",
+        target: "halo",
+        ranks: 2,
+    },
+    Spec {
         group: "stencil",
         title: "Stencil kernels against numpy slicing, scipy convolve2d and a memory copy (1 core)",
         package: "quicklb-stencil",

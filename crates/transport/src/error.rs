@@ -114,16 +114,28 @@ pub enum NpyError {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Turns the return code of MPI function `call` into a `Result`.
+///
+/// Inlined into every caller (also across crates, into generic code such as RMA
+/// epochs): the success path is one comparison, and building the error, which
+/// asks MPI for its class and text, stays out of line in [`mpi_error`].
+#[inline(always)]
 pub(crate) fn check(call: &'static str, code: c_int) -> Result<()> {
     if code == ffi::MPI_SUCCESS as c_int {
         Ok(())
     } else {
-        Err(Error::Mpi {
-            call,
-            code,
-            class: error_class(code),
-            message: error_string(code),
-        })
+        Err(mpi_error(call, code))
+    }
+}
+
+/// The [`Error::Mpi`] of a failed call: its code, class and `MPI_Error_string`.
+#[cold]
+#[inline(never)]
+pub(crate) fn mpi_error(call: &'static str, code: c_int) -> Error {
+    Error::Mpi {
+        call,
+        code,
+        class: error_class(code),
+        message: error_string(code),
     }
 }
 

@@ -130,7 +130,7 @@ use mpi::ffi;
 use mpi::raw::{AsRaw, FromRaw};
 use mpi::topology::{Communicator, Rank, SimpleCommunicator};
 
-use crate::error::{check, invalid, set_errors_return, Result};
+use crate::error::{check, invalid, mpi_error, set_errors_return, Result};
 
 /// `MPI_PROC_NULL`, read from the MPI bindings: a peer rank that makes a send or a
 /// receive a no-op that completes at once (useful at non-periodic boundaries).
@@ -249,9 +249,11 @@ pub struct PersistentSet<'a, T: Element> {
     /// A round failed: MPI may have released requests; no further start.
     failed: bool,
     /// Complete request by request (MPICH; see `wait_raw`), with `done` recording
-    /// which requests `test` has seen complete in this round.
+    /// which requests `test` has seen complete in this round (valid while
+    /// `done_current`; a start only clears that flag, `test` resets `done`).
     per_request: bool,
     done: Vec<bool>,
+    done_current: bool,
     /// A failure to simulate in the next round (tests of the recovery paths).
     fault: Option<Fault>,
     comm: Rc<SimpleCommunicator>,
@@ -507,10 +509,21 @@ impl<'a, T: Element> PersistentSet<'a, T> {
     #[inline]
     fn complete_pending(&mut self) {
         if self.in_flight {
-            let _ = self.wait_raw();
+            self.complete_leaked();
         }
     }
 
+    /// [`complete_pending`](Self::complete_pending)'s rare case, out of line.
+    #[cold]
+    #[inline(never)]
+    fn complete_leaked(&mut self) {
+        let _ = self.wait_raw();
+    }
+
+    /// Starts a round. Inlined into `start_all` / `exchange`: the usual path is the
+    /// flag checks and one `MPI_Start` per request; refusals, simulated faults and
+    /// failures are out of line.
+    #[inline(always)]
     fn start_raw(&mut self) -> Result<()> {
         self.complete_pending();
         self.completed = false;
@@ -519,17 +532,10 @@ impl<'a, T: Element> PersistentSet<'a, T> {
             return Ok(());
         }
         if self.failed {
-            // Open MPI frees a persistent request whose round failed.
-            return Err(invalid(
-                "PersistentSet::start_all",
-                "a previous round failed with an MPI error (MPI may have released its requests); build a new set",
-            ));
+            return Err(refused_after_failure());
         }
         let simulated = match self.fault {
-            Some(Fault::StartFailsAfter(k)) => {
-                self.fault = None;
-                Some(k)
-            }
+            Some(Fault::StartFailsAfter(_)) => self.take_start_fault(),
             _ => None,
         };
         // One MPI_Start per request rather than MPI_Startall: if a start fails, the
@@ -552,44 +558,68 @@ impl<'a, T: Element> PersistentSet<'a, T> {
                 unsafe { ffi::MPI_Start(&mut self.requests[i]) }
             };
             if rc != ffi::MPI_SUCCESS as c_int {
-                let error = check("MPI_Start", rc);
-                self.fail(i);
-                return error;
+                return Err(self.start_failed(i, rc));
             }
         }
-        // `test` on one request, or request by request, records what completed.
-        self.done.fill(false);
+        // What `test` recorded belongs to the previous round.
+        self.done_current = false;
         self.in_flight = true;
         Ok(())
     }
 
-    #[inline]
+    /// The simulated start failure of [`Fault::StartFailsAfter`], consumed.
+    #[cold]
+    #[inline(never)]
+    fn take_start_fault(&mut self) -> Option<usize> {
+        match self.fault.take() {
+            Some(Fault::StartFailsAfter(k)) => Some(k),
+            other => {
+                self.fault = other;
+                None
+            }
+        }
+    }
+
+    /// `MPI_Start` of request `i` returned `rc`: completes requests `0..i` (those
+    /// running) and marks the set failed.
+    #[cold]
+    #[inline(never)]
+    fn start_failed(&mut self, i: usize, rc: c_int) -> crate::Error {
+        let error = mpi_error("MPI_Start", rc);
+        self.fail(i);
+        error
+    }
+
+    /// Completes a started round. Inlined into `wait` / `exchange`: the usual path
+    /// is one `MPI_Wait` per request (one request, or MPICH) or one `MPI_Waitall`;
+    /// failures and simulated faults are out of line.
+    #[inline(always)]
     fn wait_raw(&mut self) -> Result<()> {
         if !self.in_flight {
             return Ok(());
         }
         if let Some(Fault::CompletionFails) = self.fault {
-            self.fault = None;
-            let error = check("MPI_Waitall", ffi::MPI_ERR_OTHER as c_int);
-            self.fail(self.requests.len());
-            return error;
+            return Err(self.simulated_completion_failure());
         }
         let n = self.requests.len();
-        let result = if n == 1 || self.per_request {
+        let success = ffi::MPI_SUCCESS as c_int;
+        if n == 1 || self.per_request {
             // One MPI_Wait per request: MPICH raises the errors of MPI_Waitall on
             // MPI_COMM_WORLD's handler (fatal by default), those of MPI_Wait on the
             // request's communicator, which has MPI_ERRORS_RETURN. Every request is
             // waited for, even after an error, so that none is left active.
-            let mut result = Ok(());
+            let mut first_error = success;
             for (req, status) in self.requests.iter_mut().zip(self.statuses.iter_mut()) {
                 // SAFETY: the request is active or (already completed) inactive, and
                 // `status` is a valid out-pointer.
                 let rc = unsafe { ffi::MPI_Wait(req, status) };
-                if rc != ffi::MPI_SUCCESS as c_int && result.is_ok() {
-                    result = check("MPI_Wait", rc);
+                if rc != success && first_error == success {
+                    first_error = rc;
                 }
             }
-            result
+            if first_error != success {
+                return Err(self.completion_failed("MPI_Wait", first_error, false));
+            }
         } else {
             // SAFETY: `requests` holds `n` active requests and `statuses` has room for
             // `n` statuses.
@@ -600,22 +630,42 @@ impl<'a, T: Element> PersistentSet<'a, T> {
                     self.statuses.as_mut_ptr(),
                 )
             };
-            if rc == ffi::MPI_SUCCESS as c_int {
-                Ok(())
-            } else {
-                self.status_result("MPI_Waitall", rc)
+            if rc != success {
+                return Err(self.completion_failed("MPI_Waitall", rc, true));
             }
+        }
+        self.in_flight = false;
+        self.completed = true;
+        Ok(())
+    }
+
+    /// [`Fault::CompletionFails`]: the completion call fails without
+    /// `MPI_ERR_IN_STATUS`, leaving the requests active.
+    #[cold]
+    #[inline(never)]
+    fn simulated_completion_failure(&mut self) -> crate::Error {
+        self.fault = None;
+        let error = mpi_error("MPI_Waitall", ffi::MPI_ERR_OTHER as c_int);
+        self.fail(self.requests.len());
+        error
+    }
+
+    /// A completion call returned `rc`: the error (from the statuses when a
+    /// multiple-completion call says `MPI_ERR_IN_STATUS`), after every request was
+    /// completed and the set marked failed.
+    #[cold]
+    #[inline(never)]
+    fn completion_failed(&mut self, call: &'static str, rc: c_int, multiple: bool) -> crate::Error {
+        let error = if multiple {
+            self.status_result(call, rc)
+        } else {
+            check(call, rc)
         };
-        match result {
-            Ok(()) => {
-                self.in_flight = false;
-                self.completed = true;
-                Ok(())
-            }
-            Err(error) => {
-                self.fail(self.requests.len());
-                Err(error)
-            }
+        self.fail(self.requests.len());
+        match error {
+            Err(e) => e,
+            // `status_result` found no failed request behind MPI_ERR_IN_STATUS.
+            Ok(()) => mpi_error(call, rc),
         }
     }
 
@@ -629,6 +679,10 @@ impl<'a, T: Element> PersistentSet<'a, T> {
         let n = self.requests.len();
         let (flag, result) = if n == 1 || self.per_request {
             // One MPI_Test per request still running (see `wait_raw` for why).
+            if !self.done_current {
+                self.done.fill(false);
+                self.done_current = true;
+            }
             let mut all = true;
             let mut result = Ok(());
             for i in 0..n {
@@ -718,11 +772,12 @@ impl<'a, T: Element> PersistentSet<'a, T> {
 }
 
 impl<T: Element> PersistentSet<'static, T> {
-    /// Starts every request of the set (`MPI_Startall`) and returns the guard of the
+    /// Starts every request of the set (`MPI_Start` on each) and returns the guard of the
     /// round. The set cannot be used until the guard is completed or dropped.
     ///
     /// Only for sets that borrow nothing (see the [module documentation](self)); sets
     /// over borrowed buffers use [`exchange`](PersistentSet::exchange).
+    #[inline]
     pub fn start_all(&mut self) -> Result<InFlight<'_, T>> {
         self.start_raw()?;
         Ok(InFlight { set: self })
@@ -873,6 +928,7 @@ impl<'c, 'a, T: Element> PersistentSetBuilder<'c, 'a, T> {
             failed: false,
             per_request: completes_per_request(),
             done: Vec::new(),
+            done_current: false,
             fault: None,
             comm: match comm {
                 CommSource::Duplicate(c) => Rc::new(duplicate(c)?),
@@ -979,6 +1035,17 @@ impl<T: Element> PersistentSet<'_, T> {
         set.done = vec![false; set.requests.len()];
         Ok(())
     }
+}
+
+/// The error of a start after a failed round.
+#[cold]
+#[inline(never)]
+fn refused_after_failure() -> crate::Error {
+    // Open MPI frees a persistent request whose round failed.
+    invalid(
+        "PersistentSet::start_all",
+        "a previous round failed with an MPI error (MPI may have released its requests); build a new set",
+    )
 }
 
 /// Whether rounds complete request by request (`MPI_Wait`, `MPI_Test`) instead of

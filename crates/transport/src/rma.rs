@@ -138,6 +138,7 @@ mod assert;
 mod epoch;
 mod op;
 
+use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;
 
@@ -153,7 +154,7 @@ pub use op::RmaOp;
 use crate::error::{check, invalid, Result};
 use crate::info::Info;
 use crate::layout::{agree, Span};
-use epoch::{closing_failed, Close, Closer, EpochKind};
+use epoch::{closing_failed, Close, Closer, EpochKind, Reach};
 
 /// `MPI_Win_allocate` sizes are rounded up to a multiple of this many bytes. MPICH
 /// 4.0's shared-memory windows otherwise place the RMA target of a rank whose
@@ -216,14 +217,14 @@ enum Memory<T> {
 /// # Ok::<(), quicklb_transport::Error>(())
 /// ```
 pub struct Window<'w, T: Equivalence> {
-    raw: ffi::MPI_Win,
+    /// What epochs need: handle, datatype, sizes, pending requests.
+    reach: Reach,
     base: *mut T,
     len: usize,
-    /// Window length in elements on every rank of the window's group.
-    sizes: Vec<usize>,
     rank: Rank,
     memory: Memory<T>,
-    datatype: T::Out,
+    /// Keeps the datatype whose handle `reach` holds alive for the window's life.
+    _datatype: T::Out,
     /// Invariant in `'w`, so the windows of two scopes have different types.
     _brand: PhantomData<fn(&'w ()) -> &'w ()>,
     /// Neither `Send` nor `Sync`, by decision (see the module docs).
@@ -525,14 +526,19 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         let mut rank: c_int = 0;
         // SAFETY: a valid communicator and a valid out-pointer.
         unsafe { ffi::MPI_Comm_rank(_comm.raw, &mut rank) };
+        let datatype = T::equivalent_datatype();
         Ok(Window {
-            raw,
+            reach: Reach {
+                raw,
+                datatype: datatype.as_raw(),
+                sizes,
+                pending: RefCell::new(Vec::new()),
+            },
             base,
             len,
-            sizes,
             rank,
             memory,
-            datatype: T::equivalent_datatype(),
+            _datatype: datatype,
             _brand: PhantomData,
             _thread: PhantomData,
         })
@@ -541,7 +547,7 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
     /// The raw `MPI_Win` handle, for calls this crate does not wrap. Do not free it
     /// and do not open epochs with it while an epoch of this crate is open.
     pub fn as_raw(&self) -> ffi::MPI_Win {
-        self.raw
+        self.reach.raw
     }
 
     /// Number of elements of this rank's part of the window.
@@ -556,7 +562,7 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
 
     /// Number of elements of every rank's part of the window, indexed by rank.
     pub fn sizes(&self) -> &[usize] {
-        &self.sizes
+        &self.reach.sizes
     }
 
     /// This rank's rank in the window's communicator.
@@ -588,7 +594,7 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
     /// # Ok::<(), quicklb_transport::Error>(())
     /// ```
     pub fn with_local<R>(&mut self, f: impl FnOnce(&mut [T]) -> R) -> Result<R> {
-        let (raw, rank) = (self.raw, self.rank);
+        let (raw, rank) = (self.reach.raw, self.rank);
         // SAFETY: a valid window; this rank is in its group.
         check("MPI_Win_lock", unsafe {
             ffi::MPI_Win_lock(ffi::MPI_LOCK_EXCLUSIVE as c_int, rank, 0, raw)
@@ -638,7 +644,7 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
 
     #[inline]
     fn epoch<'a>(&'a self, kind: EpochKind) -> Epoch<'a, T> {
-        Epoch::new(self.raw, self.datatype.as_raw(), &self.sizes, kind)
+        Epoch::new(&self.reach, kind)
     }
 
     /// Active-target epoch between two fences: `MPI_Win_fence(0)`, `f`, `MPI_Win_fence(0)`.
@@ -652,6 +658,7 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
 
     /// [`Window::fence`] with assertions for the opening and the closing fence (each
     /// type holds only the assertions valid at its end).
+    #[inline]
     pub fn fence_with<'a, R>(
         &'a mut self,
         open: FenceOpen,
@@ -661,9 +668,9 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         let this: &'a Self = self;
         // SAFETY: a valid window; fence takes no buffers.
         check("MPI_Win_fence", unsafe {
-            ffi::MPI_Win_fence(open.as_raw(), this.raw)
+            ffi::MPI_Win_fence(open.as_raw(), this.reach.raw)
         })?;
-        let closer = Closer::new(this.raw, Close::Fence(close));
+        let closer = Closer::new(this.reach.raw, Close::Fence(close));
         let epoch = this.epoch(EpochKind::Active);
         let out = f(&epoch);
         drop(epoch); // completes pending requests
@@ -697,9 +704,9 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         this.check_rank("MPI_Win_lock", target)?;
         // SAFETY: a valid window and a target rank checked to be in its group.
         check("MPI_Win_lock", unsafe {
-            ffi::MPI_Win_lock(lock_type.as_raw(), target, assert.as_raw(), this.raw)
+            ffi::MPI_Win_lock(lock_type.as_raw(), target, assert.as_raw(), this.reach.raw)
         })?;
-        let closer = Closer::new(this.raw, Close::Unlock(target));
+        let closer = Closer::new(this.reach.raw, Close::Unlock(target));
         let epoch = this.epoch(EpochKind::Lock(target));
         let out = f(&epoch);
         drop(epoch); // completes pending requests
@@ -715,6 +722,7 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
     }
 
     /// [`Window::lock_all`] with an assertion ([`LockAssert::NOCHECK`] or none).
+    #[inline]
     pub fn lock_all_with<'a, R>(
         &'a mut self,
         assert: LockAssert,
@@ -723,9 +731,9 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         let this: &'a Self = self;
         // SAFETY: a valid window.
         check("MPI_Win_lock_all", unsafe {
-            ffi::MPI_Win_lock_all(assert.as_raw(), this.raw)
+            ffi::MPI_Win_lock_all(assert.as_raw(), this.reach.raw)
         })?;
-        let closer = Closer::new(this.raw, Close::UnlockAll);
+        let closer = Closer::new(this.reach.raw, Close::UnlockAll);
         let epoch = this.epoch(EpochKind::LockAll);
         let out = f(&epoch);
         drop(epoch); // completes pending requests
@@ -755,9 +763,9 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         let this: &'a Self = self;
         // SAFETY: a valid window and a valid group handle.
         check("MPI_Win_start", unsafe {
-            ffi::MPI_Win_start(targets.as_raw(), assert.as_raw(), this.raw)
+            ffi::MPI_Win_start(targets.as_raw(), assert.as_raw(), this.reach.raw)
         })?;
-        let closer = Closer::new(this.raw, Close::Complete);
+        let closer = Closer::new(this.reach.raw, Close::Complete);
         let epoch = this.epoch(EpochKind::Active);
         let out = f(&epoch);
         drop(epoch); // completes pending requests
@@ -786,9 +794,9 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
     ) -> Result<R> {
         // SAFETY: a valid window and a valid group handle.
         check("MPI_Win_post", unsafe {
-            ffi::MPI_Win_post(origins.as_raw(), assert.as_raw(), self.raw)
+            ffi::MPI_Win_post(origins.as_raw(), assert.as_raw(), self.reach.raw)
         })?;
-        let closer = Closer::new(self.raw, Close::Wait);
+        let closer = Closer::new(self.reach.raw, Close::Wait);
         let out = f();
         closer.finish();
         out
@@ -818,18 +826,18 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         let this: &'a Self = self;
         // SAFETY: a valid window and a valid group handle.
         check("MPI_Win_post", unsafe {
-            ffi::MPI_Win_post(origins.as_raw(), post.as_raw(), this.raw)
+            ffi::MPI_Win_post(origins.as_raw(), post.as_raw(), this.reach.raw)
         })?;
-        let wait = Closer::new(this.raw, Close::Wait);
+        let wait = Closer::new(this.reach.raw, Close::Wait);
         // SAFETY: a valid window and a valid group handle.
         let started = check("MPI_Win_start", unsafe {
-            ffi::MPI_Win_start(targets.as_raw(), start.as_raw(), this.raw)
+            ffi::MPI_Win_start(targets.as_raw(), start.as_raw(), this.reach.raw)
         });
         if let Err(e) = started {
             wait.finish();
             return Err(e);
         }
-        let complete = Closer::new(this.raw, Close::Complete);
+        let complete = Closer::new(this.reach.raw, Close::Complete);
         let epoch = this.epoch(EpochKind::Active);
         let out = f(&epoch);
         drop(epoch);
@@ -838,16 +846,10 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         out
     }
 
-    #[inline]
+    #[inline(always)]
     fn check_rank(&self, call: &'static str, target: Rank) -> Result<()> {
-        if target < 0 || target as usize >= self.sizes.len() {
-            return Err(invalid(
-                call,
-                format!(
-                    "target rank {target} outside the window's {} ranks",
-                    self.sizes.len()
-                ),
-            ));
+        if target < 0 || target as usize >= self.reach.sizes.len() {
+            return Err(rank_outside(call, target, self.reach.sizes.len()));
         }
         Ok(())
     }
@@ -865,7 +867,7 @@ impl<T: Equivalence> Drop for Window<'_, T> {
         // no epoch is open (epochs borrow the window and close before returning).
         // For allocated windows this also frees the memory behind `base`, which is
         // not used afterwards.
-        let rc = unsafe { ffi::MPI_Win_free(&mut self.raw) };
+        let rc = unsafe { ffi::MPI_Win_free(&mut self.reach.raw) };
         if matches!(self.memory, Memory::Lent) {
             if let Err(e) = check("MPI_Win_free", rc) {
                 // The buffer is about to be given back while MPI may still reach it.
@@ -880,10 +882,19 @@ impl<T: Equivalence> std::fmt::Debug for Window<'_, T> {
         f.debug_struct("Window")
             .field("rank", &self.rank)
             .field("len", &self.len)
-            .field("sizes", &self.sizes)
+            .field("sizes", &self.reach.sizes)
             .field("allocated", &matches!(self.memory, Memory::Allocated))
             .finish()
     }
+}
+
+#[cold]
+#[inline(never)]
+fn rank_outside(call: &'static str, target: Rank, ranks: usize) -> crate::Error {
+    invalid(
+        call,
+        format!("target rank {target} outside the window's {ranks} ranks"),
+    )
 }
 
 fn disp_unit<T>(call: &'static str) -> Result<c_int> {

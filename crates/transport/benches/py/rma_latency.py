@@ -9,7 +9,8 @@ rank 1 the target (rank 0 itself with one rank).
     the other ranks wait in a barrier.
 Operations: Put, Get, Accumulate(SUM) of 8 bytes. `warmup` untimed iterations,
 then `iters` timed ones; result: mean time per iteration in microseconds on
-rank 0, the best of `--reps` repetitions (15 of 2000 iterations; --quick: 3 of 500).
+rank 0, the best of `--reps` repetitions (default 15 of 2000 iterations, 10 when
+started by the Rust bench; --quick: 3 of 500).
 
     mpiexec -n 2 python3 rma_latency.py [--quick] [--json] [--reps=N]
 

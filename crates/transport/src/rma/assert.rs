@@ -35,6 +35,7 @@ pub enum LockType {
 }
 
 impl LockType {
+    #[inline]
     pub(crate) fn as_raw(self) -> c_int {
         match self {
             LockType::Shared => ffi::MPI_LOCK_SHARED as c_int,
@@ -55,6 +56,7 @@ macro_rules! assertion {
             $( $(#[$cmeta])* pub const $constant: $name = $name(ffi::$value as c_int); )*
 
             /// The raw `int` passed to MPI.
+            #[inline]
             pub fn as_raw(self) -> c_int {
                 self.0
             }

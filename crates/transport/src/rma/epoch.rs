@@ -52,18 +52,29 @@ pub(crate) enum EpochKind {
 /// # Ok::<(), quicklb_transport::Error>(())
 /// ```
 pub struct Epoch<'a, T> {
-    raw: ffi::MPI_Win,
-    datatype: ffi::MPI_Datatype,
-    sizes: &'a [usize],
+    /// The window's handle, datatype, sizes and request list, borrowed: opening an
+    /// epoch copies nothing but this reference and the kind.
+    reach: &'a Reach,
     kind: EpochKind,
     _buffers: PhantomData<Invariant<'a, T>>,
-    /// Requests of `rput`/`rget`/`raccumulate` (`MPI_REQUEST_NULL` once completed);
-    /// all are completed before the epoch closes. Empty, and unallocated, unless
-    /// request-based operations are used.
-    pending: RefCell<Vec<ffi::MPI_Request>>,
     /// Neither `Send` nor `Sync`, by decision: an epoch belongs to the thread that
     /// opened it (MPI handles are plain integers on MPICH, which would make it both).
     _thread: PhantomData<*const ()>,
+}
+
+/// What an epoch reads from its window. Not generic, so that it is shared by the
+/// windows of every element type; it lives in the [`Window`](super::Window) and
+/// epochs borrow it.
+pub(crate) struct Reach {
+    pub(crate) raw: ffi::MPI_Win,
+    pub(crate) datatype: ffi::MPI_Datatype,
+    /// Window length in elements on every rank of the window's group.
+    pub(crate) sizes: Vec<usize>,
+    /// Requests of `rput`/`rget`/`raccumulate` of the open epoch (`MPI_REQUEST_NULL`
+    /// once completed); all are completed, and the list emptied, before the epoch
+    /// closes. Unallocated unless request-based operations are used; kept with its
+    /// capacity across epochs afterwards.
+    pub(crate) pending: RefCell<Vec<ffi::MPI_Request>>,
 }
 
 /// Makes [`Epoch`] invariant in `'a` (and mark it as borrowing `[T]` for `'a`).
@@ -73,58 +84,49 @@ type Invariant<'a, T> = fn(&'a mut [T]) -> &'a mut [T];
 const MAX_CHUNK: usize = c_int::MAX as usize;
 
 impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
-    #[inline]
-    pub(crate) fn new(
-        raw: ffi::MPI_Win,
-        datatype: ffi::MPI_Datatype,
-        sizes: &'a [usize],
-        kind: EpochKind,
-    ) -> Self {
+    #[inline(always)]
+    pub(crate) fn new(reach: &'a Reach, kind: EpochKind) -> Self {
         Epoch {
-            raw,
-            datatype,
-            sizes,
+            reach,
             kind,
             _buffers: PhantomData,
-            pending: RefCell::new(Vec::new()),
             _thread: PhantomData,
         }
     }
 
     /// Checks target, kind, and `disp + count` against the target's window size.
-    #[inline]
+    ///
+    /// Inlined into every RMA call: the accepted case is a few comparisons, and the
+    /// message of a rejected one is built out of line ([`out_of_window`]).
+    #[inline(always)]
     fn validate(&self, call: &'static str, target: Rank, disp: usize, count: usize) -> Result<()> {
-        if target < 0 || target as usize >= self.sizes.len() {
-            return Err(invalid(
-                call,
-                format!(
-                    "target rank {target} outside the window's {} ranks",
-                    self.sizes.len()
-                ),
-            ));
-        }
-        if let EpochKind::Lock(locked) = self.kind {
-            if target != locked {
-                return Err(invalid(
-                    call,
-                    format!("target rank {target} is not the locked rank {locked}"),
-                ));
+        let locked_ok = match self.kind {
+            EpochKind::Lock(locked) => target == locked,
+            EpochKind::Active | EpochKind::LockAll => true,
+        };
+        if locked_ok && target >= 0 {
+            if let (Some(&size), Some(end)) = (
+                self.reach.sizes.get(target as usize),
+                disp.checked_add(count),
+            ) {
+                if end <= size {
+                    return Ok(());
+                }
             }
         }
-        let size = self.sizes[target as usize];
-        match disp.checked_add(count) {
-            Some(end) if end <= size => Ok(()),
-            _ => Err(invalid(
-                call,
-                format!(
-                    "elements {disp}..{disp}+{count} outside rank {target}'s window of {size} elements"
-                ),
-            )),
-        }
+        Err(out_of_window(
+            call,
+            &self.reach.sizes,
+            self.kind,
+            target,
+            disp,
+            count,
+        ))
     }
 
     /// Writes `src` into `target`'s window at element `disp` (`MPI_Put`). `src` stays
     /// borrowed until the epoch closes.
+    #[inline]
     pub fn put(&self, src: &'a [T], target: Rank, disp: usize) -> Result<()> {
         self.validate("MPI_Put", target, disp, src.len())?;
         for (start, count) in chunks(src.len()) {
@@ -135,12 +137,12 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
                 ffi::MPI_Put(
                     src.as_ptr().add(start).cast::<c_void>(),
                     count as c_int,
-                    self.datatype,
+                    self.reach.datatype,
                     target,
                     (disp + start) as ffi::MPI_Aint,
                     count as c_int,
-                    self.datatype,
-                    self.raw,
+                    self.reach.datatype,
+                    self.reach.raw,
                 )
             };
             check("MPI_Put", rc)?;
@@ -151,6 +153,7 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
     /// Reads `dst.len()` elements from `target`'s window at element `disp` into
     /// `dst` (`MPI_Get`). `dst` stays mutably borrowed until the epoch closes, so
     /// it can only be read once the values have arrived.
+    #[inline]
     pub fn get(&self, dst: &'a mut [T], target: Rank, disp: usize) -> Result<()> {
         self.validate("MPI_Get", target, disp, dst.len())?;
         let len = dst.len();
@@ -164,12 +167,12 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
                 ffi::MPI_Get(
                     base.add(start).cast::<c_void>(),
                     count as c_int,
-                    self.datatype,
+                    self.reach.datatype,
                     target,
                     (disp + start) as ffi::MPI_Aint,
                     count as c_int,
-                    self.datatype,
-                    self.raw,
+                    self.reach.datatype,
+                    self.reach.raw,
                 )
             };
             check("MPI_Get", rc)?;
@@ -180,6 +183,7 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
     /// Combines `src` into `target`'s window at element `disp` with `op`
     /// (`MPI_Accumulate`; element-wise atomic with respect to other accumulates).
     /// `src` stays borrowed until the epoch closes.
+    #[inline]
     pub fn accumulate(
         &self,
         src: &'a [T],
@@ -195,13 +199,13 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
                 ffi::MPI_Accumulate(
                     src.as_ptr().add(start).cast::<c_void>(),
                     count as c_int,
-                    self.datatype,
+                    self.reach.datatype,
                     target,
                     (disp + start) as ffi::MPI_Aint,
                     count as c_int,
-                    self.datatype,
+                    self.reach.datatype,
                     op.as_raw(),
-                    self.raw,
+                    self.reach.raw,
                 )
             };
             check("MPI_Accumulate", rc)?;
@@ -255,16 +259,16 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
                 ffi::MPI_Get_accumulate(
                     src.as_ptr().add(start).cast::<c_void>(),
                     count as c_int,
-                    self.datatype,
+                    self.reach.datatype,
                     out.add(start).cast::<c_void>(),
                     count as c_int,
-                    self.datatype,
+                    self.reach.datatype,
                     target,
                     (disp + start) as ffi::MPI_Aint,
                     count as c_int,
-                    self.datatype,
+                    self.reach.datatype,
                     op.as_raw(),
-                    self.raw,
+                    self.reach.raw,
                 )
             };
             check("MPI_Get_accumulate", rc)?;
@@ -309,11 +313,11 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
             ffi::MPI_Fetch_and_op(
                 (value as *const T).cast::<c_void>(),
                 (previous as *mut T).cast::<c_void>(),
-                self.datatype,
+                self.reach.datatype,
                 target,
                 disp as ffi::MPI_Aint,
                 op.as_raw(),
-                self.raw,
+                self.reach.raw,
             )
         };
         check("MPI_Fetch_and_op", rc)
@@ -353,10 +357,10 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
                 (value as *const T).cast::<c_void>(),
                 (expected as *const T).cast::<c_void>(),
                 (previous as *mut T).cast::<c_void>(),
-                self.datatype,
+                self.reach.datatype,
                 target,
                 disp as ffi::MPI_Aint,
-                self.raw,
+                self.reach.raw,
             )
         };
         check("MPI_Compare_and_swap", rc)
@@ -390,10 +394,10 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
     /// Records a started request; the epoch completes it before closing.
     #[inline]
     fn track<'e, B>(&'e self, request: ffi::MPI_Request, buffer: B) -> RmaRequest<'e, B> {
-        let mut pending = self.pending.borrow_mut();
+        let mut pending = self.reach.pending.borrow_mut();
         pending.push(request);
         RmaRequest {
-            pending: &self.pending,
+            pending: &self.reach.pending,
             index: pending.len() - 1,
             buffer,
             _thread: PhantomData,
@@ -420,12 +424,12 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
             ffi::MPI_Rput(
                 src.as_ptr().cast::<c_void>(),
                 count,
-                self.datatype,
+                self.reach.datatype,
                 target,
                 disp as ffi::MPI_Aint,
                 count,
-                self.datatype,
-                self.raw,
+                self.reach.datatype,
+                self.reach.raw,
                 &mut request,
             )
         };
@@ -482,12 +486,12 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
             ffi::MPI_Rget(
                 dst.as_mut_ptr().cast::<c_void>(),
                 count,
-                self.datatype,
+                self.reach.datatype,
                 target,
                 disp as ffi::MPI_Aint,
                 count,
-                self.datatype,
-                self.raw,
+                self.reach.datatype,
+                self.reach.raw,
                 &mut request,
             )
         };
@@ -513,13 +517,13 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
             ffi::MPI_Raccumulate(
                 src.as_ptr().cast::<c_void>(),
                 count,
-                self.datatype,
+                self.reach.datatype,
                 target,
                 disp as ffi::MPI_Aint,
                 count,
-                self.datatype,
+                self.reach.datatype,
                 op.as_raw(),
-                self.raw,
+                self.reach.raw,
                 &mut request,
             )
         };
@@ -540,7 +544,7 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
         self.validate("MPI_Win_flush", target, 0, 0)?;
         // SAFETY: a valid window inside a passive-target epoch, checked target.
         check("MPI_Win_flush", unsafe {
-            ffi::MPI_Win_flush(target, self.raw)
+            ffi::MPI_Win_flush(target, self.reach.raw)
         })
     }
 
@@ -552,7 +556,7 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
         self.validate("MPI_Win_flush_local", target, 0, 0)?;
         // SAFETY: a valid window inside a passive-target epoch, checked target.
         check("MPI_Win_flush_local", unsafe {
-            ffi::MPI_Win_flush_local(target, self.raw)
+            ffi::MPI_Win_flush_local(target, self.reach.raw)
         })
     }
 
@@ -562,7 +566,7 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
         self.passive_only("MPI_Win_flush_local_all")?;
         // SAFETY: a valid window inside a passive-target epoch.
         check("MPI_Win_flush_local_all", unsafe {
-            ffi::MPI_Win_flush_local_all(self.raw)
+            ffi::MPI_Win_flush_local_all(self.reach.raw)
         })
     }
 
@@ -588,7 +592,7 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
         }
         // SAFETY: a valid window inside a passive-target epoch.
         check("MPI_Win_flush_all", unsafe {
-            ffi::MPI_Win_flush_all(self.raw)
+            ffi::MPI_Win_flush_all(self.reach.raw)
         })
     }
 }
@@ -596,24 +600,33 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
 impl<T> Drop for Epoch<'_, T> {
     /// Completes the request-based operations still pending, before the
     /// synchronisation method closes the epoch and gives the buffers back.
+    #[inline]
     fn drop(&mut self) {
-        let pending = self.pending.get_mut();
-        if pending.is_empty() {
-            return;
-        }
-        // SAFETY: every entry is a request started in this epoch or MPI_REQUEST_NULL;
-        // statuses are ignored.
-        let rc = unsafe {
-            ffi::MPI_Waitall(
-                pending.len() as c_int,
-                pending.as_mut_ptr(),
-                ffi::RSMPI_STATUSES_IGNORE,
-            )
-        };
-        if let Err(e) = check("MPI_Waitall", rc) {
-            closing_failed(&e);
+        // No request borrows the epoch any more (they borrow it), so this cannot fail.
+        let mut pending = self.reach.pending.borrow_mut();
+        if !pending.is_empty() {
+            complete_all(&mut pending);
         }
     }
+}
+
+/// Completes the requests still pending when an epoch ends, and empties the list
+/// for the next epoch (out of line: most epochs have none).
+#[inline(never)]
+fn complete_all(pending: &mut Vec<ffi::MPI_Request>) {
+    // SAFETY: every entry is a request started in this epoch or MPI_REQUEST_NULL;
+    // statuses are ignored.
+    let rc = unsafe {
+        ffi::MPI_Waitall(
+            pending.len() as c_int,
+            pending.as_mut_ptr(),
+            ffi::RSMPI_STATUSES_IGNORE,
+        )
+    };
+    if let Err(e) = check("MPI_Waitall", rc) {
+        closing_failed(&e);
+    }
+    pending.clear();
 }
 
 /// A request-based RMA operation of an epoch ([`Epoch::rput`], [`Epoch::rget`],
@@ -656,16 +669,61 @@ impl<T> std::fmt::Debug for Epoch<'_, T> {
     }
 }
 
+/// The error of an operation that [`Epoch::validate`] rejects, in the words of its
+/// first failed check: rank outside the window, rank other than the locked one, or
+/// elements past the end of the target's window.
+#[cold]
+#[inline(never)]
+fn out_of_window(
+    call: &'static str,
+    sizes: &[usize],
+    kind: EpochKind,
+    target: Rank,
+    disp: usize,
+    count: usize,
+) -> Error {
+    if target < 0 || target as usize >= sizes.len() {
+        return invalid(
+            call,
+            format!(
+                "target rank {target} outside the window's {} ranks",
+                sizes.len()
+            ),
+        );
+    }
+    if let EpochKind::Lock(locked) = kind {
+        if target != locked {
+            return invalid(
+                call,
+                format!("target rank {target} is not the locked rank {locked}"),
+            );
+        }
+    }
+    let size = sizes[target as usize];
+    invalid(
+        call,
+        format!(
+            "elements {disp}..{disp}+{count} outside rank {target}'s window of {size} elements"
+        ),
+    )
+}
+
 /// `MPI_NO_OP` is only valid for the fetching calls.
 #[inline]
 fn accumulate_op(call: &'static str, op: RmaOp) -> Result<RmaOp> {
     if op.is_no_op() {
-        return Err(invalid(
-            call,
-            "MPI_NO_OP is only valid for get_accumulate and fetch_and_op",
-        ));
+        return Err(no_op_rejected(call));
     }
     Ok(op)
+}
+
+#[cold]
+#[inline(never)]
+fn no_op_rejected(call: &'static str) -> Error {
+    invalid(
+        call,
+        "MPI_NO_OP is only valid for get_accumulate and fetch_and_op",
+    )
 }
 
 /// Splits `len` elements into (start, count) pieces that fit an MPI `int` count.
@@ -718,7 +776,7 @@ impl Closer {
         Closer { raw, close }
     }
 
-    #[inline]
+    #[inline(always)]
     fn run(&self) -> Result<()> {
         let raw = self.raw;
         // SAFETY: `raw` is a valid window with an open epoch of the kind `close` ends.
@@ -733,8 +791,9 @@ impl Closer {
         }
     }
 
-    /// Runs the closing call; returns only once it has succeeded.
-    #[inline]
+    /// Runs the closing call; returns only once it has succeeded. Inlined, so that
+    /// the `match` on the closing call folds away where the kind is known.
+    #[inline(always)]
     pub(crate) fn finish(self) {
         let this = std::mem::ManuallyDrop::new(self);
         if let Err(e) = this.run() {

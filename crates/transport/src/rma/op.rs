@@ -31,6 +31,7 @@ pub struct RmaOp(ffi::MPI_Op);
 
 impl RmaOp {
     /// `MPI_REPLACE`: the target element becomes the origin's value.
+    #[inline]
     pub fn replace() -> RmaOp {
         // SAFETY: an immutable handle constant initialised by the C shim.
         RmaOp(unsafe { QUICKLB_MPI_REPLACE })
@@ -38,23 +39,27 @@ impl RmaOp {
 
     /// `MPI_NO_OP`: the target is left unchanged (only for `get_accumulate` and
     /// `fetch_and_op`, which then read atomically).
+    #[inline]
     pub fn no_op() -> RmaOp {
         // SAFETY: an immutable handle constant initialised by the C shim.
         RmaOp(unsafe { QUICKLB_MPI_NO_OP })
     }
 
     /// Whether this is `MPI_NO_OP`.
+    #[inline]
     pub fn is_no_op(self) -> bool {
         self.0 == Self::no_op().0
     }
 
     /// The raw `MPI_Op` handle.
+    #[inline]
     pub fn as_raw(self) -> ffi::MPI_Op {
         self.0
     }
 }
 
 impl From<SystemOperation> for RmaOp {
+    #[inline]
     fn from(op: SystemOperation) -> RmaOp {
         RmaOp(op.as_raw())
     }

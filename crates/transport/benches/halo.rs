@@ -1,0 +1,254 @@
+//! Halo exchange per step at 2 ranks, 512² row slabs: quicklb-stencil's two paths
+//! (persistent messages, `MessageHalo`; shared memory, `SharedHalo`) against C doing
+//! the messages of the same step (same sizes, same partner) in the same processes.
+//!
+//! Run under two ranks (`cargo xtask bench transport` does this):
+//!
+//! ```text
+//! cargo bench -p quicklb-transport --bench halo --no-run
+//! mpiexec -n 2 target/release/deps/halo-<hash> [--quick]
+//! ```
+//!
+//! With 2 ranks and a periodic 512² grid split into two 256-row slabs, each rank's
+//! upper and lower neighbour is the other rank: one message each way per step,
+//! holding both ghost rows (2 × 512 doubles, 8 KiB; 2 × 514 with the corner ghosts
+//! of a 9-point stencil); the left and right ghost columns are copies within the
+//! rank. Rows of the table:
+//! - **messages**: `MessageHalo::exchange` (pack, `PersistentSet` round, self
+//!   copies, unpack);
+//! - **shared memory**: `SharedHalo::exchange` (`SharedArray::sync`, reads of the
+//!   neighbour's rows, release, writes of the ghosts);
+//! - **PersistentSet**: the bare round of the same two messages through
+//!   `PersistentSet::start_all` + `wait`, no packing (the transport's share of the
+//!   message path);
+//! - **SharedArray phases**: `SharedArray::sync` + `release` of the halo's array
+//!   with no reads or writes (the transport's share of the shared-memory path);
+//! - **C messages**: `benches/c/halo.c`, `MPI_Startall` + `MPI_Waitall` of the same
+//!   persistent receive and send, built with `mpicc -shared` (or `$MPICC`) and
+//!   called in-process through `dlopen`.
+//!
+//! Each figure is the best of several batches of steps (the slowest rank's mean
+//! per batch), batches of the five loops interleaved (the order rotating) so that
+//! all see the same machine load. Targets: both paths within 1.2× of C.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use mpi::collective::SystemOperation;
+use mpi::ffi;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use ndarray::Array2;
+use quicklb_stencil::halo::{MessageHalo, SharedHalo};
+use quicklb_stencil::{Boundary, Decomposition};
+use quicklb_transport::PersistentSet;
+
+/// Grid side: the issue's 512² row slabs.
+const N: usize = 512;
+
+type CHalo = unsafe extern "C" fn(ffi::MPI_Comm, c_int, *const c_int, c_int, c_int, c_int) -> f64;
+
+extern "C" {
+    fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+    fn dlerror() -> *const c_char;
+}
+
+const RTLD_NOW: c_int = 2;
+
+/// Compiles the C peer into a shared library private to this rank and loads it.
+fn load_c(rank: i32) -> Result<CHalo, String> {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/c/halo.c");
+    let lib: PathBuf =
+        std::env::temp_dir().join(format!("quicklb_halo_c_{}_{rank}.so", std::process::id()));
+    let mpicc = std::env::var("MPICC").unwrap_or_else(|_| "mpicc".into());
+    let out = Command::new(&mpicc)
+        .args(["-O2", "-shared", "-fPIC", "-DQLB_NO_MAIN", "-o"])
+        .arg(&lib)
+        .arg(src)
+        .output()
+        .map_err(|e| format!("{mpicc} not runnable: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{mpicc} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let name = CString::new(lib.to_string_lossy().into_owned()).map_err(|e| e.to_string())?;
+    // SAFETY: `name` is a NUL-terminated path of a library we just built; loading it
+    // runs no initialisers beyond the C runtime's.
+    let handle = unsafe { dlopen(name.as_ptr(), RTLD_NOW) };
+    let _ = std::fs::remove_file(&lib); // the mapping stays valid
+    if handle.is_null() {
+        // SAFETY: dlerror returns a NUL-terminated message after a failed dlopen.
+        let msg = unsafe { std::ffi::CStr::from_ptr(dlerror()) };
+        return Err(format!("dlopen failed: {}", msg.to_string_lossy()));
+    }
+    // SAFETY: a valid handle and a NUL-terminated symbol name.
+    let sym = unsafe { dlsym(handle, c"qlb_c_halo".as_ptr()) };
+    if sym.is_null() {
+        return Err("symbol qlb_c_halo not found".into());
+    }
+    // SAFETY: `qlb_c_halo` is defined in halo.c with exactly the signature of
+    // `CHalo`: (MPI_Comm, int, const int *, int, int, int) -> double.
+    Ok(unsafe { std::mem::transmute::<*mut c_void, CHalo>(sym) })
+}
+
+/// Mean seconds per call of `step` over `steps` calls after a barrier, on the
+/// slowest rank.
+fn batch(world: &SimpleCommunicator, steps: usize, mut step: impl FnMut()) -> f64 {
+    for _ in 0..steps / 10 + 1 {
+        step();
+    }
+    world.barrier();
+    let t = Instant::now();
+    for _ in 0..steps {
+        step();
+    }
+    slowest(world, t.elapsed().as_secs_f64() / steps as f64)
+}
+
+fn slowest(world: &SimpleCommunicator, mine: f64) -> f64 {
+    let mut worst = 0.0;
+    world.all_reduce_into(&mine, &mut worst, SystemOperation::max());
+    worst
+}
+
+/// Best per-step seconds of the five loops, in the order of the table.
+fn measure(
+    world: &SimpleCommunicator,
+    corners: bool,
+    c: Option<CHalo>,
+    batches: usize,
+    steps: usize,
+) -> [f64; 5] {
+    let (rank, size) = (world.rank() as usize, world.size() as usize);
+    let peer = 1 - world.rank();
+    let d = Decomposition::row_slabs(N, N, size, rank).expect("valid decomposition");
+    let boundary = Boundary::Periodic;
+    let mut u = Array2::<f64>::from_elem(d.padded_shape(), rank as f64);
+    let mut messages = MessageHalo::new(world, &d, boundary, corners, 1).expect("message halo");
+    let mut shared = SharedHalo::new(world, &d, boundary, corners, 1).expect("one node");
+    let mut array = shared.allocate(world).expect("shared array");
+    // Both ghost rows from the one neighbour, with the corner ghosts if needed.
+    let count = 2 * (d.local_shape()[1] + if corners { 2 } else { 0 });
+    let mut set = PersistentSet::builder(world)
+        .recv_owned(vec![0.0f64; count], peer, 0)
+        .send_owned(vec![1.0f64; count], peer, 0)
+        .build()
+        .expect("persistent set");
+    let mut phases = shared.allocate(world).expect("shared array");
+    let mut best = [f64::INFINITY; 5];
+    for b in 0..batches {
+        for k in 0..5 {
+            let which = (b + k) % 5;
+            let t = match which {
+                0 => batch(world, steps, || {
+                    messages.exchange(u.view_mut()).expect("message exchange")
+                }),
+                1 => batch(world, steps, || {
+                    shared.exchange(&mut array).expect("shared exchange")
+                }),
+                2 => batch(world, steps, || {
+                    set.start_all().and_then(|r| r.wait()).expect("round")
+                }),
+                3 => batch(world, steps, || {
+                    phases
+                        .sync()
+                        .and_then(|view| view.release())
+                        .expect("phases")
+                }),
+                _ => match c {
+                    Some(f) => {
+                        // SAFETY: a valid communicator, one peer rank in a live
+                        // array, and plain ints; called on both ranks, like the
+                        // Rust loops (it is collective over the pair).
+                        let mine = unsafe {
+                            f(
+                                world.as_raw(),
+                                1,
+                                &peer,
+                                count as c_int,
+                                steps as c_int,
+                                (steps / 10 + 1) as c_int,
+                            )
+                        };
+                        slowest(world, mine)
+                    }
+                    None => f64::INFINITY,
+                },
+            };
+            best[which] = best[which].min(t);
+        }
+    }
+    best
+}
+
+fn main() {
+    let universe = quicklb_transport::initialize();
+    let world = universe.world();
+    let rank = world.rank();
+    if world.size() != 2 {
+        if rank == 0 {
+            println!(
+                "halo bench: needs exactly 2 MPI ranks; run it as\n  mpiexec -n 2 {} [--quick]\n(or `cargo xtask bench transport`). Skipped.",
+                std::env::args().next().unwrap_or_default()
+            );
+        }
+        return;
+    }
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (batches, steps) = if quick { (10, 100) } else { (100, 100) };
+
+    // The C peer is collective: use it only if every rank could load it.
+    let c = load_c(rank);
+    let mut ok = 0i32;
+    world.all_reduce_into(&i32::from(c.is_ok()), &mut ok, SystemOperation::min());
+    let c_fn = match (&c, ok) {
+        (Ok(f), 1) => Some(*f),
+        _ => None,
+    };
+
+    let rows: Vec<(&str, usize, [f64; 5])> = [("5-point", false), ("9-point (corners)", true)]
+        .into_iter()
+        .map(|(label, corners)| {
+            let count = 2 * (N + if corners { 2 } else { 0 });
+            (label, count, measure(&world, corners, c_fn, batches, steps))
+        })
+        .collect();
+
+    if rank == 0 {
+        println!(
+            "\nHalo exchange per step, 2 ranks, {N}² periodic row slabs (2×1), one message each way, slowest rank, best of {batches} batches of {steps} steps, µs\n"
+        );
+        println!("| stencil | doubles per message | messages (MessageHalo) | shared memory (SharedHalo) | PersistentSet alone | SharedArray phases alone | C messages | messages / C | shared / C | PersistentSet / C |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (label, count, [msg, shm, set, phases, c_t]) in &rows {
+            let (c_us, r_msg, r_shm, r_set) = if c_fn.is_some() {
+                (
+                    format!("{:.2}", c_t * 1e6),
+                    format!("{:.2}", msg / c_t),
+                    format!("{:.2}", shm / c_t),
+                    format!("{:.2}", set / c_t),
+                )
+            } else {
+                ("–".into(), "–".into(), "–".into(), "–".into())
+            };
+            println!(
+                "| {label} | {count} | {:.2} | {:.2} | {:.2} | {:.2} | {c_us} | {r_msg} | {r_shm} | {r_set} |",
+                msg * 1e6,
+                shm * 1e6,
+                set * 1e6,
+                phases * 1e6
+            );
+        }
+        println!("\ntarget: messages / C <= 1.2 and shared / C <= 1.2 (the same messages in C, no packing); the transport's own share: PersistentSet / C <= 1.05");
+        match (&c, c_fn) {
+            (Err(e), _) => println!("\nC peer skipped: {e}"),
+            (Ok(_), None) => println!("\nC peer skipped: it could not be loaded on every rank"),
+            _ => {}
+        }
+    }
+}
