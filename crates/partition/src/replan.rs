@@ -383,12 +383,13 @@ impl ReplanPolicy {
                 self.failed_excess = before;
             }
         }
-        if !(excess > auto.threshold) {
+        // Never NaN: `relative_excess` is 0 for figures without a bound.
+        if excess <= auto.threshold {
             return Decision::Keep(KeepReason::Balanced { excess });
         }
         let saving = f.excess() * auto.horizon as f64;
         let cost = f.plan_cost;
-        if !(saving > cost) {
+        if cost.is_nan() || saving <= cost {
             return Decision::Keep(KeepReason::NotWorthIt { saving, cost });
         }
         if self.failures > 0 {
