@@ -119,7 +119,7 @@ proptest! {
             if manual.contains(&k) {
                 last_plan = Some(k);
             }
-            let due = last_plan.map_or(true, |p| (k - p) as u64 >= n);
+            let due = last_plan.is_none_or(|p| (k - p) as u64 >= n);
             prop_assert_eq!(d.replans(), due, "step {}: {:?}", k, d);
             if due {
                 prop_assert_eq!(*d, Decision::Replan(ReplanReason::Period { every: n }));
