@@ -48,6 +48,7 @@ mod config;
 mod error;
 mod loans;
 mod plan;
+mod replan;
 mod report;
 mod step;
 mod store;
@@ -57,11 +58,13 @@ pub use balancer::{LoadBalancer, StepStats};
 pub use config::{Algorithm, Builder};
 pub use error::{Error, Result};
 pub use plan::{dry_run, DryRun};
+pub use replan::{ReplanRecord, ReplanStats};
 pub use report::{CellReport, RankReport, Report};
 pub use store::{CellStore, Fields};
 
 pub use quicklb_partition::{
-    DistributedPlanner, Export, Greedy, Sort, Sort2, StopRule, Transfer, WholeProblem,
+    AutoReplan, Decision, DistributedPlanner, Export, Greedy, KeepReason, Replan, ReplanPolicy,
+    ReplanReason, Sort, Sort2, StepFigures, StopRule, Transfer, WholeProblem,
 };
 
 /// `bytemuck`, with the features cells need (`derive`, arrays of any length):
