@@ -94,6 +94,13 @@ const SPECS: &[Spec] = &[
         ranks: 4,
     },
     Spec {
+        group: "balancer",
+        title: "Load balancer on the sleep workload, per algorithm and without balancing (2 ranks)",
+        package: "quicklb",
+        target: "balance",
+        ranks: 2,
+    },
+    Spec {
         group: "gray-scott",
         title: "Gray-Scott end to end against the Python program (numpy + scipy BDF per cell), 1 rank",
         package: "quicklb-examples",

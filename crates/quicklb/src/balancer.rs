@@ -604,6 +604,13 @@ impl<T: Pod> LoadBalancer<T> {
     /// `compute` must depend only on the cell (it may run on another rank for
     /// lent cells).
     ///
+    /// With [`Builder::replan`] other than `Manual`, `iterate` first lets the
+    /// policy decide from the agreed figures of the last step (every rank takes
+    /// the same decision) and, if it says so, calls `partition()` itself; what
+    /// it did is in [`replan_stats`](Self::replan_stats). After the step, it
+    /// starts agreeing on this step's figures (`Replan::Auto`: one
+    /// non-blocking all-reduce, completed at the start of the next step).
+    ///
     /// # Errors
     /// - [`Error::CellCount`] on a rank that passes another number of cells than
     ///   declared: it touches none of its cells (it still computes the cells it
@@ -618,6 +625,8 @@ impl<T: Pod> LoadBalancer<T> {
     ///   unchanged and their owners keep their copies), still completes every
     ///   message of the step, and returns [`Error::ComputePanicked`]; every rank
     ///   returns it at the next collective call.
+    /// - The errors of `partition()` when the re-planning policy plans: on
+    ///   every rank, before any cell is computed.
     /// - An MPI error in the step's messages cannot be agreed on (the partner
     ///   ranks are already waiting): the rank prints it and aborts the job
     ///   (`MPI_Abort`). Sizes are checked at `partition()`, so a loan above the

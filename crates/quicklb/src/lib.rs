@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`LoadBalancer`] | the balancer: [`partition`](LoadBalancer::partition) (plan, build buffers and persistent requests), [`iterate`](LoadBalancer::iterate) (one step, every cell exactly once, costs measured), [`report`](LoadBalancer::report) |
 //! | [`Builder`] | construction: algorithm, QUICKLB's `max_abs_li` / `max_rel_li` / `max_it`, initial weights, node map |
+//! | [`Replan`], [`ReplanStats`] | when `iterate` re-plans by itself: `Manual` (default: you call `partition`), `Every(n)`, `Auto` (measured imbalance against the measured cost of a plan); what it did |
 //! | [`Algorithm`] | [`Transfer`] (default), QUICKLB's [`Greedy`], [`Sort`], [`Sort2`], or `Off` |
 //! | [`CellStore`], [`Fields`] | where cells live: a slice of `Pod` cells, or separate fields indexed by one cell id |
 //! | [`Report`] | per-rank loads, imbalance before/after, lower bound and gap, cells and bytes lent, planning and waiting time |
