@@ -366,8 +366,9 @@ impl<'c, C: Communicator, T: Pod> Builder<'c, C, T> {
     /// threshold above the best any plan can do and the time a plan is
     /// predicted to save over the next steps exceeds what the last plan cost
     /// (see [`AutoReplan`](quicklb_partition::AutoReplan)). The figures of
-    /// each step are agreed by one 32-byte non-blocking all-reduce (started at
-    /// the end of a step, completed at the start of the next), so every rank
+    /// each step are agreed by two small non-blocking all-reduces in flight
+    /// together (24 and 8 bytes; started at the end of a step, completed at
+    /// the start of the next), so every rank
     /// takes the same decision. What it did: [`LoadBalancer::replan_stats`].
     /// Every rank must give the same mode.
     ///
