@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mpi::topology::Communicator;
+use quicklb::Replan;
 use quicklb_examples::chemistry::Chemistry;
 use quicklb_examples::colormap::{field_image, finite_range};
 use quicklb_examples::gray_scott::{
@@ -44,6 +45,11 @@ struct Args {
     /// Re-plan the loans every this many balanced steps.
     #[arg(long, default_value_t = 10)]
     partition_every: usize,
+    /// Let the balancer re-plan by itself: `auto` (when the measured imbalance
+    /// pays for a plan) or a period N (every N balanced steps); replaces
+    /// --partition-every.
+    #[arg(long, value_parser = parse_replan)]
+    replan: Option<Replan>,
     /// Run step 0 and every this many steps without balancing, to measure the
     /// unbalanced step time in the same run (0: step 0 only).
     #[arg(long, default_value_t = 10)]
@@ -64,6 +70,19 @@ struct Args {
     /// Write B (N×N float64) to this .npy file, collectively with MPI-IO.
     #[arg(long)]
     npy: Option<PathBuf>,
+}
+
+/// `--replan auto` or `--replan N` (N >= 1).
+fn parse_replan(text: &str) -> Result<Replan, String> {
+    if text == "auto" {
+        return Ok(Replan::auto());
+    }
+    match text.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(Replan::Every(n)),
+        _ => Err(format!(
+            "{text:?}: expected `auto` or a period of at least 1 step"
+        )),
+    }
 }
 
 fn main() -> ExitCode {
@@ -127,6 +146,7 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), GrayScottError> {
         size: args.size,
         algorithm: (!args.no_balance).then(|| args.algorithm.algorithm()),
         partition_every: args.partition_every,
+        replan: args.replan.unwrap_or(Replan::Manual),
         compare_every: args.compare_every,
         halo: args.halo,
         cost: args.cost,
@@ -146,9 +166,12 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), GrayScottError> {
                 "no balancing".to_string()
             } else {
                 format!(
-                    "balancer {} (re-plan every {} balanced steps; unbalanced steps: 0{})",
+                    "balancer {} (re-plan {}; unbalanced steps: 0{})",
                     args.algorithm.algorithm().name(),
-                    args.partition_every,
+                    match args.replan {
+                        None => format!("every {} balanced steps", args.partition_every),
+                        Some(r) => format!("{} by iterate()", r.name()),
+                    },
                     if args.compare_every > 0 {
                         format!(" and every {}th", args.compare_every)
                     } else {
