@@ -17,6 +17,7 @@ use clap::Parser;
 use mpi::topology::Communicator;
 use quicklb::Replan;
 use quicklb_examples::chemistry::Chemistry;
+use quicklb_examples::cli::parse_replan;
 use quicklb_examples::colormap::{field_image, finite_range};
 use quicklb_examples::gray_scott::{
     seed_block, AlgorithmName, Config, CostModel, GrayScottError, HaloKind, Simulation,
@@ -70,19 +71,6 @@ struct Args {
     /// Write B (N×N float64) to this .npy file, collectively with MPI-IO.
     #[arg(long)]
     npy: Option<PathBuf>,
-}
-
-/// `--replan auto` or `--replan N` (N >= 1).
-fn parse_replan(text: &str) -> Result<Replan, String> {
-    if text == "auto" {
-        return Ok(Replan::auto());
-    }
-    match text.parse::<u64>() {
-        Ok(n) if n >= 1 => Ok(Replan::Every(n)),
-        _ => Err(format!(
-            "{text:?}: expected `auto` or a period of at least 1 step"
-        )),
-    }
 }
 
 fn main() -> ExitCode {
