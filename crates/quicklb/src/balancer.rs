@@ -608,8 +608,8 @@ impl<T: Pod> LoadBalancer<T> {
     /// policy decide from the agreed figures of the last step (every rank takes
     /// the same decision) and, if it says so, calls `partition()` itself; what
     /// it did is in [`replan_stats`](Self::replan_stats). After the step, it
-    /// starts agreeing on this step's figures (`Replan::Auto`: one
-    /// non-blocking all-reduce, completed at the start of the next step).
+    /// starts agreeing on this step's figures (`Replan::Auto`: two small
+    /// non-blocking all-reduces, completed at the start of the next step).
     ///
     /// # Errors
     /// - [`Error::CellCount`] on a rank that passes another number of cells than

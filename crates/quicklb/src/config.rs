@@ -368,9 +368,8 @@ impl<'c, C: Communicator, T: Pod> Builder<'c, C, T> {
     /// (see [`AutoReplan`](quicklb_partition::AutoReplan)). The figures of
     /// each step are agreed by two small non-blocking all-reduces in flight
     /// together (24 and 8 bytes; started at the end of a step, completed at
-    /// the start of the next), so every rank
-    /// takes the same decision. What it did: [`LoadBalancer::replan_stats`].
-    /// Every rank must give the same mode.
+    /// the start of the next), so every rank takes the same decision. What it
+    /// did: [`LoadBalancer::replan_stats`]. Every rank must give the same mode.
     ///
     /// ```no_run
     /// use mpi::traits::*;
