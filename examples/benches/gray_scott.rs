@@ -51,6 +51,7 @@ fn simulate(
         size,
         algorithm,
         partition_every: 10,
+        replan: quicklb::Replan::Manual,
         compare_every: 0,
         halo: HaloKind::Auto,
         cost: CostModel::Steps,

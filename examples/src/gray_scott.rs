@@ -67,7 +67,7 @@ use mpi::datatype::PartitionMut;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::*;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
-use quicklb::{Algorithm, CellStore, LoadBalancer};
+use quicklb::{Algorithm, CellStore, LoadBalancer, Replan};
 use quicklb_stencil::halo::{all_on_one_node, MessageHalo, SharedHalo};
 use quicklb_stencil::{fill_halo, laplacian, split, Boundary, Decomposition, Stencil};
 use quicklb_transport::{split_shared, SharedArray};
@@ -214,8 +214,13 @@ pub struct Config {
     pub size: usize,
     /// The balancer's algorithm; `None` runs every step without balancing.
     pub algorithm: Option<Algorithm>,
-    /// Re-plan every this many balanced steps (at least 1).
+    /// Re-plan every this many balanced steps (at least 1), with
+    /// `replan: Replan::Manual`.
     pub partition_every: usize,
+    /// Who re-plans: `Manual` (default: this simulation, every
+    /// `partition_every` balanced steps), or the balancer's `iterate` itself
+    /// (`Replan::Every(n)`, `Replan::Auto`).
+    pub replan: Replan,
     /// Run step 0 and every `compare_every`-th step without balancing, to
     /// measure the unbalanced step; 0: step 0 only.
     pub compare_every: usize,
@@ -233,6 +238,7 @@ impl Default for Config {
             size: 256,
             algorithm: Some(Algorithm::default()),
             partition_every: 10,
+            replan: Replan::Manual,
             compare_every: 10,
             halo: HaloKind::Auto,
             cost: CostModel::Steps,
@@ -488,6 +494,7 @@ impl Simulation {
             Some(alg) => Some(
                 LoadBalancer::<[f64; 3]>::builder(comm, rows * cols)
                     .algorithm(alg)
+                    .replan(config.replan)
                     .build()?,
             ),
             None => None,
@@ -599,7 +606,12 @@ impl Simulation {
                     .balancer
                     .as_mut()
                     .expect("balanced steps have a balancer");
-                if self.balanced_steps % self.config.partition_every == 0 {
+                if self.config.replan != Replan::Manual {
+                    // iterate() plans when its policy says so, from these weights.
+                    if self.config.cost == CostModel::Steps {
+                        lb.set_weights(cells.costs())?;
+                    }
+                } else if self.balanced_steps % self.config.partition_every == 0 {
                     let t = Instant::now();
                     if self.config.cost == CostModel::Steps {
                         lb.set_weights(cells.costs())?;

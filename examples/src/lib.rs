@@ -2,6 +2,7 @@
 
 pub mod burgers;
 pub mod chemistry;
+pub mod cli;
 pub mod colormap;
 pub mod flame;
 pub mod gray_scott;

@@ -161,6 +161,26 @@ fn main() {
         }
     }
 
+    // Re-planned by iterate() itself: the same fields, bit for bit.
+    for replan in [quicklb::Replan::Every(2), quicklb::Replan::auto()] {
+        let out = run(
+            &world,
+            &mech,
+            Config {
+                algorithm: Some(Algorithm::transfer()),
+                replan,
+                compare_every: 3,
+                ..config(&mech)
+            },
+        );
+        assert_same(
+            &format!("Transfer, replan {}", replan.name()),
+            &out,
+            &reference,
+        );
+        checks += 1;
+    }
+
     let out = run(
         &world,
         &mech,

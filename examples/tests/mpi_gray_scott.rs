@@ -49,6 +49,7 @@ fn run(
         size: N,
         algorithm,
         partition_every,
+        replan: quicklb::Replan::Manual,
         compare_every,
         halo,
         cost: if cost_time {
@@ -57,6 +58,29 @@ fn run(
             CostModel::Steps
         },
         chemistry: Chemistry::default(),
+    };
+    let mut sim = Simulation::new(world, config).expect("simulation set up");
+    for _ in 0..STEPS {
+        sim.step().expect("step");
+    }
+    let mine: u64 = sim.records().iter().map(|r| r.lent as u64).sum();
+    let mut lent = 0u64;
+    world.all_reduce_into(&mine, &mut lent, mpi::collective::SystemOperation::sum());
+    Outcome {
+        fields: sim.gather(),
+        lent,
+        summary: sim.summary(),
+    }
+}
+
+/// Transfer re-planned by `iterate` itself (`Builder::replan`).
+fn run_replanned(world: &SimpleCommunicator, replan: quicklb::Replan) -> Outcome {
+    let config = Config {
+        size: N,
+        algorithm: Some(Algorithm::transfer()),
+        replan,
+        compare_every: 3,
+        ..Config::default()
     };
     let mut sim = Simulation::new(world, config).expect("simulation set up");
     for _ in 0..STEPS {
@@ -142,6 +166,23 @@ fn main() {
             }
             checks += 1;
         }
+    }
+
+    // Re-planned by iterate() itself: the same fields, bit for bit.
+    for replan in [quicklb::Replan::Every(2), quicklb::Replan::auto()] {
+        let out = run_replanned(&world, replan);
+        assert_same(
+            &format!("Transfer, replan {}", replan.name()),
+            &out,
+            &reference,
+        );
+        if matches!(replan, quicklb::Replan::Every(_)) && size >= 3 {
+            assert!(
+                out.lent > 0,
+                "replan every 2: nothing lent with {size} ranks"
+            );
+        }
+        checks += 1;
     }
 
     // Persistent messages instead of shared-memory ghosts.

@@ -95,10 +95,17 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         group: "balancer",
-        title: "Load balancer on the sleep workload, per algorithm and without balancing (4 ranks)",
+        title: "Load balancer on the sleep workloads (steady and changing costs), per re-planning mode and planner, and without balancing (4 ranks)",
         package: "quicklb",
         target: "balance",
         ranks: 4,
+    },
+    Spec {
+        group: "balancer",
+        title: "Load balancer on the sleep workloads (steady and changing costs), per re-planning mode, and without balancing (2 ranks)",
+        package: "quicklb",
+        target: "balance",
+        ranks: 2,
     },
     Spec {
         group: "gray-scott",

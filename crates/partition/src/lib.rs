@@ -29,6 +29,10 @@
 //! becomes a [`DistributedPlanner`] as [`WholeProblem`]`(planner)`.
 //! [`Metrics`] scores a plan.
 //!
+//! [`ReplanPolicy`] decides *when* to plan again ([`Replan`]: by hand, every
+//! `n` steps, or automatically from the measured imbalance and the measured
+//! cost of a plan), from [`StepFigures`] every rank agrees on.
+//!
 //! # Using [`Transfer`] at scale (the facade's recipe)
 //!
 //! 1. Each rank computes `rank_load(my_weights)` ([`rank_load`]) and the ranks
@@ -70,6 +74,7 @@ mod error;
 mod local;
 mod model;
 pub mod quicklb;
+mod replan;
 mod split;
 mod transfer;
 
@@ -82,6 +87,9 @@ pub use model::{
     check_weights, rank_load, Export, Import, Metrics, NodeMap, Plan, Planner, Problem, Weights,
 };
 pub use quicklb::{Greedy, Sort, Sort2, StopRule};
+pub use replan::{
+    AutoReplan, Decision, KeepReason, Replan, ReplanPolicy, ReplanReason, StepFigures,
+};
 pub use split::{even_block, even_block_owner};
 pub use transfer::{Move, Transfer, Transfers};
 

@@ -1,4 +1,5 @@
-//! Balance quality and overhead of the `LoadBalancer`, under `mpiexec -n 4`.
+//! Balance quality and overhead of the `LoadBalancer`, under `mpiexec -n 4`
+//! (and `-n 2`).
 //!
 //! ```sh
 //! cargo bench -p quicklb --no-run        # prints the binary's path
@@ -7,18 +8,35 @@
 //!   mpiexec -n 4 target/release/deps/balance-<hash> [--quick] [--steps N]
 //! ```
 //!
-//! Workloads whose cells *sleep* for their weight (sleep uses no CPU, so 4 ranks
-//! on 2 cores still measure balance honestly), re-partition every step:
+//! Workloads whose cells *sleep* for their cost (sleep uses no CPU, so 4 ranks
+//! on 2 cores still measure balance honestly); a cell carries its cost, so it
+//! costs the same on whichever rank computes it. Steady costs:
 //! - hotspot: 64 cells per rank of 1 ms, rank 0's of 4 ms;
 //! - lognormal: 64 cells per rank, LogNormal(0, 1) ms, fixed seed;
-//! - coarse: 16 cells per rank, LogNormal(0, 1.5) ms, fixed seed.
+//! - coarse: 16 cells per rank, LogNormal(0, 1.5) ms, fixed seed;
 //!
-//! Per algorithm (and Off = no balancing): median step time (barrier to
-//! barrier, partition included), the ideal (measured compute time of all cells
-//! in the step / ranks), efficiency = ideal / step, the step over the lower
-//! bound `max(w_max, W/p)` of the same step, the planned maximum load over
-//! that bound (from the weights the plan was made with: the planner's quality
-//! without timing noise), and the cells lent per step.
+//! and costs that change:
+//! - shuffle: 64 cells per rank, every cost redrawn each step from
+//!   LogNormal(0, 1) ms (seeded by step and rank: the same in every row);
+//! - moving: hotspot's 4 ms cells move to the next rank every 5 steps;
+//! - burst: 64 cells per rank of 1 ms; from a third of the run on, 10 % of
+//!   rank 0's cells cost 20 ms.
+//!
+//! Rows (table-driven, [`modes`]): no balancing; Transfer re-planned by
+//! `iterate` every 1, 5, 10 and 50 steps (`Replan::Every`) and by the automatic
+//! policy (`Replan::auto()`); on the steady workloads also QUICKLB's and
+//! DLBFoam's planners with a `partition()` before every step (at 4 ranks or
+//! more). 25 measured steps (6 with `--quick`); each row runs one unmeasured
+//! step, plans from its costs (all rows but no balancing), then the measured
+//! steps. The whole balancer group (4 and 2 ranks) takes about 6 minutes: 84
+//! rows of 26 steps of 60-280 ms, plus the overhead rows.
+//!
+//! Columns: median step time (barrier to barrier, planning included), the ideal
+//! (measured compute time of all cells in the step / ranks), efficiency = ideal
+//! / step, the step over the lower bound `max(w_max, W/p)` of the same step, the
+//! planned maximum load over that bound (from the weights the plan in use was
+//! made with: the planner's quality without timing noise), the cells lent per
+//! step, and the plans made during the measured steps.
 //! Then the overhead of `iterate()` over a plain loop when nothing is lent
 //! (CPU-bound cells, best of many alternating runs).
 
@@ -26,18 +44,62 @@ use std::time::{Duration, Instant};
 
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
-use quicklb::{Algorithm, LoadBalancer};
+use quicklb::{Algorithm, LoadBalancer, Replan};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
 
-struct Workload {
-    name: &'static str,
-    /// Milliseconds per local cell.
-    cells: Vec<f64>,
+/// How the costs of a workload behave over the steps.
+enum Costs {
+    /// The same every step (milliseconds per local cell).
+    Steady(Vec<f64>),
+    /// 64 cells, LogNormal(0, 1) ms redrawn every step.
+    Shuffle,
+    /// 64 cells of 1 ms; those of rank `(step / 5) % p` cost 4 ms.
+    Moving,
+    /// 64 cells of 1 ms; from step `at` on, rank 0's first 10 % cost 20 ms.
+    Burst { at: usize },
 }
 
-fn workloads(rank: usize) -> Vec<Workload> {
+struct Workload {
+    name: &'static str,
+    costs: Costs,
+}
+
+impl Workload {
+    fn steady(&self) -> bool {
+        matches!(self.costs, Costs::Steady(_))
+    }
+
+    /// Milliseconds per local cell in step `step` (0 is the unmeasured first
+    /// step).
+    fn costs(&self, step: usize, rank: usize, size: usize) -> Vec<f64> {
+        match &self.costs {
+            Costs::Steady(ms) => ms.clone(),
+            Costs::Shuffle => {
+                let seed = 7_000_003 * step as u64 + rank as u64;
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let ln = LogNormal::new(0.0, 1.0).expect("valid");
+                (0..64).map(|_| ln.sample(&mut rng)).collect()
+            }
+            Costs::Moving => {
+                let hot = (step / 5) % size;
+                vec![if rank == hot { 4.0 } else { 1.0 }; 64]
+            }
+            Costs::Burst { at } => {
+                let mut ms = vec![1.0; 64];
+                if rank == 0 && step >= *at {
+                    for c in &mut ms[..64 / 10] {
+                        *c = 20.0;
+                    }
+                }
+                ms
+            }
+        }
+    }
+}
+
+fn workloads(rank: usize, steps: usize) -> Vec<Workload> {
     let hot = if rank == 0 { 4.0 } else { 1.0 };
     let mut rng = ChaCha8Rng::seed_from_u64(2024 + rank as u64);
     let ln1 = LogNormal::new(0.0, 1.0).expect("valid");
@@ -48,17 +110,69 @@ fn workloads(rank: usize) -> Vec<Workload> {
     vec![
         Workload {
             name: "hotspot",
-            cells: vec![hot; 64],
+            costs: Costs::Steady(vec![hot; 64]),
         },
         Workload {
             name: "lognormal",
-            cells: lognormal,
+            costs: Costs::Steady(lognormal),
         },
         Workload {
             name: "coarse",
-            cells: coarse,
+            costs: Costs::Steady(coarse),
+        },
+        Workload {
+            name: "shuffle",
+            costs: Costs::Shuffle,
+        },
+        Workload {
+            name: "moving",
+            costs: Costs::Moving,
+        },
+        Workload {
+            name: "burst",
+            costs: Costs::Burst { at: 1 + steps / 3 },
         },
     ]
+}
+
+/// How a row balances. A new balancing mode is one more variant here, its
+/// builder options in [`run`], and its rows in [`modes`].
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// `Algorithm::Off`.
+    Unbalanced,
+    /// A planner, with the caller's `partition()` before every step.
+    Planned(Algorithm),
+    /// Transfer, re-planned by `iterate` itself.
+    Replanned(Replan),
+}
+
+/// The rows of a workload on `size` ranks: (label, mode).
+fn modes(w: &Workload, size: usize) -> Vec<(String, Mode)> {
+    let mut rows = vec![("none".to_string(), Mode::Unbalanced)];
+    for every in [1, 5, 10, 50] {
+        rows.push((
+            format!("Transfer, every {every}"),
+            Mode::Replanned(Replan::Every(every)),
+        ));
+    }
+    rows.push((
+        "Transfer, auto".to_string(),
+        Mode::Replanned(Replan::auto()),
+    ));
+    // The other planners on the steady workloads, at 4 ranks or more only: the
+    // whole group (both rank counts) must run within 8 minutes.
+    if w.steady() && size >= 4 {
+        for algorithm in Algorithm::all() {
+            if !matches!(algorithm, Algorithm::Off | Algorithm::Transfer(_)) {
+                rows.push((
+                    format!("{}, every 1", algorithm.name()),
+                    Mode::Planned(algorithm),
+                ));
+            }
+        }
+    }
+    rows
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -82,19 +196,15 @@ struct Row {
     ideal: f64,
     bound_ratio: f64,
     lent: f64,
+    /// Plans made during the measured steps.
+    plans: u64,
 }
 
-fn run(
-    world: &impl Communicator,
-    algorithm: Algorithm,
-    w: &Workload,
-    steps: usize,
-    verbose: bool,
-) -> Row {
-    let p = world.size() as f64;
-    let n = w.cells.len();
-    // cell = its sleep time in seconds
-    let mut cells: Vec<f64> = w.cells.iter().map(|ms| ms * 1e-3).collect();
+fn run(world: &impl Communicator, mode: Mode, w: &Workload, steps: usize, verbose: bool) -> Row {
+    let (rank, size) = (world.rank() as usize, world.size() as usize);
+    let p = size as f64;
+    let mut cells: Vec<f64> = w.costs(0, rank, size);
+    let n = cells.len();
     let poll = std::env::var("QUICKLB_BENCH_POLL_US")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
@@ -103,22 +213,42 @@ fn run(
         .ok()
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(1.0);
+    let (algorithm, replan) = match mode {
+        Mode::Unbalanced => (Algorithm::Off, Replan::Manual),
+        Mode::Planned(a) => (a, Replan::Manual),
+        Mode::Replanned(r) => (Algorithm::transfer(), r),
+    };
     let mut lb = LoadBalancer::<f64>::builder(world, n)
         .algorithm(algorithm)
+        .replan(replan)
         .wait_poll(poll)
         .smoothing(smoothing)
         .build()
         .expect("build");
+    // cell = its sleep time in seconds
+    let set_costs = |cells: &mut [f64], step: usize| {
+        for (c, ms) in cells.iter_mut().zip(w.costs(step, rank, size)) {
+            *c = ms * 1e-3;
+        }
+    };
+    let sleep = |c: &mut f64| std::thread::sleep(Duration::from_secs_f64(*c));
+    // One unmeasured step, then a plan from its costs.
+    set_costs(&mut cells, 0);
+    lb.iterate(&mut cells[..], sleep).expect("iterate");
+    if !matches!(mode, Mode::Unbalanced) {
+        lb.partition().expect("partition");
+    }
+    let plans_before = lb.replan_stats().automatic();
     let (mut t_step, mut t_ideal, mut ratio, mut lent) = (vec![], vec![], vec![], vec![]);
     let mut planned = vec![];
-    for _ in 0..steps {
+    for step in 1..=steps {
+        set_costs(&mut cells, step);
         world.barrier();
         let t0 = Instant::now();
-        lb.partition().expect("partition");
-        lb.iterate(&mut cells[..], |c| {
-            std::thread::sleep(Duration::from_secs_f64(*c))
-        })
-        .expect("iterate");
+        if let Mode::Planned(_) = mode {
+            lb.partition().expect("partition");
+        }
+        lb.iterate(&mut cells[..], sleep).expect("iterate");
         world.barrier();
         let mine = t0.elapsed().as_secs_f64();
         let report = lb.report().expect("report");
@@ -143,10 +273,20 @@ fn run(
         ratio.push(step / (busy / p).max(w_max));
         lent.push(n_lent as f64);
     }
+    let plans = match mode {
+        Mode::Unbalanced => 0,
+        Mode::Planned(_) => steps as u64,
+        Mode::Replanned(_) => lb.replan_stats().automatic() - plans_before,
+    };
     if verbose {
         let report = lb.report().expect("report");
         if world.rank() == 0 {
-            println!("\n{} / {}, last step:\n{report}", w.name, algorithm.name());
+            println!(
+                "\n{} / {:?}, last step:\n{report}\n{}",
+                w.name,
+                mode,
+                lb.replan_stats()
+            );
         }
     }
     Row {
@@ -155,6 +295,7 @@ fn run(
         ideal: median(&mut t_ideal),
         bound_ratio: median(&mut ratio),
         lent: median(&mut lent),
+        plans,
     }
 }
 
@@ -226,34 +367,30 @@ fn main() {
         .position(|a| a == "--steps")
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
-        .unwrap_or(if quick { 6 } else { 30 });
+        .unwrap_or(if quick { 6 } else { 25 });
 
     if rank == 0 {
         println!(
-            "## quicklb LoadBalancer: sleep workloads, {} ranks, {steps} steps, re-partition every step\n",
+            "## quicklb LoadBalancer: sleep workloads, {} ranks, {steps} measured steps after one to plan from\n",
             world.size()
         );
-        println!("| workload | algorithm | median step (ms) | ideal (ms) | efficiency | step / lower bound | planned max / lower bound | cells lent |");
-        println!("|---|---|---:|---:|---:|---:|---:|---:|");
+        println!("| workload | mode | median step (ms) | ideal (ms) | efficiency | step / lower bound | planned max / lower bound | cells lent | plans |");
+        println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     }
-    for w in workloads(rank) {
-        for algorithm in Algorithm::all() {
-            let row = run(&world, algorithm, &w, steps, verbose);
+    for w in workloads(rank, steps) {
+        for (label, mode) in modes(&w, world.size() as usize) {
+            let row = run(&world, mode, &w, steps, verbose);
             if rank == 0 {
                 println!(
-                    "| {} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {:.0} |",
+                    "| {} | {label} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {:.0} | {} |",
                     w.name,
-                    if algorithm == Algorithm::Off {
-                        "none"
-                    } else {
-                        algorithm.name()
-                    },
                     row.step * 1e3,
                     row.ideal * 1e3,
                     row.ideal / row.step,
                     row.bound_ratio,
                     row.planned,
-                    row.lent
+                    row.lent,
+                    row.plans
                 );
             }
         }

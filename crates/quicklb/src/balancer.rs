@@ -15,6 +15,7 @@ use crate::config::{nodes_digest, Algorithm, Builder, Config};
 use crate::error::{Error, Result};
 use crate::loans::Loans;
 use crate::plan;
+use crate::replan::Replanner;
 use crate::step::{self, Pace};
 use crate::store::CellStore;
 use crate::watchdog::{arm, Watchdog};
@@ -165,6 +166,8 @@ pub struct LoadBalancer<T> {
     pending: RefCell<Option<Pending>>,
     /// Where a borrowed cell is computed (on the heap: cells may be large).
     scratch: Box<T>,
+    /// When `iterate()` re-plans by itself.
+    replanner: Replanner,
     watchdog: Option<Watchdog>,
 }
 
@@ -273,7 +276,7 @@ impl<T: Pod> LoadBalancer<T> {
         let differs = [
             (6, "node map"),
             (7, "algorithm or algorithm parameters"),
-            (8, "option (check_counts or watchdog)"),
+            (8, "option (check_counts, watchdog or replan)"),
         ];
         for r in 0..size {
             for &(k, what) in &differs {
@@ -286,6 +289,7 @@ impl<T: Pod> LoadBalancer<T> {
             Some(n) => n,
             None => NodeMap::new(quicklb_transport::node_map(&comm)?.as_slice().to_vec()),
         };
+        let replanner = Replanner::new(&comm, config.options.replan)?;
         drop(armed);
         let n = b.cells;
         Ok(LoadBalancer {
@@ -309,6 +313,7 @@ impl<T: Pod> LoadBalancer<T> {
             stats: Default::default(),
             pending: RefCell::new(None),
             scratch: bytemuck::zeroed_box(),
+            replanner,
             watchdog,
         })
     }
@@ -471,6 +476,12 @@ impl<T: Pod> LoadBalancer<T> {
     /// message of a loan above the MPI count limit. After an error nothing is
     /// lent until a successful `partition()`.
     pub fn partition(&mut self) -> Result<()> {
+        self.replanner.caller_planned();
+        self.plan_now()
+    }
+
+    /// `partition()`, for the caller or for the re-planning policy.
+    pub(crate) fn plan_now(&mut self) -> Result<()> {
         let start = Instant::now();
         let span = tracing::debug_span!("quicklb.partition", rank = self.rank);
         let _enter = span.enter();
@@ -593,6 +604,13 @@ impl<T: Pod> LoadBalancer<T> {
     /// `compute` must depend only on the cell (it may run on another rank for
     /// lent cells).
     ///
+    /// With [`Builder::replan`] other than `Manual`, `iterate` first lets the
+    /// policy decide from the agreed figures of the last step (every rank takes
+    /// the same decision) and, if it says so, calls `partition()` itself; what
+    /// it did is in [`replan_stats`](Self::replan_stats). After the step, it
+    /// starts agreeing on this step's figures (`Replan::Auto`: two small
+    /// non-blocking all-reduces, completed at the start of the next step).
+    ///
     /// # Errors
     /// - [`Error::CellCount`] on a rank that passes another number of cells than
     ///   declared: it touches none of its cells (it still computes the cells it
@@ -607,6 +625,8 @@ impl<T: Pod> LoadBalancer<T> {
     ///   unchanged and their owners keep their copies), still completes every
     ///   message of the step, and returns [`Error::ComputePanicked`]; every rank
     ///   returns it at the next collective call.
+    /// - The errors of `partition()` when the re-planning policy plans: on
+    ///   every rank, before any cell is computed.
     /// - An MPI error in the step's messages cannot be agreed on (the partner
     ///   ranks are already waiting): the rank prints it and aborts the job
     ///   (`MPI_Abort`). Sizes are checked at `partition()`, so a loan above the
@@ -619,6 +639,7 @@ impl<T: Pod> LoadBalancer<T> {
         let start = Instant::now();
         let span = tracing::trace_span!("quicklb.iterate", rank = self.rank);
         let _enter = span.enter();
+        self.replan_before_step()?;
         let actual = cells.len();
         let ok = actual == self.cells;
         let pace = Pace {
@@ -648,6 +669,7 @@ impl<T: Pod> LoadBalancer<T> {
             }
         };
         self.stats.2.steps += 1;
+        self.replan_after_step(times.compute_own + times.compute_borrowed);
         if let Some(message) = times.panic {
             self.pending
                 .borrow_mut()
@@ -710,6 +732,19 @@ impl<T: Pod> LoadBalancer<T> {
 
     pub(crate) fn comm(&self) -> &SimpleCommunicator {
         &self.comm
+    }
+
+    pub(crate) fn replanner(&self) -> &Replanner {
+        &self.replanner
+    }
+
+    pub(crate) fn replanner_mut(&mut self) -> &mut Replanner {
+        &mut self.replanner
+    }
+
+    /// The policy's state and the watchdog, borrowed together.
+    pub(crate) fn replan_parts(&mut self) -> (&mut Replanner, Option<&Watchdog>) {
+        (&mut self.replanner, self.watchdog.as_ref())
     }
 
     pub(crate) fn watchdog(&self) -> Option<&Watchdog> {

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use bytemuck::Pod;
 use mpi::topology::Communicator;
-use quicklb_partition::{DistributedPlanner, DlbFoam, Greedy, NodeMap, Sort, Sort2, Transfer};
+use quicklb_partition::{
+    DistributedPlanner, DlbFoam, Greedy, NodeMap, Replan, Sort, Sort2, Transfer,
+};
 
 use crate::balancer::LoadBalancer;
 use crate::error::Result;
@@ -180,6 +182,7 @@ pub(crate) struct Options {
     pub(crate) poll: Option<Duration>,
     pub(crate) smoothing: f64,
     pub(crate) watchdog: Option<Duration>,
+    pub(crate) replan: Replan,
 }
 
 impl Default for Options {
@@ -191,6 +194,7 @@ impl Default for Options {
             poll: None,
             smoothing: 1.0,
             watchdog: None,
+            replan: Replan::Manual,
         }
     }
 }
@@ -206,6 +210,9 @@ impl Options {
         if !(self.smoothing > 0.0 && self.smoothing <= 1.0) {
             return Err(format!("smoothing({}) must be in (0, 1]", self.smoothing));
         }
+        self.replan
+            .check()
+            .map_err(|e| format!("replan({:?}): {e}", self.replan))?;
         if self.watchdog.is_some_and(|d| d.is_zero()) {
             return Err("watchdog(Some(0 s)): the limit must be positive".into());
         }
@@ -352,6 +359,40 @@ impl<'c, C: Communicator, T: Pod> Builder<'c, C, T> {
         self
     }
 
+    /// When `iterate()` re-plans by itself (default [`Replan::Manual`]: only
+    /// when you call [`LoadBalancer::partition`]). With [`Replan::Every`]`(n)`
+    /// it plans before the first step and every `n` steps; with
+    /// [`Replan::Auto`] when the busiest rank of the last step was more than a
+    /// threshold above the best any plan can do and the time a plan is
+    /// predicted to save over the next steps exceeds what the last plan cost
+    /// (see [`AutoReplan`](quicklb_partition::AutoReplan)). The figures of
+    /// each step are agreed by two small non-blocking all-reduces in flight
+    /// together (24 and 8 bytes; started at the end of a step, completed at
+    /// the start of the next), so every rank takes the same decision. What it
+    /// did: [`LoadBalancer::replan_stats`]. Every rank must give the same mode.
+    ///
+    /// ```no_run
+    /// use mpi::traits::*;
+    /// use quicklb::{LoadBalancer, Replan};
+    ///
+    /// let universe = mpi::initialize().unwrap();
+    /// let world = universe.world();
+    /// let mut cells = vec![1.0f64; 100];
+    /// let mut lb = LoadBalancer::<f64>::builder(&world, cells.len())
+    ///     .replan(Replan::auto())
+    ///     .build()?;
+    /// for _step in 0..100 {
+    ///     // no partition(): iterate plans when it pays
+    ///     lb.iterate(&mut cells[..], |c| *c = c.sqrt())?;
+    /// }
+    /// println!("{}", lb.replan_stats());
+    /// # Ok::<(), quicklb::Error>(())
+    /// ```
+    pub fn replan(mut self, mode: Replan) -> Self {
+        self.options.replan = mode;
+        self
+    }
+
     /// Creates the balancer. **Collective** over the communicator.
     ///
     /// # Errors
@@ -441,7 +482,7 @@ impl Config {
         let o = &self.options;
         [
             digest(format!("{:?}", self.algorithm).as_bytes()),
-            digest(format!("{:?} {:?}", o.check_counts, o.watchdog).as_bytes()),
+            digest(format!("{:?} {:?} {:?}", o.check_counts, o.watchdog, o.replan).as_bytes()),
         ]
     }
 }

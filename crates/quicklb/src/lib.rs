@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`LoadBalancer`] | the balancer: [`partition`](LoadBalancer::partition) (plan, build buffers and persistent requests), [`iterate`](LoadBalancer::iterate) (one step, every cell exactly once, costs measured), [`report`](LoadBalancer::report) |
 //! | [`Builder`] | construction: algorithm, QUICKLB's `max_abs_li` / `max_rel_li` / `max_it`, initial weights, node map |
+//! | [`Replan`], [`ReplanStats`] | when `iterate` re-plans by itself: `Manual` (default: you call `partition`), `Every(n)`, `Auto` (measured imbalance against the measured cost of a plan); what it did |
 //! | [`Algorithm`] | [`Transfer`] (default), QUICKLB's [`Greedy`], [`Sort`], [`Sort2`], or `Off` |
 //! | [`CellStore`], [`Fields`] | where cells live: a slice of `Pod` cells, or separate fields indexed by one cell id |
 //! | [`Report`] | per-rank loads, imbalance before/after, lower bound and gap, cells and bytes lent, planning and waiting time |
@@ -48,6 +49,7 @@ mod config;
 mod error;
 mod loans;
 mod plan;
+mod replan;
 mod report;
 mod step;
 mod store;
@@ -57,11 +59,13 @@ pub use balancer::{LoadBalancer, StepStats};
 pub use config::{Algorithm, Builder};
 pub use error::{Error, Result};
 pub use plan::{dry_run, DryRun};
+pub use replan::{ReplanRecord, ReplanStats};
 pub use report::{CellReport, RankReport, Report};
 pub use store::{CellStore, Fields};
 
 pub use quicklb_partition::{
-    DistributedPlanner, Export, Greedy, Sort, Sort2, StopRule, Transfer, WholeProblem,
+    AutoReplan, Decision, DistributedPlanner, Export, Greedy, KeepReason, Replan, ReplanPolicy,
+    ReplanReason, Sort, Sort2, StepFigures, StopRule, Transfer, WholeProblem,
 };
 
 /// `bytemuck`, with the features cells need (`derive`, arrays of any length):

@@ -107,6 +107,11 @@ struct RunArgs {
     /// Re-plan the loans every this many balanced steps.
     #[arg(long, default_value_t = 1)]
     partition_every: usize,
+    /// Let the balancer re-plan by itself: `auto` (when the measured imbalance
+    /// pays for a plan) or a period N (every N balanced steps); replaces
+    /// --partition-every.
+    #[arg(long, value_parser = quicklb_examples::cli::parse_replan)]
+    replan: Option<quicklb::Replan>,
     /// Run step 0 and every this many steps without balancing, to measure the
     /// unbalanced step time in the same run (0: step 0 only).
     #[arg(long, default_value_t = 10)]
@@ -277,6 +282,7 @@ fn setup(args: &RunArgs, ranks: usize) -> Result<Setup, FlameError> {
         size: args.size,
         algorithm: (!args.no_balance).then_some(algorithm),
         partition_every: args.partition_every,
+        replan: args.replan.unwrap_or(quicklb::Replan::Manual),
         compare_every: args.compare_every,
         halo: args.halo,
         cost: args.cost,
@@ -339,9 +345,13 @@ fn run<C: Communicator>(world: &C, args: &RunArgs) -> Result<(), FlameError> {
             match &config.algorithm {
                 None => "no balancing".to_string(),
                 Some(a) => format!(
-                    "balancer {} (re-plan every {} balanced steps; unbalanced steps: 0{})",
+                    "balancer {} (re-plan {}; unbalanced steps: 0{})",
                     a.name(),
-                    config.partition_every,
+                    match config.replan {
+                        quicklb::Replan::Manual =>
+                            format!("every {} balanced steps", config.partition_every),
+                        r => format!("{} by iterate()", r.name()),
+                    },
                     if config.compare_every > 0 {
                         format!(" and every {}th", config.compare_every)
                     } else {

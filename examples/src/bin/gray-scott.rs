@@ -15,7 +15,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mpi::topology::Communicator;
+use quicklb::Replan;
 use quicklb_examples::chemistry::Chemistry;
+use quicklb_examples::cli::parse_replan;
 use quicklb_examples::colormap::{field_image, finite_range};
 use quicklb_examples::gray_scott::{
     seed_block, AlgorithmName, Config, CostModel, GrayScottError, HaloKind, Simulation,
@@ -44,6 +46,11 @@ struct Args {
     /// Re-plan the loans every this many balanced steps.
     #[arg(long, default_value_t = 10)]
     partition_every: usize,
+    /// Let the balancer re-plan by itself: `auto` (when the measured imbalance
+    /// pays for a plan) or a period N (every N balanced steps); replaces
+    /// --partition-every.
+    #[arg(long, value_parser = parse_replan)]
+    replan: Option<Replan>,
     /// Run step 0 and every this many steps without balancing, to measure the
     /// unbalanced step time in the same run (0: step 0 only).
     #[arg(long, default_value_t = 10)]
@@ -116,6 +123,7 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), GrayScottError> {
         size: args.size,
         algorithm: (!args.no_balance).then(|| args.algorithm.algorithm()),
         partition_every: args.partition_every,
+        replan: args.replan.unwrap_or(Replan::Manual),
         compare_every: args.compare_every,
         halo: args.halo,
         cost: args.cost,
@@ -135,9 +143,12 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), GrayScottError> {
                 "no balancing".to_string()
             } else {
                 format!(
-                    "balancer {} (re-plan every {} balanced steps; unbalanced steps: 0{})",
+                    "balancer {} (re-plan {}; unbalanced steps: 0{})",
                     args.algorithm.algorithm().name(),
-                    args.partition_every,
+                    match args.replan {
+                        None => format!("every {} balanced steps", args.partition_every),
+                        Some(r) => format!("{} by iterate()", r.name()),
+                    },
                     if args.compare_every > 0 {
                         format!(" and every {}th", args.compare_every)
                     } else {

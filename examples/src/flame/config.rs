@@ -125,8 +125,13 @@ pub struct Config {
     pub size: usize,
     /// The balancer's algorithm; `None` runs every step without balancing.
     pub algorithm: Option<Algorithm>,
-    /// Re-plan every this many balanced steps (at least 1).
+    /// Re-plan every this many balanced steps (at least 1), with
+    /// `replan: Replan::Manual`.
     pub partition_every: usize,
+    /// Who re-plans: `Manual` (this simulation, every `partition_every`
+    /// balanced steps), or the balancer's `iterate` itself
+    /// (`Replan::Every(n)`, `Replan::Auto`).
+    pub replan: quicklb::Replan,
     /// Run step 0 and every `compare_every`-th step without balancing, to
     /// measure the unbalanced step; 0: step 0 only.
     pub compare_every: usize,
@@ -147,6 +152,7 @@ impl Config {
             size: 64,
             algorithm: Some(Algorithm::transfer()),
             partition_every: 1,
+            replan: quicklb::Replan::Manual,
             compare_every: 10,
             halo: HaloKind::Auto,
             cost: CostModel::Steps,

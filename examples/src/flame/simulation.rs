@@ -153,6 +153,7 @@ where
             Some(alg) => Some(
                 LoadBalancer::<[f64; N]>::builder(comm, rows * cols)
                     .algorithm(*alg)
+                    .replan(config.replan)
                     .build()?,
             ),
             None => None,
@@ -253,7 +254,12 @@ where
                     .balancer
                     .as_mut()
                     .expect("balanced steps have a balancer");
-                if self.balanced_steps % self.config.partition_every == 0 {
+                if self.config.replan != quicklb::Replan::Manual {
+                    // iterate() plans when its policy says so, from these weights.
+                    if self.config.cost == CostModel::Steps {
+                        lb.set_weights(cells.costs())?;
+                    }
+                } else if self.balanced_steps % self.config.partition_every == 0 {
                     let t = Instant::now();
                     if self.config.cost == CostModel::Steps {
                         lb.set_weights(cells.costs())?;
