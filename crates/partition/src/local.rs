@@ -80,7 +80,9 @@ impl LocalPlan {
 
     /// A plan from its exports (any order; sorted here) and borrows.
     pub fn new(mut exports: Vec<Export>, borrows: Borrows) -> Self {
-        exports.sort_unstable();
+        if !exports.is_sorted() {
+            exports.sort_unstable();
+        }
         LocalPlan {
             exports,
             borrows,
@@ -112,6 +114,11 @@ impl LocalPlan {
     /// The cells lent, sorted by cell index.
     pub fn exports(&self) -> &[Export] {
         &self.exports
+    }
+
+    /// The cells lent, sorted by cell index, without a copy.
+    pub fn into_exports(self) -> Vec<Export> {
+        self.exports
     }
 
     /// What this rank borrows.

@@ -24,12 +24,23 @@ pub fn rank_load(weights: &[f64]) -> f64 {
 ///
 /// `rank` is only used in the error.
 pub fn check_weights(rank: usize, weights: &[f64]) -> Result<(), Error> {
-    for (cell, &value) in weights.iter().enumerate() {
-        if !value.is_finite() || value < 0.0 {
-            return Err(Error::InvalidWeight { rank, cell, value });
-        }
+    let valid = |v: f64| v.is_finite() & (v >= 0.0);
+    // Branch-free within a chunk (the compiler vectorises it); the first bad
+    // cell is searched only when there is one.
+    let all_valid = weights
+        .chunks(256)
+        .all(|chunk| chunk.iter().fold(true, |ok, &v| ok & valid(v)));
+    if all_valid {
+        return Ok(());
     }
-    Ok(())
+    match weights.iter().position(|&v| !valid(v)) {
+        Some(cell) => Err(Error::InvalidWeight {
+            rank,
+            cell,
+            value: weights[cell],
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Cell weights of all ranks (`w[r][i] >= 0`, finite), stored flat.

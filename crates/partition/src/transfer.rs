@@ -447,34 +447,41 @@ impl Transfer {
         }
         check_weights(rank, weights)?;
         let out = transfers.outgoing(rank);
-        let mut result = Vec::new();
         if out.is_empty() {
-            return Ok(result);
+            return Ok(Vec::new());
         }
         let n = weights.len();
+        if n > Pool::MAX_CELLS || out.len() > Pool::MAX_CELLS {
+            return Err(Error::PlanMismatch(format!(
+                "rank {rank} has {n} cells and {} helpers; the Transfer planner lends from \
+                 at most 2^32 - 2 cells to at most 2^32 - 2 helpers per rank",
+                out.len()
+            )));
+        }
         let eps = transfers.average * EPS_REL;
-        let mut used = vec![false; n];
+        // Per cell: 0 if it stays home, else 1 + the index in `out` of the
+        // move it is lent with (4 bytes a cell; exports come out by cell).
+        let mut lent = vec![0u32; n];
         let mut gaps: Vec<f64> = out.iter().map(|m| m.amount).collect();
 
         if let Some(prev) = previous {
-            let mut mine: Vec<(f64, usize)> = Vec::new();
+            // The previous loans of each helper, heaviest first (ties by
+            // cell): one sort of them all, not a pass over them per move.
+            let mut kept: Vec<(usize, u64, usize)> = prev
+                .iter()
+                .filter(|e| e.cell < n && weights[e.cell] > 0.0)
+                .map(|e| (e.helper, key_of(weights[e.cell]), e.cell))
+                .collect();
+            kept.sort_unstable();
             for (k, m) in out.iter().enumerate() {
-                mine.clear();
-                mine.extend(
-                    prev.iter()
-                        .filter(|e| e.helper == m.helper && e.cell < n && !used[e.cell])
-                        .map(|e| (weights[e.cell], e.cell)),
-                );
-                mine.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                let lo = kept.partition_point(|x| x.0 < m.helper);
+                let hi = kept.partition_point(|x| x.0 <= m.helper);
                 let mut rem = m.amount;
-                for &(w, c) in &mine {
-                    if w > 0.0 && w <= rem + eps {
-                        used[c] = true;
+                for &(_, key, c) in &kept[lo..hi] {
+                    let w = weight_of(key);
+                    if lent[c] == 0 && w <= rem + eps {
+                        lent[c] = k as u32 + 1;
                         rem -= w;
-                        result.push(Export {
-                            cell: c,
-                            helper: m.helper,
-                        });
                     }
                 }
                 gaps[k] = rem.max(0.0);
@@ -484,17 +491,12 @@ impl Transfer {
                 missing += g;
             }
             if missing <= self.tolerance * transfers.average {
-                result.sort_unstable();
-                return Ok(result);
+                return Ok(by_cell(&lent, out));
             }
         }
 
         // Free cells, consulted heaviest first (ties by index).
-        let free: Vec<(f64, usize)> = (0..n)
-            .filter(|&c| !used[c] && weights[c] > 0.0)
-            .map(|c| (weights[c], c))
-            .collect();
-        let mut pool = Pool::new(free, n);
+        let mut pool = Pool::new(weights, previous.map(|_| &lent[..]));
         // `pending`: what the previous move could not fit. A carry move takes
         // it; otherwise it stays with the sender.
         let mut pending = 0.0;
@@ -506,14 +508,11 @@ impl Transfer {
                     break;
                 };
                 rem -= w;
-                result.push(Export {
-                    cell: c,
-                    helper: m.helper,
-                });
+                lent[c] = k as u32 + 1;
             }
             pending = rem;
         }
-        Ok(by_cell(result, n))
+        Ok(by_cell(&lent, out))
     }
 
     fn build(&self, problem: &Problem, previous: Option<&Plan>) -> Result<Plan, Error> {
@@ -555,25 +554,19 @@ impl Transfer {
     }
 }
 
-/// Sorts exports of distinct cells below `n` by cell: `O(e)` when most cells
-/// are lent, a comparison sort when few are.
-fn by_cell(mut exports: Vec<Export>, n: usize) -> Vec<Export> {
-    if exports.len() < n / 16 {
-        exports.sort_unstable();
-        return exports;
+/// The exports of `lent` (per cell: 0, or 1 + the index of its move in
+/// `out`), sorted by cell.
+fn by_cell(lent: &[u32], out: &[Move]) -> Vec<Export> {
+    let count = lent.iter().filter(|&&k| k != 0).count();
+    let mut exports = Vec::with_capacity(count);
+    for (cell, &k) in lent.iter().enumerate() {
+        if k != 0 {
+            exports.push(Export {
+                cell,
+                helper: out[k as usize - 1].helper,
+            });
+        }
     }
-    let mut helper_of = vec![usize::MAX; n];
-    for e in &exports {
-        helper_of[e.cell] = e.helper;
-    }
-    exports.clear();
-    exports.extend(
-        helper_of
-            .iter()
-            .enumerate()
-            .filter(|(_, &h)| h != usize::MAX)
-            .map(|(cell, &helper)| Export { cell, helper }),
-    );
     exports
 }
 
@@ -634,7 +627,8 @@ impl Planner for Transfer {
 }
 
 /// Each rank plans from the `p` rank loads and its own weights: `O(p)` for the
-/// rank-level transfers plus `O(n log n)` for its own `n` cells. Helpers learn
+/// rank-level transfers plus `O(n)` for its own `n` cells (a bucket sort of
+/// them; a warm start also sorts the previous loans). Helpers learn
 /// only *who* lends to them ([`Borrows::Ask`]).
 impl DistributedPlanner for Transfer {
     fn check(&self) -> Result<(), Error> {
@@ -685,130 +679,151 @@ impl DistributedPlanner for Transfer {
     }
 }
 
-/// Order of the free cells: heaviest first, ties by lower index.
-/// The pool holds positive finite weights only, whose bit patterns order like
-/// the numbers: one integer comparison each.
-fn heaviest_first(a: &(f64, usize), b: &(f64, usize)) -> std::cmp::Ordering {
-    (b.0.to_bits(), a.1).cmp(&(a.0.to_bits(), b.1))
+/// A sender's free cells in the order the cell level consults them: heaviest
+/// first, ties by lower index. Each cell is keyed by the complement of its
+/// weight's bits (positive finite weights order like their bit patterns), so
+/// ascending keys are heaviest first and every comparison is one of integers.
+///
+/// The order is built by a counting sort on the top bits of the keys
+/// (buckets of the key range, stable so each bucket keeps cell order), then a
+/// sort within each bucket: `O(n)` for weights spread over their range,
+/// never worse than one comparison sort of all cells. No allocation per cell.
+struct Pool {
+    /// Ascending: heaviest first, ties by lower cell index.
+    order: Vec<Entry>,
+    /// Union-find over positions of `order` (one past the end included):
+    /// the first position at or after `i` not taken.
+    next: Vec<u32>,
+    /// Comparisons made by the sorts within buckets (for tests).
+    comparisons: usize,
 }
 
-/// A sender's free cells, consulted in [`heaviest_first`] order but sorted
-/// lazily: only the top of the order is sorted, the rest is searched
-/// linearly a few times before more of it is sorted. `take_fit` returns
-/// exactly what a walk over the fully sorted order would.
-struct Pool {
-    /// `order[..sorted]` is the top of the order, sorted; the rest is
-    /// unsorted and all below it.
-    order: Vec<(f64, usize)>,
-    sorted: usize,
-    /// Union-find over `order[..=sorted]`: first position not taken.
-    next: Vec<usize>,
-    /// Taken flags by cell index.
-    taken: Vec<bool>,
-    /// Linear searches done in the unsorted rest.
-    scans: usize,
-    /// Cells looked at by those searches: at most twice the cells, so the
-    /// searches cost `O(n)` in all.
-    scanned: usize,
+/// A free cell and its key, 12 bytes (the pool's memory is most of the
+/// planning time at 10^6 cells).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, packed(4))]
+struct Entry {
+    key: u64,
+    cell: u32,
+}
+
+impl Entry {
+    fn rank(self) -> (u64, u32) {
+        (self.key, self.cell)
+    }
+}
+
+/// Key of a positive finite weight: ascending keys are descending weights.
+fn key_of(weight: f64) -> u64 {
+    !weight.to_bits()
+}
+
+/// Weight of a key made by [`key_of`].
+fn weight_of(key: u64) -> f64 {
+    f64::from_bits(!key)
 }
 
 impl Pool {
-    const MAX_SCANS: usize = 32;
+    /// Most cells a sender can lend from (positions and cells are `u32`).
+    const MAX_CELLS: usize = u32::MAX as usize - 1;
 
-    fn new(order: Vec<(f64, usize)>, cells: usize) -> Self {
-        Pool {
-            order,
-            sorted: 0,
-            next: vec![0],
-            taken: vec![false; cells],
-            scans: 0,
-            scanned: 0,
+    /// The cells with positive weight whose `skip` (if any) is 0; at most
+    /// [`Pool::MAX_CELLS`] weights.
+    fn new(weights: &[f64], skip: Option<&[u32]>) -> Self {
+        debug_assert!(weights.len() <= Self::MAX_CELLS);
+        // Calls `f(key, cell)` for every free cell, in cell order.
+        let each = |f: &mut dyn FnMut(u64, u32)| match skip {
+            None => {
+                for (c, &w) in weights.iter().enumerate() {
+                    if w > 0.0 {
+                        f(key_of(w), c as u32);
+                    }
+                }
+            }
+            Some(skip) => {
+                for (c, (&w, &s)) in weights.iter().zip(skip).enumerate() {
+                    if w > 0.0 && s == 0 {
+                        f(key_of(w), c as u32);
+                    }
+                }
+            }
+        };
+        let (mut lo, mut hi, mut len) = (u64::MAX, 0u64, 0usize);
+        each(&mut |k, _| {
+            lo = lo.min(k);
+            hi = hi.max(k);
+            len += 1;
+        });
+        let mut pool = Pool {
+            order: Vec::new(),
+            next: (0..=len as u32).collect(),
+            comparisons: 0,
+        };
+        if len == 0 {
+            return pool;
         }
-    }
-
-    /// Sorts the top `to` cells.
-    fn extend(&mut self, to: usize) {
-        let to = to.min(self.order.len());
-        if to <= self.sorted {
-            return;
+        // About one bucket per cell, at most 2^16 of them (the counts stay
+        // in cache; a bucket then holds about n / 2^16 cells).
+        let buckets_max = len.next_power_of_two().clamp(1, 1 << 16) as u64;
+        let mut shift = 0;
+        while (hi - lo) >> shift >= buckets_max {
+            shift += 1;
         }
-        let k = to - self.sorted;
-        let tail = &mut self.order[self.sorted..];
-        if k < tail.len() {
-            tail.select_nth_unstable_by(k - 1, heaviest_first);
+        let buckets = (((hi - lo) >> shift) + 1) as usize;
+        let bucket = |k: u64| ((k - lo) >> shift) as usize;
+        let mut start = vec![0usize; buckets + 1];
+        each(&mut |k, _| start[bucket(k) + 1] += 1);
+        for b in 0..buckets {
+            start[b + 1] += start[b];
         }
-        self.order[self.sorted..to].sort_unstable_by(heaviest_first);
-        self.next.truncate(self.sorted);
-        for i in self.sorted..to {
-            let c = self.order[i].1;
-            self.next.push(if self.taken[c] { i + 1 } else { i });
+        let mut order = vec![Entry { key: 0, cell: 0 }; len];
+        let mut fill = start.clone();
+        each(&mut |key, cell| {
+            let b = bucket(key);
+            order[fill[b]] = Entry { key, cell };
+            fill[b] += 1;
+        });
+        let comparisons = &mut pool.comparisons;
+        for b in 0..buckets {
+            let run = &mut order[start[b]..start[b + 1]];
+            if run.len() > 1 {
+                run.sort_unstable_by(|x, y| {
+                    *comparisons += 1;
+                    x.rank().cmp(&y.rank())
+                });
+            }
         }
-        self.next.push(to);
-        self.sorted = to;
+        pool.order = order;
+        pool
     }
 
     fn find(&mut self, i: usize) -> usize {
         let mut root = i;
-        while self.next[root] != root {
-            root = self.next[root];
+        while self.next[root] as usize != root {
+            root = self.next[root] as usize;
         }
         let mut j = i;
-        while self.next[j] != root {
-            let n = self.next[j];
-            self.next[j] = root;
+        while self.next[j] as usize != root {
+            let n = self.next[j] as usize;
+            self.next[j] = root as u32;
             j = n;
         }
         root
     }
 
     /// Takes the first free cell, in heaviest-first order, weighing at most
-    /// `lim`.
+    /// `lim` (`lim > 0`); returns its weight and index.
     fn take_fit(&mut self, lim: f64) -> Option<(f64, usize)> {
-        loop {
-            // Most takes of a large move fit the heaviest free cell: no search.
-            let start = if self.sorted > 0 && self.order[0].0 <= lim {
-                0
-            } else {
-                self.order[..self.sorted].partition_point(|x| x.0 > lim)
-            };
-            let pos = self.find(start);
-            if pos < self.sorted {
-                let x = self.order[pos];
-                self.taken[x.1] = true;
-                self.next[pos] = pos + 1;
-                return Some(x);
-            }
-            if self.sorted == self.order.len() {
-                return None;
-            }
-            if self.sorted == 0
-                || self.scans >= Self::MAX_SCANS
-                || self.scanned + (self.order.len() - self.sorted) > 2 * self.order.len()
-                || lim >= self.order[self.sorted - 1].0
-            {
-                self.extend((2 * self.sorted).max(64));
-                continue;
-            }
-            self.scans += 1;
-            self.scanned += self.order.len() - self.sorted;
-            let mut best: Option<usize> = None;
-            for i in self.sorted..self.order.len() {
-                let x = self.order[i];
-                if x.0 <= lim && !self.taken[x.1] {
-                    let better = match best {
-                        None => true,
-                        Some(b) => heaviest_first(&x, &self.order[b]).is_lt(),
-                    };
-                    if better {
-                        best = Some(i);
-                    }
-                }
-            }
-            let i = best?;
-            let x = self.order[i];
-            self.taken[x.1] = true;
-            return Some(x);
-        }
+        let klim = key_of(lim);
+        // Most takes of a large move fit the heaviest cell: no search.
+        let start = match self.order.first() {
+            Some(e) if { e.key } >= klim => 0,
+            _ => self.order.partition_point(|e| { e.key } < klim),
+        };
+        let pos = self.find(start);
+        let e = *self.order.get(pos)?;
+        self.next[pos] = pos as u32 + 1;
+        Some((weight_of(e.key), e.cell as usize))
     }
 }
 
@@ -816,11 +831,24 @@ impl Pool {
 mod tests {
     use super::*;
 
-    /// Reference: walk the fully sorted order.
-    fn reference(w: &[f64], lims: &[f64]) -> Vec<Option<usize>> {
-        let mut order: Vec<(f64, usize)> =
-            w.iter().copied().zip(0..).filter(|x| x.0 > 0.0).collect();
-        order.sort_unstable_by(heaviest_first);
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    /// Reference: walk the fully sorted order (heaviest first, ties by index).
+    fn reference(w: &[f64], skip: &[u32], lims: &[f64]) -> Vec<Option<usize>> {
+        let mut order: Vec<(f64, usize)> = w
+            .iter()
+            .copied()
+            .zip(0..)
+            .filter(|x| x.0 > 0.0 && skip[x.1] == 0)
+            .collect();
+        order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let mut taken = vec![false; order.len()];
         lims.iter()
             .map(|&lim| {
@@ -832,35 +860,56 @@ mod tests {
     }
 
     #[test]
-    fn lazy_pool_matches_full_sort() {
-        // deterministic pseudo-random weights with ties and zeros
-        let mut x: u64 = 12345;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        for case in 0..200 {
+    fn pool_matches_full_sort() {
+        // deterministic pseudo-random weights with ties, zeros and far outliers
+        let mut rnd = xorshift(12345);
+        for case in 0..300 {
             let n = (rnd() % 400) as usize;
             let w: Vec<f64> = (0..n)
-                .map(|_| match rnd() % 5 {
+                .map(|_| match rnd() % 7 {
                     0 => 0.0,
                     1 => 1.0,
+                    2 if case % 3 == 0 => 1e-300 * (1 + rnd() % 3) as f64,
+                    3 if case % 5 == 0 => 1e300,
                     _ => (rnd() % 1000) as f64 / 100.0,
                 })
+                .collect();
+            let skip: Vec<u32> = (0..n)
+                .map(|_| u32::from(case % 2 == 1 && rnd() % 4 == 0))
                 .collect();
             let lims: Vec<f64> = (0..(rnd() % 300))
                 .map(|_| (rnd() % 1200) as f64 / 100.0 / (1 + case % 7) as f64)
                 .collect();
-            let free: Vec<(f64, usize)> =
-                w.iter().copied().zip(0..).filter(|x| x.0 > 0.0).collect();
-            let mut pool = Pool::new(free, n);
+            let mut pool = Pool::new(&w, Some(&skip));
             let got: Vec<Option<usize>> = lims
                 .iter()
                 .map(|&l| pool.take_fit(l).map(|x| x.1))
                 .collect();
-            assert_eq!(got, reference(&w, &lims), "case {case}");
+            assert_eq!(got, reference(&w, &skip, &lims), "case {case}");
+        }
+    }
+
+    /// The order costs `O(n)` comparisons for spread weights and for few
+    /// distinct weights, not the `n log2 n` (about 17 n here) of a full
+    /// comparison sort.
+    #[test]
+    fn pool_order_is_linear() {
+        let n = 100_000;
+        let mut rnd = xorshift(99);
+        let uniform: Vec<f64> = (0..n).map(|_| 1.0 + (rnd() % 1_000_000) as f64).collect();
+        // log-spread, like measured times from 1 µs to 1 s
+        let spread: Vec<f64> = (0..n)
+            .map(|_| 1e-6 * 10f64.powf((rnd() % 6_000_000) as f64 / 1e6))
+            .collect();
+        let seven: Vec<f64> = (0..n).map(|i| 1.0 + (i % 7) as f64 * 0.25).collect();
+        for (name, w) in [("uniform", uniform), ("spread", spread), ("seven", seven)] {
+            let pool = Pool::new(&w, None);
+            assert_eq!(pool.order.len(), n);
+            assert!(
+                pool.comparisons < 4 * n,
+                "{name}: {} comparisons for {n} cells",
+                pool.comparisons
+            );
         }
     }
 }

@@ -192,10 +192,11 @@ pub fn dry_run(
         .into_iter()
         .map(|(h, m)| (h, m[0] as usize))
         .collect();
+    let owners = owners_to_hear(&plan);
     Ok(DryRun {
-        exports: plan.exports().to_vec(),
+        exports: plan.into_exports(),
         counts_sent,
-        owners: owners_to_hear(&plan),
+        owners,
     })
 }
 

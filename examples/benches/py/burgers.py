@@ -1,14 +1,21 @@
-"""Peer of the burgers benchmark: the same solve in numpy and numpy.linalg.svd
-on the same snapshot matrix (read from the .npy the Rust benchmark wrote).
+"""Peer of the burgers benchmark: the same solve in numpy, and three SVDs of
+the same snapshot matrix (read from the .npy the Rust benchmark wrote):
+numpy.linalg.svd (the full thin SVD), scipy.sparse.linalg.svds with k = 4
+(ARPACK: the first 4 modes only, as Rust computes) and a randomized SVD
+(Halko, Martinsson and Tropp: a range finder of k + 8 columns, as many as
+Rust's subspace, and one power iteration, which brings the first 4 singular
+values to machine precision like Rust's tolerance).
 
-Prints one JSON object: median seconds of the numpy solve and of the SVD, the
-first four singular values, and how far numpy's matrix is from Rust's.
+Prints one JSON object: median seconds of the numpy solve and of each SVD,
+the first four singular values of each, and how far numpy's matrix is from
+Rust's.
 """
 import json
 import sys
 import time
 
 import numpy as np
+import scipy.sparse.linalg
 
 
 def solve(n=256, nu=0.01, dt=0.001, t_end=2.0):
@@ -25,6 +32,23 @@ def solve(n=256, nu=0.01, dt=0.001, t_end=2.0):
     return np.array(snapshots)
 
 
+def randomized_svd(a, k=4, oversampling=8, power_iterations=1, seed=0):
+    """The first k singular triplets of a by a randomized range finder."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(a @ rng.standard_normal((a.shape[1], k + oversampling)))
+    for _ in range(power_iterations):
+        q, _ = np.linalg.qr(a.T @ q)
+        q, _ = np.linalg.qr(a @ q)
+    u, s, vt = np.linalg.svd(q.T @ a, full_matrices=False)
+    return q @ u[:, :k], s[:k], vt[:k]
+
+
+def svds4(a):
+    u, s, vt = scipy.sparse.linalg.svds(a, k=4)
+    order = np.argsort(s)[::-1]
+    return u[:, order], s[order], vt[order]
+
+
 def median_time(f, reps):
     times = []
     for _ in range(reps):
@@ -39,10 +63,16 @@ def main():
     rust = np.load(path)
     solve_s, mine = median_time(solve, reps)
     svd_s, (_, s, _) = median_time(lambda: np.linalg.svd(rust, full_matrices=False), reps)
+    svds_s, (_, s_svds, _) = median_time(lambda: svds4(rust), reps)
+    rsvd_s, (_, s_rsvd, _) = median_time(lambda: randomized_svd(rust), reps)
     print(json.dumps({
         "solve_s": solve_s,
         "svd_s": svd_s,
+        "svds_s": svds_s,
+        "rsvd_s": rsvd_s,
         "sigma": [float(v) for v in s[:4]],
+        "sigma_svds": [float(v) for v in s_svds],
+        "sigma_rsvd": [float(v) for v in s_rsvd],
         "max_matrix_difference": float(np.abs(mine - rust).max()) if mine.shape == rust.shape else None,
     }))
 
