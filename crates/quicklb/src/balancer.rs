@@ -395,6 +395,25 @@ impl<T: Pod> LoadBalancer<T> {
         self.loans().map_or(&[], |l| &l.exports)
     }
 
+    /// Makes the next `iterate()` round of this rank's loan messages fail as
+    /// `fault` says (a failing `MPI_Start` or completion), so that tests reach
+    /// the abort path of a transport error inside `iterate()`, which a correct
+    /// program cannot provoke. Returns whether this rank has loan messages to
+    /// fail (a plan with loans or borrows).
+    #[doc(hidden)]
+    pub fn inject_transport_fault(&mut self, fault: quicklb_transport::persistent::Fault) -> bool {
+        let Some((_, loans)) = self.plan.as_mut() else {
+            return false;
+        };
+        if loans.exports.is_empty() && loans.borrowed.is_empty() {
+            return false;
+        }
+        loans.lent.inject_fault(fault);
+        loans.inbound.inject_fault(fault);
+        loans.outbound.inject_fault(fault);
+        true
+    }
+
     /// Number of local cells lent in the plan in use.
     pub fn num_lent(&self) -> usize {
         self.loans().map_or(0, Loans::num_lent)
