@@ -12,6 +12,7 @@ use quicklb_partition::{Export, LocalPlan, NodeMap};
 
 use crate::agree::{agree, share_text};
 use crate::config::{nodes_digest, Algorithm, Builder, Config};
+use crate::dynamic::{Dynamic, Sharing};
 use crate::error::{Error, Result};
 use crate::loans::Loans;
 use crate::plan;
@@ -39,12 +40,22 @@ pub struct StepStats {
     pub cells_lent: usize,
     /// Number of other ranks' cells computed here.
     pub cells_borrowed: usize,
+    /// Own cells computed by other ranks of the node through dynamic sharing
+    /// ([`Dynamic::OnNode`]).
+    pub cells_given: usize,
+    /// Other ranks' cells computed here through dynamic sharing.
+    pub cells_taken: usize,
+    /// Compute time of the cells taken (seconds).
+    pub compute_taken: f64,
+    /// Chunks this rank claimed through dynamic sharing (of its own cells and
+    /// of others'): the claim traffic, one atomic compare-and-swap each.
+    pub claims: usize,
 }
 
 impl StepStats {
-    /// Compute time spent on this rank (own and borrowed cells).
+    /// Compute time spent on this rank (own, borrowed and taken cells).
     pub fn busy(&self) -> f64 {
-        self.compute_own + self.compute_borrowed
+        self.compute_own + self.compute_borrowed + self.compute_taken
     }
 }
 
@@ -166,6 +177,8 @@ pub struct LoadBalancer<T> {
     /// Where a borrowed cell is computed (on the heap: cells may be large).
     scratch: Box<T>,
     watchdog: Option<Watchdog>,
+    /// The node's pool with [`Dynamic::OnNode`].
+    sharing: Option<Sharing>,
 }
 
 impl<T> std::fmt::Debug for LoadBalancer<T> {
@@ -273,7 +286,7 @@ impl<T: Pod> LoadBalancer<T> {
         let differs = [
             (6, "node map"),
             (7, "algorithm or algorithm parameters"),
-            (8, "option (check_counts or watchdog)"),
+            (8, "option (check_counts, watchdog or dynamic)"),
         ];
         for r in 0..size {
             for &(k, what) in &differs {
@@ -285,6 +298,16 @@ impl<T: Pod> LoadBalancer<T> {
         let nodes = match given_nodes {
             Some(n) => n,
             None => NodeMap::new(quicklb_transport::node_map(&comm)?.as_slice().to_vec()),
+        };
+        let sharing = match config.options.dynamic {
+            Dynamic::Off => None,
+            Dynamic::OnNode => Some(Sharing::new(
+                &comm,
+                &nodes,
+                b.cells,
+                cell_bytes,
+                config.options.timing_block,
+            )?),
         };
         drop(armed);
         let n = b.cells;
@@ -310,6 +333,7 @@ impl<T: Pod> LoadBalancer<T> {
             pending: RefCell::new(None),
             scratch: bytemuck::zeroed_box(),
             watchdog,
+            sharing,
         })
     }
 
@@ -630,6 +654,7 @@ impl<T: Pod> LoadBalancer<T> {
         let loans = self.plan.as_mut().map(|p| &mut p.1);
         let stepped = step::run(
             loans,
+            self.sharing.as_mut(),
             &mut self.costs.weights,
             pace,
             &mut *self.scratch,
@@ -679,6 +704,10 @@ impl<T: Pod> LoadBalancer<T> {
             total: start.elapsed().as_secs_f64(),
             cells_lent,
             cells_borrowed: self.stats.0.cells_borrowed,
+            cells_given: times.shared.given,
+            cells_taken: times.shared.taken,
+            compute_taken: times.shared.compute_taken,
+            claims: times.shared.claims,
         };
         self.stats.2.wait += times.wait;
         Ok(())
