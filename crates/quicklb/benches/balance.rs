@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
-use quicklb::{Algorithm, LoadBalancer};
+use quicklb::{Algorithm, Dynamic, LoadBalancer};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
@@ -82,11 +82,15 @@ struct Row {
     ideal: f64,
     bound_ratio: f64,
     lent: f64,
+    /// Cells taken dynamically per step (all ranks) and claims per step.
+    taken: f64,
+    claims: f64,
 }
 
 fn run(
     world: &impl Communicator,
     algorithm: Algorithm,
+    dynamic: Dynamic,
     w: &Workload,
     steps: usize,
     verbose: bool,
@@ -107,10 +111,12 @@ fn run(
         .algorithm(algorithm)
         .wait_poll(poll)
         .smoothing(smoothing)
+        .dynamic(dynamic)
         .build()
         .expect("build");
     let (mut t_step, mut t_ideal, mut ratio, mut lent) = (vec![], vec![], vec![], vec![]);
     let mut planned = vec![];
+    let (mut taken, mut claims) = (vec![], vec![]);
     for _ in 0..steps {
         world.barrier();
         let t0 = Instant::now();
@@ -142,6 +148,9 @@ fn run(
         t_ideal.push(busy / p);
         ratio.push(step / (busy / p).max(w_max));
         lent.push(n_lent as f64);
+        let s = lb.last_step();
+        taken.push(sum_u64(world, s.cells_taken as u64) as f64);
+        claims.push(sum_u64(world, s.claims as u64) as f64);
     }
     if verbose {
         let report = lb.report().expect("report");
@@ -155,7 +164,15 @@ fn run(
         ideal: median(&mut t_ideal),
         bound_ratio: median(&mut ratio),
         lent: median(&mut lent),
+        taken: median(&mut taken),
+        claims: median(&mut claims),
     }
+}
+
+fn sum_u64(world: &impl Communicator, x: u64) -> u64 {
+    let mut total = 0u64;
+    world.all_reduce_into(&x, &mut total, SystemOperation::sum());
+    total
 }
 
 /// A CPU-bound cell: implicit Euler steps of the Gray-Scott reaction (a small
@@ -236,18 +253,41 @@ fn main() {
         println!("| workload | algorithm | median step (ms) | ideal (ms) | efficiency | step / lower bound | planned max / lower bound | cells lent |");
         println!("|---|---|---:|---:|---:|---:|---:|---:|");
     }
+    // Dynamic sharing (on one node) after the planned loans, and alone.
+    let dynamic_modes = [
+        (Algorithm::transfer(), "Transfer + dynamic"),
+        (Algorithm::Off, "dynamic only"),
+    ];
+    let mut traffic = Vec::new();
     for w in workloads(rank) {
-        for algorithm in Algorithm::all() {
-            let row = run(&world, algorithm, &w, steps, verbose);
+        let modes = Algorithm::all()
+            .into_iter()
+            .map(|a| {
+                (
+                    a,
+                    Dynamic::Off,
+                    if a == Algorithm::Off {
+                        "none"
+                    } else {
+                        a.name()
+                    },
+                )
+            })
+            .chain(
+                dynamic_modes
+                    .iter()
+                    .map(|&(a, name)| (a, Dynamic::OnNode, name)),
+            );
+        for (algorithm, dynamic, name) in modes {
+            let row = run(&world, algorithm, dynamic, &w, steps, verbose);
+            if dynamic != Dynamic::Off {
+                traffic.push((w.name, name, row.taken, row.claims));
+            }
             if rank == 0 {
                 println!(
                     "| {} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {:.0} |",
                     w.name,
-                    if algorithm == Algorithm::Off {
-                        "none"
-                    } else {
-                        algorithm.name()
-                    },
+                    name,
                     row.step * 1e3,
                     row.ideal * 1e3,
                     row.ideal / row.step,
@@ -256,6 +296,15 @@ fn main() {
                     row.lent
                 );
             }
+        }
+    }
+
+    if rank == 0 {
+        println!();
+        println!("| dynamic sharing (median per step, all ranks) | mode | cells taken dynamically | claims |");
+        println!("|---|---|---:|---:|");
+        for (workload, name, taken, claims) in &traffic {
+            println!("| {workload} | {name} | {taken:.0} | {claims:.0} |");
         }
     }
 
