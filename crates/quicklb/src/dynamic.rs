@@ -42,6 +42,11 @@ pub enum Dynamic {
     OnNode,
 }
 
+/// Idle rounds spent yielding before a rank waiting for others sleeps.
+const IDLE_YIELDS: u32 = 64;
+/// The sleep of an idle round after those (the latency it may add to a step).
+const IDLE_SLEEP: std::time::Duration = std::time::Duration::from_micros(50);
+
 /// This rank's share of a step's dynamic work.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Shared {
@@ -202,10 +207,12 @@ pub(crate) fn finish<T, S, F>(
     let ranks = pool.num_ranks();
     let round = pool.rounds(pool.rank());
     let mut armed = None;
+    let mut idle = 0u32;
     loop {
         if panic.is_none() {
             if let Some(victim) = busiest(pool) {
                 armed = None;
+                idle = 0;
                 if let Some(mut stolen) = pool.steal(victim, |rem, min| guided(rem, ranks, min)) {
                     shared.claims += 1;
                     let tc = Instant::now();
@@ -250,9 +257,14 @@ pub(crate) fn finish<T, S, F>(
         // Progress for the messages of the step and of the user's code (a
         // rank not yet in this step may wait for one of this rank's sends).
         let _ = sharing.group.any_process().immediate_probe();
+        // Yield at first (a chunk taken from here may be done any moment),
+        // then sleep a little: spinning ranks would slow down busy ones that
+        // share their cores.
+        idle += 1;
         match pace.poll {
             Some(d) => std::thread::sleep(d),
-            None => std::thread::yield_now(),
+            None if idle <= IDLE_YIELDS => std::thread::yield_now(),
+            None => std::thread::sleep(IDLE_SLEEP),
         }
     }
     drop(armed);

@@ -153,6 +153,7 @@ where
             Some(alg) => Some(
                 LoadBalancer::<[f64; N]>::builder(comm, rows * cols)
                     .algorithm(*alg)
+                    .dynamic(config.dynamic)
                     .build()?,
             ),
             None => None,
@@ -266,6 +267,7 @@ where
                 record.iterate = lb.last_step().total;
                 record.own_load = lb.weights().iter().sum();
                 record.lent = lb.num_lent();
+                record.taken = lb.last_step().cells_taken;
                 self.balanced_steps += 1;
             }
         }
@@ -317,7 +319,13 @@ where
             &self.comm,
             &self.records,
             self.config.size,
-            self.config.algorithm.as_ref().map(|a| a.name()),
+            self.config
+                .algorithm
+                .as_ref()
+                .map(|a| match self.config.dynamic {
+                    quicklb::Dynamic::Off => a.name(),
+                    _ => with_dynamic(a.name()),
+                }),
         )
     }
 
@@ -397,5 +405,18 @@ fn gather_rows(comm: &SimpleCommunicator, local: &[f64], n: usize) -> Option<Arr
     } else {
         root.gather_varcount_into(local);
         None
+    }
+}
+
+/// The summary's name of `algorithm` with dynamic sharing.
+fn with_dynamic(algorithm: &str) -> &'static str {
+    match algorithm {
+        "Off" => "dynamic only",
+        "Transfer" => "Transfer + dynamic",
+        "Greedy" => "Greedy + dynamic",
+        "Sort" => "Sort + dynamic",
+        "Sort2" => "Sort2 + dynamic",
+        "DLBFoam" => "DLBFoam + dynamic",
+        _ => "custom + dynamic",
     }
 }
