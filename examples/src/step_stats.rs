@@ -26,6 +26,8 @@ pub struct StepRecord {
     pub own_load: f64,
     /// Own cells computed by other ranks.
     pub lent: usize,
+    /// Other ranks' cells taken here through dynamic sharing.
+    pub taken: usize,
     /// Integrator steps (accepted + rejected) computed on this rank.
     pub work: u64,
     /// Integrator steps of this rank's own cells, wherever computed.
@@ -47,6 +49,8 @@ pub struct PhaseStats {
     pub imbalance_after: f64,
     /// Mean number of cells lent per step (all ranks).
     pub cells_lent: f64,
+    /// Mean number of cells taken dynamically per step (all ranks).
+    pub cells_taken: f64,
     /// Mean integrator steps per step (all ranks).
     pub work: f64,
     /// Mean `max/avg` of the ranks' own-cell integrator steps (before lending).
@@ -111,12 +115,12 @@ impl Summary {
     /// with the speed-up and the chemistry's share of the step.
     pub fn table(&self) -> String {
         let mut s = String::from(
-            "| chemistry | ranks | steps | time/step (ms) | chemistry/step (ms) | imbalance before | imbalance after | work imbalance before | work imbalance after | cells lent/step | balancer's own time |\n\
-             |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+            "| chemistry | ranks | steps | time/step (ms) | chemistry/step (ms) | imbalance before | imbalance after | work imbalance before | work imbalance after | cells lent/step | cells taken dynamically/step | balancer's own time |\n\
+             |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
         );
         let mut row = |name: String, p: &PhaseStats| {
             s += &format!(
-                "| {name} | {} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.2} % |\n",
+                "| {name} | {} | {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.0} | {:.2} % |\n",
                 self.ranks,
                 p.steps,
                 p.time_per_step * 1e3,
@@ -126,6 +130,7 @@ impl Summary {
                 p.work_imbalance_before,
                 p.work_imbalance_after,
                 p.cells_lent,
+                p.cells_taken,
                 100.0 * p.balancer_share()
             );
         };
@@ -160,15 +165,15 @@ pub fn summarize(
     let p = comm.size() as usize;
     let steps = records.len();
     // Per step: maxima of (wall, busy, own_load, work, own_work, iterate,
-    // planning), sums of (busy, own_load, lent, work, own_work).
+    // planning), sums of (busy, own_load, lent, work, own_work, taken).
     const M: usize = 7;
-    const S: usize = 5;
+    const S: usize = 6;
     let mut maxes = Vec::with_capacity(M * steps);
     let mut sums = Vec::with_capacity(S * steps);
     for r in records {
         let (w, ow) = (r.work as f64, r.own_work as f64);
         maxes.extend_from_slice(&[r.wall, r.busy, r.own_load, w, ow, r.iterate, r.planning]);
-        sums.extend_from_slice(&[r.busy, r.own_load, r.lent as f64, w, ow]);
+        sums.extend_from_slice(&[r.busy, r.own_load, r.lent as f64, w, ow, r.taken as f64]);
     }
     let mut gmax = vec![0.0; maxes.len()];
     let mut gsum = vec![0.0; sums.len()];
@@ -195,6 +200,7 @@ pub fn summarize(
             acc.imbalance_after += ratio(m[1], s[0]);
             acc.imbalance_before += ratio(m[2], s[1]);
             acc.cells_lent += s[2];
+            acc.cells_taken += s[5];
             acc.work += s[3];
             acc.work_imbalance_after += ratio(m[3], s[3]);
             acc.work_imbalance_before += ratio(m[4], s[4]);
@@ -210,6 +216,7 @@ pub fn summarize(
             &mut acc.imbalance_after,
             &mut acc.imbalance_before,
             &mut acc.cells_lent,
+            &mut acc.cells_taken,
             &mut acc.work,
             &mut acc.work_imbalance_after,
             &mut acc.work_imbalance_before,

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
-use quicklb::{Algorithm, LoadBalancer, Replan};
+use quicklb::{Algorithm, Dynamic, LoadBalancer, Replan};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
@@ -147,18 +147,31 @@ enum Mode {
     Replanned(Replan),
 }
 
-/// The rows of a workload on `size` ranks: (label, mode).
-fn modes(w: &Workload, size: usize) -> Vec<(String, Mode)> {
-    let mut rows = vec![("none".to_string(), Mode::Unbalanced)];
+/// The rows of a workload on `size` ranks: (label, mode, dynamic sharing).
+fn modes(w: &Workload, size: usize) -> Vec<(String, Mode, Dynamic)> {
+    let mut rows = vec![("none".to_string(), Mode::Unbalanced, Dynamic::Off)];
     for every in [1, 5, 10, 50] {
         rows.push((
             format!("Transfer, every {every}"),
             Mode::Replanned(Replan::Every(every)),
+            Dynamic::Off,
         ));
     }
     rows.push((
         "Transfer, auto".to_string(),
         Mode::Replanned(Replan::auto()),
+        Dynamic::Off,
+    ));
+    // Dynamic sharing (on one node) after the planned loans, and alone.
+    rows.push((
+        "Transfer, auto + dynamic".to_string(),
+        Mode::Replanned(Replan::auto()),
+        Dynamic::OnNode,
+    ));
+    rows.push((
+        "dynamic only".to_string(),
+        Mode::Unbalanced,
+        Dynamic::OnNode,
     ));
     // The other planners on the steady workloads, at 4 ranks or more only: the
     // whole group (both rank counts) must run within 8 minutes.
@@ -168,6 +181,7 @@ fn modes(w: &Workload, size: usize) -> Vec<(String, Mode)> {
                 rows.push((
                     format!("{}, every 1", algorithm.name()),
                     Mode::Planned(algorithm),
+                    Dynamic::Off,
                 ));
             }
         }
@@ -198,9 +212,18 @@ struct Row {
     lent: f64,
     /// Plans made during the measured steps.
     plans: u64,
+    /// Cells taken dynamically per step (all ranks) and claims per step.
+    taken: f64,
+    claims: f64,
 }
 
-fn run(world: &impl Communicator, mode: Mode, w: &Workload, steps: usize, verbose: bool) -> Row {
+fn run(
+    world: &impl Communicator,
+    (mode, dynamic): (Mode, Dynamic),
+    w: &Workload,
+    steps: usize,
+    verbose: bool,
+) -> Row {
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     let p = size as f64;
     let mut cells: Vec<f64> = w.costs(0, rank, size);
@@ -223,6 +246,7 @@ fn run(world: &impl Communicator, mode: Mode, w: &Workload, steps: usize, verbos
         .replan(replan)
         .wait_poll(poll)
         .smoothing(smoothing)
+        .dynamic(dynamic)
         .build()
         .expect("build");
     // cell = its sleep time in seconds
@@ -241,6 +265,7 @@ fn run(world: &impl Communicator, mode: Mode, w: &Workload, steps: usize, verbos
     let plans_before = lb.replan_stats().automatic();
     let (mut t_step, mut t_ideal, mut ratio, mut lent) = (vec![], vec![], vec![], vec![]);
     let mut planned = vec![];
+    let (mut taken, mut claims) = (vec![], vec![]);
     for step in 1..=steps {
         set_costs(&mut cells, step);
         world.barrier();
@@ -272,6 +297,9 @@ fn run(world: &impl Communicator, mode: Mode, w: &Workload, steps: usize, verbos
         t_ideal.push(busy / p);
         ratio.push(step / (busy / p).max(w_max));
         lent.push(n_lent as f64);
+        let s = lb.last_step();
+        taken.push(sum_u64(world, s.cells_taken as u64) as f64);
+        claims.push(sum_u64(world, s.claims as u64) as f64);
     }
     let plans = match mode {
         Mode::Unbalanced => 0,
@@ -296,7 +324,57 @@ fn run(world: &impl Communicator, mode: Mode, w: &Workload, steps: usize, verbos
         bound_ratio: median(&mut ratio),
         lent: median(&mut lent),
         plans,
+        taken: median(&mut taken),
+        claims: median(&mut claims),
     }
+}
+
+/// The adaptive-balancing targets of one workload, from its rows (label,
+/// median step, efficiency), as lines marked met or NOT met.
+fn targets(workload: &str, steady: bool, rows: &[(String, f64, f64)]) -> Vec<String> {
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let find = |label: &str| rows.iter().find(|r| r.0 == label);
+    let adaptive = |r: &&(String, f64, f64)| r.0.contains("auto") || r.0.contains("dynamic");
+    let mut lines = Vec::new();
+    if let Some(best) = rows
+        .iter()
+        .filter(adaptive)
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+    {
+        lines.push(format!(
+            "target ({workload}): efficiency >= 0.95 with an adaptive mode: {:.3} ({}): {}",
+            best.2,
+            best.0,
+            verdict(best.2 >= 0.95)
+        ));
+        if let (true, Some(planned)) = (steady, find("Transfer, every 1")) {
+            let ratio = best.1 / planned.1;
+            lines.push(format!(
+                "target ({workload}): {} no more than 1 % slower than planned Transfer: {ratio:.3}: {}",
+                best.0,
+                verdict(ratio <= 1.01)
+            ));
+        }
+    }
+    let fixed = rows
+        .iter()
+        .filter(|r| r.0.starts_with("Transfer, every"))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    if let (Some(auto), Some(fixed)) = (find("Transfer, auto"), fixed) {
+        let ratio = auto.1 / fixed.1;
+        lines.push(format!(
+            "target ({workload}): auto within 2 % of the best fixed period ({}): {ratio:.3}: {}",
+            fixed.0,
+            verdict(ratio <= 1.02)
+        ));
+    }
+    lines
+}
+
+fn sum_u64(world: &impl Communicator, x: u64) -> u64 {
+    let mut total = 0u64;
+    world.all_reduce_into(&x, &mut total, SystemOperation::sum());
+    total
 }
 
 /// A CPU-bound cell: implicit Euler steps of the Gray-Scott reaction (a small
@@ -377,9 +455,16 @@ fn main() {
         println!("| workload | mode | median step (ms) | ideal (ms) | efficiency | step / lower bound | planned max / lower bound | cells lent | plans |");
         println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     }
+    let mut traffic = Vec::new();
+    let mut verdicts = Vec::new();
     for w in workloads(rank, steps) {
-        for (label, mode) in modes(&w, world.size() as usize) {
-            let row = run(&world, mode, &w, steps, verbose);
+        let mut results: Vec<(String, f64, f64)> = Vec::new();
+        for (label, mode, dynamic) in modes(&w, world.size() as usize) {
+            let row = run(&world, (mode, dynamic), &w, steps, verbose);
+            if dynamic != Dynamic::Off {
+                traffic.push((w.name, label.clone(), row.taken, row.claims));
+            }
+            results.push((label.clone(), row.step, row.ideal / row.step));
             if rank == 0 {
                 println!(
                     "| {} | {label} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {:.0} | {} |",
@@ -393,6 +478,20 @@ fn main() {
                     row.plans
                 );
             }
+        }
+        verdicts.extend(targets(w.name, w.steady(), &results));
+    }
+
+    if rank == 0 {
+        println!();
+        for line in &verdicts {
+            println!("{line}");
+        }
+        println!();
+        println!("| dynamic sharing (median per step, all ranks) | mode | cells taken dynamically | claims |");
+        println!("|---|---|---:|---:|");
+        for (workload, label, taken, claims) in &traffic {
+            println!("| {workload} | {label} | {taken:.0} | {claims:.0} |");
         }
     }
 

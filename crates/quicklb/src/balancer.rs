@@ -12,6 +12,7 @@ use quicklb_partition::{Export, LocalPlan, NodeMap};
 
 use crate::agree::{agree, share_text};
 use crate::config::{nodes_digest, Algorithm, Builder, Config};
+use crate::dynamic::{Dynamic, Sharing};
 use crate::error::{Error, Result};
 use crate::loans::Loans;
 use crate::plan;
@@ -40,12 +41,22 @@ pub struct StepStats {
     pub cells_lent: usize,
     /// Number of other ranks' cells computed here.
     pub cells_borrowed: usize,
+    /// Own cells computed by other ranks of the node through dynamic sharing
+    /// ([`Dynamic::OnNode`]).
+    pub cells_given: usize,
+    /// Other ranks' cells computed here through dynamic sharing.
+    pub cells_taken: usize,
+    /// Compute time of the cells taken (seconds).
+    pub compute_taken: f64,
+    /// Chunks this rank claimed through dynamic sharing (of its own cells and
+    /// of others'): the claim traffic, one atomic compare-and-swap each.
+    pub claims: usize,
 }
 
 impl StepStats {
-    /// Compute time spent on this rank (own and borrowed cells).
+    /// Compute time spent on this rank (own, borrowed and taken cells).
     pub fn busy(&self) -> f64 {
-        self.compute_own + self.compute_borrowed
+        self.compute_own + self.compute_borrowed + self.compute_taken
     }
 }
 
@@ -169,6 +180,8 @@ pub struct LoadBalancer<T> {
     /// When `iterate()` re-plans by itself.
     replanner: Replanner,
     watchdog: Option<Watchdog>,
+    /// The node's pool with [`Dynamic::OnNode`].
+    sharing: Option<Sharing>,
 }
 
 impl<T> std::fmt::Debug for LoadBalancer<T> {
@@ -276,7 +289,7 @@ impl<T: Pod> LoadBalancer<T> {
         let differs = [
             (6, "node map"),
             (7, "algorithm or algorithm parameters"),
-            (8, "option (check_counts, watchdog or replan)"),
+            (8, "option (check_counts, watchdog, replan or dynamic)"),
         ];
         for r in 0..size {
             for &(k, what) in &differs {
@@ -290,6 +303,16 @@ impl<T: Pod> LoadBalancer<T> {
             None => NodeMap::new(quicklb_transport::node_map(&comm)?.as_slice().to_vec()),
         };
         let replanner = Replanner::new(&comm, config.options.replan)?;
+        let sharing = match config.options.dynamic {
+            Dynamic::Off => None,
+            Dynamic::OnNode => Some(Sharing::new(
+                &comm,
+                &nodes,
+                b.cells,
+                cell_bytes,
+                config.options.timing_block,
+            )?),
+        };
         drop(armed);
         let n = b.cells;
         Ok(LoadBalancer {
@@ -315,6 +338,7 @@ impl<T: Pod> LoadBalancer<T> {
             scratch: bytemuck::zeroed_box(),
             replanner,
             watchdog,
+            sharing,
         })
     }
 
@@ -670,6 +694,7 @@ impl<T: Pod> LoadBalancer<T> {
         let loans = self.plan.as_mut().map(|p| &mut p.1);
         let stepped = step::run(
             loans,
+            self.sharing.as_mut(),
             &mut self.costs.weights,
             pace,
             &mut *self.scratch,
@@ -720,6 +745,10 @@ impl<T: Pod> LoadBalancer<T> {
             total: start.elapsed().as_secs_f64(),
             cells_lent,
             cells_borrowed: self.stats.0.cells_borrowed,
+            cells_given: times.shared.given,
+            cells_taken: times.shared.taken,
+            compute_taken: times.shared.compute_taken,
+            claims: times.shared.claims,
         };
         self.stats.2.wait += times.wait;
         Ok(())

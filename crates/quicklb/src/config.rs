@@ -12,6 +12,7 @@ use quicklb_partition::{
 };
 
 use crate::balancer::LoadBalancer;
+use crate::dynamic::Dynamic;
 use crate::error::Result;
 
 /// Which planner decides the loans, with its parameters.
@@ -183,6 +184,7 @@ pub(crate) struct Options {
     pub(crate) smoothing: f64,
     pub(crate) watchdog: Option<Duration>,
     pub(crate) replan: Replan,
+    pub(crate) dynamic: Dynamic,
 }
 
 impl Default for Options {
@@ -195,6 +197,7 @@ impl Default for Options {
             smoothing: 1.0,
             watchdog: None,
             replan: Replan::Manual,
+            dynamic: Dynamic::Off,
         }
     }
 }
@@ -393,6 +396,22 @@ impl<'c, C: Communicator, T: Pod> Builder<'c, C, T> {
         self
     }
 
+    /// Dynamic sharing within a step (default [`Dynamic::Off`]: planned loans
+    /// only). With [`Dynamic::OnNode`], what is still uneven after the planned
+    /// loans is evened out while the step runs: each rank publishes its
+    /// not-lent cells in node shared memory and computes them chunk by chunk;
+    /// ranks of the node that are done take chunks of the busiest rank's
+    /// remaining cells (claims by atomics, no help from its thread) and hand
+    /// back results and measured costs, which feed the next `partition()`.
+    /// Chunks follow guided self-scheduling (remaining / 2 ranks, smaller at the
+    /// tail) and cover at least [`timing_block`](Self::timing_block) of work
+    /// (few claims for cheap cells). [`LoadBalancer::last_step`] counts the
+    /// cells given and taken and the claims. Every rank must give the same mode.
+    pub fn dynamic(mut self, mode: Dynamic) -> Self {
+        self.options.dynamic = mode;
+        self
+    }
+
     /// Creates the balancer. **Collective** over the communicator.
     ///
     /// # Errors
@@ -482,7 +501,13 @@ impl Config {
         let o = &self.options;
         [
             digest(format!("{:?}", self.algorithm).as_bytes()),
-            digest(format!("{:?} {:?} {:?}", o.check_counts, o.watchdog, o.replan).as_bytes()),
+            digest(
+                format!(
+                    "{:?} {:?} {:?} {:?}",
+                    o.check_counts, o.watchdog, o.replan, o.dynamic
+                )
+                .as_bytes(),
+            ),
         ]
     }
 }

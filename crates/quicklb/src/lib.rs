@@ -10,6 +10,7 @@
 //! | [`LoadBalancer`] | the balancer: [`partition`](LoadBalancer::partition) (plan, build buffers and persistent requests), [`iterate`](LoadBalancer::iterate) (one step, every cell exactly once, costs measured), [`report`](LoadBalancer::report) |
 //! | [`Builder`] | construction: algorithm, QUICKLB's `max_abs_li` / `max_rel_li` / `max_it`, initial weights, node map |
 //! | [`Replan`], [`ReplanStats`] | when `iterate` re-plans by itself: `Manual` (default: you call `partition`), `Every(n)`, `Auto` (measured imbalance against the measured cost of a plan); what it did |
+//! | [`Dynamic`] | sharing of what is still uneven after the planned loans while the step runs: `Off` (default) or `OnNode` (chunks claimed by atomics in node shared memory) |
 //! | [`Algorithm`] | [`Transfer`] (default), QUICKLB's [`Greedy`], [`Sort`], [`Sort2`], or `Off` |
 //! | [`CellStore`], [`Fields`] | where cells live: a slice of `Pod` cells, or separate fields indexed by one cell id |
 //! | [`Report`] | per-rank loads, imbalance before/after, lower bound and gap, cells and bytes lent, planning and waiting time |
@@ -46,6 +47,7 @@
 mod agree;
 mod balancer;
 mod config;
+mod dynamic;
 mod error;
 mod loans;
 mod plan;
@@ -57,6 +59,7 @@ mod watchdog;
 
 pub use balancer::{LoadBalancer, StepStats};
 pub use config::{Algorithm, Builder};
+pub use dynamic::Dynamic;
 pub use error::{Error, Result};
 pub use plan::{dry_run, DryRun};
 pub use replan::{ReplanRecord, ReplanStats};

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use bytemuck::Pod;
 use quicklb_transport::InFlight;
 
+use crate::dynamic::{self, Shared, Sharing};
 use crate::loans::{Loans, COST_BYTES, NOT_COMPUTED};
 use crate::store::CellStore;
 use crate::watchdog::{arm, Watchdog};
@@ -20,6 +21,8 @@ pub(crate) struct StepTimes {
     /// The message of a panic of `compute` (the rest of the step went on
     /// without computing; every message was still sent).
     pub(crate) panic: Option<String>,
+    /// Cells shared dynamically ([`Dynamic::OnNode`](crate::Dynamic::OnNode)).
+    pub(crate) shared: Shared,
 }
 
 /// How a step measures and waits.
@@ -36,7 +39,7 @@ pub(crate) struct Pace<'a> {
 }
 
 /// The text of a panic payload.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -121,9 +124,12 @@ where
 /// Runs one step. Without `cells` (a wrong count on this rank) only the
 /// messages and the borrowed cells; without `loans` (no plan) only the own
 /// cells. `scratch` holds a borrowed cell while it is computed (on the heap,
-/// so no cell is ever copied to the stack).
+/// so no cell is ever copied to the stack). With `sharing`, the own cells are
+/// shared with the node while the step runs (see [`dynamic`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run<T, S, F>(
     loans: Option<&mut Loans>,
+    mut sharing: Option<&mut Sharing>,
     weights: &mut [f64],
     pace: Pace<'_>,
     scratch: &mut T,
@@ -139,7 +145,19 @@ where
     let block = pace.block.max(1);
     let mut times = StepTimes::default();
     let Some(loans) = loans else {
-        if let Some(cells) = cells {
+        if let Some(sharing) = sharing {
+            times.compute_own = dynamic::compute_own(
+                sharing,
+                cells.as_deref_mut(),
+                compute,
+                weights,
+                None,
+                &mut times.shared,
+                &mut times.panic,
+            );
+            let (t, p) = (&mut times.shared, &mut times.panic);
+            dynamic::finish(sharing, cells, compute, weights, scratch, &pace, t, p);
+        } else if let Some(cells) = cells {
             let own = catch_unwind(AssertUnwindSafe(|| {
                 compute_own(cells, compute, weights, None, block)
             }));
@@ -168,7 +186,17 @@ where
     let in_round = inbound.start_all()?;
 
     // Own cells, while the lent ones travel.
-    if let Some(cells) = cells.as_deref_mut() {
+    if let Some(sharing) = sharing.as_deref_mut() {
+        times.compute_own = dynamic::compute_own(
+            sharing,
+            cells.as_deref_mut(),
+            compute,
+            weights,
+            Some(is_lent),
+            &mut times.shared,
+            &mut times.panic,
+        );
+    } else if let Some(cells) = cells.as_deref_mut() {
         let t0 = Instant::now();
         let own = catch_unwind(AssertUnwindSafe(|| {
             compute_own(cells, compute, weights, Some(is_lent), block)
@@ -230,6 +258,21 @@ where
         }
         Some(outbound.start_all()?)
     };
+
+    // Cells of the node still unclaimed, then the results of those taken from here.
+    if let Some(sharing) = sharing {
+        let (t, p) = (&mut times.shared, &mut times.panic);
+        dynamic::finish(
+            sharing,
+            cells.as_deref_mut(),
+            compute,
+            weights,
+            scratch,
+            &pace,
+            t,
+            p,
+        );
+    }
 
     // Results of the lent cells.
     let tw = Instant::now();

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`persistent`] | [`PersistentSet`]: persistent sends/receives (`MPI_Send_init`, `MPI_Recv_init`) started every step; buffers unreachable while in flight ([`InFlight`] guard) |
 //! | [`shared`] | [`split_shared`] (the node communicator), [`node_map`] (rank → node), [`SharedArray`]: per-rank segments of one shared-memory window, read by every rank of the node through a [`SharedView`] after a collective sync |
+//! | [`pool`] | [`ChunkPool`]: per-rank rounds of cells in node shared memory, claimed in chunks by atomics by their owner and by idle ranks of the node (dynamic work sharing, no MPI call per claim) |
 //! | [`reduce`] | [`Reduction`]: a non-blocking all-reduce (`MPI_Iallreduce`) owning its buffers, started in one call and completed in a later one |
 //! | [`rma`] | [`Window`] and [`Epoch`]: put/get/accumulate under fence, PSCW or passive-target locks |
 //! | [`io`] | [`write_npy`] / [`read_npy`]: collective MPI-IO of a row-split 2-D `f64` array as `.npy` |
@@ -51,6 +52,7 @@ pub mod info;
 pub mod io;
 mod layout;
 pub mod persistent;
+pub mod pool;
 pub mod reduce;
 pub mod rma;
 pub mod shared;
@@ -60,6 +62,7 @@ pub use error::{Error, NpyError, Result};
 pub use info::Info;
 pub use io::{read_npy, write_npy, RowSplit};
 pub use persistent::{proc_null, Element, InFlight, PersistentSet, PersistentSetBuilder};
+pub use pool::{ChunkPool, Outputs, Stolen};
 pub use reduce::Reduction;
 pub use rma::{
     Epoch, FenceClose, FenceOpen, LockAssert, LockType, PostAssert, RmaOp, RmaRequest, StartAssert,

@@ -104,6 +104,10 @@ struct RunArgs {
     /// Run every step without balancing.
     #[arg(long)]
     no_balance: bool,
+    /// Share what is still uneven after the planned loans while each balanced
+    /// step runs (ranks of a node take chunks of busy ranks' cells).
+    #[arg(long)]
+    dynamic: bool,
     /// Re-plan the loans every this many balanced steps.
     #[arg(long, default_value_t = 1)]
     partition_every: usize,
@@ -281,6 +285,11 @@ fn setup(args: &RunArgs, ranks: usize) -> Result<Setup, FlameError> {
     let config = Config {
         size: args.size,
         algorithm: (!args.no_balance).then_some(algorithm),
+        dynamic: if args.dynamic {
+            quicklb::Dynamic::OnNode
+        } else {
+            quicklb::Dynamic::Off
+        },
         partition_every: args.partition_every,
         replan: args.replan.unwrap_or(quicklb::Replan::Manual),
         compare_every: args.compare_every,

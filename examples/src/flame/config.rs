@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use quicklb::Algorithm;
+use quicklb::{Algorithm, Dynamic};
 use quicklb_kinetics::{Mechanism, ReactorOptions};
 
 use super::error::{FlameError, Result};
@@ -125,6 +125,8 @@ pub struct Config {
     pub size: usize,
     /// The balancer's algorithm; `None` runs every step without balancing.
     pub algorithm: Option<Algorithm>,
+    /// Dynamic sharing within the balanced steps (`--dynamic`: on one node).
+    pub dynamic: Dynamic,
     /// Re-plan every this many balanced steps (at least 1), with
     /// `replan: Replan::Manual`.
     pub partition_every: usize,
@@ -151,6 +153,7 @@ impl Config {
         Ok(Config {
             size: 64,
             algorithm: Some(Algorithm::transfer()),
+            dynamic: Dynamic::Off,
             partition_every: 1,
             replan: quicklb::Replan::Manual,
             compare_every: 10,

@@ -154,6 +154,7 @@ where
                 LoadBalancer::<[f64; N]>::builder(comm, rows * cols)
                     .algorithm(*alg)
                     .replan(config.replan)
+                    .dynamic(config.dynamic)
                     .build()?,
             ),
             None => None,
@@ -272,6 +273,7 @@ where
                 record.iterate = lb.last_step().total;
                 record.own_load = lb.weights().iter().sum();
                 record.lent = lb.num_lent();
+                record.taken = lb.last_step().cells_taken;
                 self.balanced_steps += 1;
             }
         }
@@ -323,7 +325,13 @@ where
             &self.comm,
             &self.records,
             self.config.size,
-            self.config.algorithm.as_ref().map(|a| a.name()),
+            self.config
+                .algorithm
+                .as_ref()
+                .map(|a| match self.config.dynamic {
+                    quicklb::Dynamic::Off => a.name(),
+                    _ => with_dynamic(a.name()),
+                }),
         )
     }
 
@@ -403,5 +411,18 @@ fn gather_rows(comm: &SimpleCommunicator, local: &[f64], n: usize) -> Option<Arr
     } else {
         root.gather_varcount_into(local);
         None
+    }
+}
+
+/// The summary's name of `algorithm` with dynamic sharing.
+fn with_dynamic(algorithm: &str) -> &'static str {
+    match algorithm {
+        "Off" => "dynamic only",
+        "Transfer" => "Transfer + dynamic",
+        "Greedy" => "Greedy + dynamic",
+        "Sort" => "Sort + dynamic",
+        "Sort2" => "Sort2 + dynamic",
+        "DLBFoam" => "DLBFoam + dynamic",
+        _ => "custom + dynamic",
     }
 }
