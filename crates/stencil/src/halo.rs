@@ -123,6 +123,118 @@ fn near_ranks(d: &Decomposition) -> Vec<usize> {
     ranks
 }
 
+/// `len` copies `dst[dst + k·dst_stride] = src[src + k·src_stride]`,
+/// `k = 0..len`: a contiguous ghost row when both strides are 1, a column
+/// (stride = padded row length) otherwise. Built once from the resolved
+/// ghost sources, so an exchange copies whole runs instead of looking up
+/// every cell.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Run {
+    src: usize,
+    src_stride: usize,
+    dst: usize,
+    dst_stride: usize,
+    len: usize,
+}
+
+impl Run {
+    fn single(src: usize, dst: usize) -> Self {
+        Run {
+            src,
+            src_stride: 1,
+            dst,
+            dst_stride: 1,
+            len: 1,
+        }
+    }
+
+    fn contiguous(&self) -> bool {
+        self.src_stride == 1 && self.dst_stride == 1
+    }
+
+    /// Last source and destination index (the run is never empty).
+    fn last(&self) -> (usize, usize) {
+        let k = self.len - 1;
+        (
+            self.src + k * self.src_stride,
+            self.dst + k * self.dst_stride,
+        )
+    }
+}
+
+/// Compresses copies `(src, dst)`, in order, into runs of constant positive
+/// strides; expanding the runs gives back exactly the same copies in the
+/// same order.
+fn runs(pairs: impl IntoIterator<Item = (usize, usize)>) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    for (s, d) in pairs {
+        if let Some(r) = out.last_mut() {
+            if r.len == 1 && s > r.src && d > r.dst {
+                r.src_stride = s - r.src;
+                r.dst_stride = d - r.dst;
+                r.len = 2;
+                continue;
+            }
+            let (ls, ld) = r.last();
+            if r.len > 1 && s == ls + r.src_stride && d == ld + r.dst_stride {
+                r.len += 1;
+                continue;
+            }
+        }
+        out.push(Run::single(s, d));
+    }
+    out
+}
+
+/// Applies `runs` from `src` into `dst`.
+fn copy_runs(runs: &[Run], src: &[f64], dst: &mut [f64]) {
+    for r in runs {
+        if r.contiguous() {
+            dst[r.dst..r.dst + r.len].copy_from_slice(&src[r.src..r.src + r.len]);
+        } else {
+            let (ls, ld) = r.last();
+            let (src, dst) = (&src[r.src..=ls], &mut dst[r.dst..=ld]);
+            for (d, s) in dst
+                .iter_mut()
+                .step_by(r.dst_stride)
+                .zip(src.iter().step_by(r.src_stride))
+            {
+                *d = *s;
+            }
+        }
+    }
+}
+
+/// Applies `runs` within one slice (sources and destinations never overlap:
+/// sources are interior cells, destinations ghosts).
+fn copy_runs_within(runs: &[Run], u: &mut [f64]) {
+    for r in runs {
+        if r.contiguous() {
+            u.copy_within(r.src..r.src + r.len, r.dst);
+        } else {
+            let (ls, ld) = r.last();
+            assert!(ls < u.len() && ld < u.len(), "run inside the block");
+            for k in 0..r.len {
+                u[r.dst + k * r.dst_stride] = u[r.src + k * r.src_stride];
+            }
+        }
+    }
+}
+
+/// Sets the destinations of `runs` (their sources are unused) to `value`.
+fn fill_runs(runs: &[Run], u: &mut [f64], value: f64) {
+    for r in runs {
+        if r.dst_stride == 1 {
+            u[r.dst..r.dst + r.len].fill(value);
+        } else {
+            let (_, ld) = r.last();
+            for d in u[r.dst..=ld].iter_mut().step_by(r.dst_stride) {
+                *d = value;
+            }
+        }
+    }
+}
+
 /// Whether every rank of `comm` shares one node, so [`SharedHalo`] can be
 /// used. **Collective** over `comm`.
 pub fn all_on_one_node<C: Communicator>(comm: &C) -> Result<bool> {
@@ -301,13 +413,17 @@ pub struct MessageHalo {
     decomp: Decomposition,
     fields: usize,
     set: PersistentSet<'static, f64>,
-    /// Per send: local cells to pack.
-    packs: Vec<Vec<usize>>,
-    /// Per receive: local ghosts to unpack into.
-    unpacks: Vec<Vec<usize>>,
-    /// Ghosts copied from this rank's own cells (periodic with one rank along an axis).
-    self_copies: Vec<(usize, usize)>,
-    fixed: Vec<usize>,
+    /// Per send: its length per field and the runs packing it (local cell →
+    /// buffer position).
+    packs: Vec<(usize, Vec<Run>)>,
+    /// Per receive: its length per field and the runs unpacking it (buffer
+    /// position → local ghost).
+    unpacks: Vec<(usize, Vec<Run>)>,
+    /// Ghosts copied from this rank's own cells (periodic with one rank along
+    /// an axis): local cell → local ghost.
+    self_copies: Vec<Run>,
+    /// Ghosts set to the fixed boundary value.
+    fixed: Vec<Run>,
     value: f64,
     cart: CartesianCommunicator,
 }
@@ -362,26 +478,25 @@ impl MessageHalo {
                 .collect();
             if !pack.is_empty() {
                 builder = builder.send_owned(vec![0.0; pack.len() * fields], peer as i32, 0);
-                packs.push(pack);
+                let run = runs(pack.iter().enumerate().map(|(pos, &cell)| (cell, pos)));
+                packs.push((pack.len(), run));
             }
             if !unpack.is_empty() {
                 builder = builder.recv_owned(vec![0.0; unpack.len() * fields], peer as i32, 0);
-                unpacks.push(unpack);
+                let run = runs(unpack.iter().enumerate().map(|(pos, &ghost)| (pos, ghost)));
+                unpacks.push((unpack.len(), run));
             }
         }
         let set = builder.build()?;
-        let self_copies = mine
-            .iter()
-            .filter_map(|&(dst, s)| match s {
-                Source::Cell { rank, index } if rank == me => Some((index, dst)),
-                _ => None,
-            })
-            .collect();
-        let fixed = mine
-            .iter()
-            .filter(|(_, s)| *s == Source::Value)
-            .map(|&(dst, _)| dst)
-            .collect();
+        let self_copies = runs(mine.iter().filter_map(|&(dst, s)| match s {
+            Source::Cell { rank, index } if rank == me => Some((index, dst)),
+            _ => None,
+        }));
+        let fixed = runs(
+            mine.iter()
+                .filter(|(_, s)| *s == Source::Value)
+                .map(|&(dst, _)| (dst, dst)),
+        );
         let value = match boundary {
             Boundary::Fixed(v) => v,
             _ => 0.0,
@@ -443,35 +558,25 @@ impl MessageHalo {
             self.set.start_all()?.wait()?;
             return Err(e);
         }
-        for (i, pack) in self.packs.iter().enumerate() {
+        for (i, (n, pack)) in self.packs.iter().enumerate() {
             let buf = self.set.send_buf_mut(i);
-            for (f, field) in fields.iter().enumerate() {
+            for (field, out) in fields.iter().zip(buf.chunks_exact_mut(*n)) {
                 let u = field.as_slice().expect("standard layout checked");
-                let out = &mut buf[f * pack.len()..(f + 1) * pack.len()];
-                for (o, &k) in out.iter_mut().zip(pack) {
-                    *o = u[k];
-                }
+                copy_runs(pack, u, out);
             }
         }
         let flight = self.set.start_all()?;
         for field in fields.iter_mut() {
             let u = field.as_slice_mut().expect("standard layout checked");
-            for &(from, to) in &self.self_copies {
-                u[to] = u[from];
-            }
-            for &k in &self.fixed {
-                u[k] = self.value;
-            }
+            copy_runs_within(&self.self_copies, u);
+            fill_runs(&self.fixed, u, self.value);
         }
         flight.wait()?;
-        for (i, unpack) in self.unpacks.iter().enumerate() {
+        for (i, (n, unpack)) in self.unpacks.iter().enumerate() {
             let buf = self.set.recv_buf(i);
-            for (f, field) in fields.iter_mut().enumerate() {
+            for (field, vals) in fields.iter_mut().zip(buf.chunks_exact(*n)) {
                 let u = field.as_slice_mut().expect("standard layout checked");
-                let vals = &buf[f * unpack.len()..(f + 1) * unpack.len()];
-                for (&v, &k) in vals.iter().zip(unpack) {
-                    u[k] = v;
-                }
+                copy_runs(unpack, vals, u);
             }
         }
         Ok(())
@@ -519,14 +624,17 @@ pub struct SharedHalo {
     decomp: Decomposition,
     fields: usize,
     padded_len: usize,
-    /// (source rank, source index, source block length) for each ghost, in
-    /// `dsts` order. Field `f` of rank `r` starts at `f ×` its block length.
-    reads: Vec<(usize, usize, usize)>,
-    dsts: Vec<usize>,
+    /// Per distinct source rank: the rank, its block length (field `f` of its
+    /// segment starts at `f ×` that) and the runs reading its cells into
+    /// `staging` (source cell → ghost number).
+    reads: Vec<(usize, usize, Vec<Run>)>,
+    /// Ghosts read per field: `staging` holds `fields` blocks of this many.
+    ghosts: usize,
+    /// Runs writing `staging` into this rank's ghosts (ghost number → cell).
+    writes: Vec<Run>,
     staging: Vec<f64>,
-    /// Distinct source ranks and their block lengths.
-    sources: Vec<(usize, usize)>,
-    fixed: Vec<usize>,
+    /// Ghosts set to the fixed boundary value.
+    fixed: Vec<Run>,
     value: f64,
 }
 
@@ -556,37 +664,43 @@ impl SharedHalo {
             return Err(Error::NotOneNode);
         }
         let mine = ghost_sources(d, boundary, corners);
-        let mut reads = Vec::new();
+        // (source rank, source cell, ghost number) of every read ghost.
+        let mut cells = Vec::new();
         let mut dsts = Vec::new();
         let mut fixed = Vec::new();
         for (dst, s) in mine {
             match s {
                 Source::Cell { rank, index } => {
-                    let [r, c] = d.for_rank(rank)?.padded_shape();
-                    reads.push((rank, index, r * c));
+                    cells.push((rank, index, dsts.len()));
                     dsts.push(dst);
                 }
                 Source::Value => fixed.push(dst),
             }
         }
+        // Grouped by source rank (ghost order kept within each), so an
+        // exchange looks each neighbour's segment up once.
+        cells.sort_by_key(|&(rank, _, k)| (rank, k));
+        let mut reads: Vec<(usize, usize, Vec<Run>)> = Vec::new();
+        for group in cells.chunk_by(|a, b| a.0 == b.0) {
+            let rank = group[0].0;
+            let [r, c] = d.for_rank(rank)?.padded_shape();
+            let run = runs(group.iter().map(|&(_, index, k)| (index, k)));
+            reads.push((rank, r * c, run));
+        }
         let value = match boundary {
             Boundary::Fixed(v) => v,
             _ => 0.0,
         };
-        let mut sources: Vec<(usize, usize)> =
-            reads.iter().map(|&(rank, _, len)| (rank, len)).collect();
-        sources.sort_unstable();
-        sources.dedup();
         let [r, c] = d.padded_shape();
         Ok(SharedHalo {
             decomp: d.clone(),
             fields,
             padded_len: r * c,
-            staging: vec![0.0; reads.len() * fields],
-            sources,
+            staging: vec![0.0; dsts.len() * fields],
+            ghosts: dsts.len(),
+            writes: runs(dsts.iter().enumerate().map(|(k, &dst)| (k, dst))),
             reads,
-            dsts,
-            fixed,
+            fixed: runs(fixed.iter().map(|&dst| (dst, dst))),
             value,
         })
     }
@@ -693,7 +807,7 @@ impl SharedHalo {
                 expected: [self.segment_len(), 1],
             });
         }
-        for &(rank, block) in &self.sources {
+        for &(rank, block, _) in &self.reads {
             let got = array.segment_len(rank);
             if got != self.fields * block {
                 return Err(Error::Shape {
@@ -718,26 +832,24 @@ impl SharedHalo {
             array.sync()?.release()?;
             return Err(e);
         }
-        let n = self.reads.len();
+        let n = self.ghosts;
         {
             let view = array.sync()?;
-            for f in 0..self.fields {
-                let out = &mut self.staging[f * n..(f + 1) * n];
-                for (o, &(rank, index, len)) in out.iter_mut().zip(&self.reads) {
-                    *o = view.segment(rank)[f * len + index];
+            for (rank, block, run) in &self.reads {
+                let segment = view.segment(*rank);
+                for (src, out) in segment
+                    .chunks_exact(*block)
+                    .zip(self.staging.chunks_exact_mut(n))
+                {
+                    copy_runs(run, src, out);
                 }
             }
             view.release()?;
         }
         let local = array.local_mut();
-        for f in 0..self.fields {
-            let u = &mut local[f * self.padded_len..(f + 1) * self.padded_len];
-            for (&v, &k) in self.staging[f * n..(f + 1) * n].iter().zip(&self.dsts) {
-                u[k] = v;
-            }
-            for &k in &self.fixed {
-                u[k] = self.value;
-            }
+        for (f, u) in local.chunks_exact_mut(self.padded_len).enumerate() {
+            copy_runs(&self.writes, &self.staging[f * n..(f + 1) * n], u);
+            fill_runs(&self.fixed, u, self.value);
         }
         Ok(())
     }
@@ -748,6 +860,106 @@ mod tests {
     use super::*;
     use crate::kernel::fill_halo;
     use ndarray::Array2;
+
+    /// Expands runs back into their copies, in order.
+    fn expand(runs: &[Run]) -> Vec<(usize, usize)> {
+        runs.iter()
+            .flat_map(|r| {
+                (0..r.len).map(move |k| (r.src + k * r.src_stride, r.dst + k * r.dst_stride))
+            })
+            .collect()
+    }
+
+    /// Runs give back exactly the copies they were built from, whatever the
+    /// pattern (rows, columns, repeats, backwards steps, singletons).
+    #[test]
+    fn runs_reproduce_their_copies() {
+        let cases: Vec<Vec<(usize, usize)>> = vec![
+            vec![],
+            vec![(5, 0)],
+            (0..10).map(|k| (k + 3, k)).collect(),
+            (0..10).map(|k| (7 * k + 1, k)).collect(),
+            vec![
+                (9, 0),
+                (1, 1),
+                (2, 2),
+                (3, 3),
+                (1, 4),
+                (0, 5),
+                (0, 6),
+                (4, 7),
+            ],
+            vec![(3, 3), (3, 4), (3, 5), (10, 2), (11, 1)],
+        ];
+        for pairs in cases {
+            assert_eq!(expand(&runs(pairs.iter().copied())), pairs);
+        }
+    }
+
+    /// The copy loops move exactly what the runs describe, also strided and
+    /// within one slice.
+    #[test]
+    fn copy_loops_follow_the_runs() {
+        let src: Vec<f64> = (0..100).map(f64::from).collect();
+        let pairs: Vec<(usize, usize)> = vec![
+            (9, 0),
+            (10, 1),
+            (11, 2),
+            (20, 3),
+            (30, 13),
+            (40, 23),
+            (1, 50),
+        ];
+        let r = runs(pairs.iter().copied());
+        let mut dst = vec![-1.0; 60];
+        copy_runs(&r, &src, &mut dst);
+        let mut expected = vec![-1.0; 60];
+        for &(s, d) in &pairs {
+            expected[d] = src[s];
+        }
+        assert_eq!(dst, expected);
+
+        let mut u = src.clone();
+        let within: Vec<(usize, usize)> = (0..5)
+            .map(|k| (10 * k + 8, 10 * k))
+            .chain([(1, 95), (2, 96)])
+            .collect();
+        copy_runs_within(&runs(within.iter().copied()), &mut u);
+        let mut expected = src.clone();
+        for &(s, d) in &within {
+            expected[d] = src[s];
+        }
+        assert_eq!(u, expected);
+
+        let mut u = src.clone();
+        let cells = [0, 1, 2, 12, 22, 32, 99];
+        fill_runs(&runs(cells.iter().map(|&c| (c, c))), &mut u, -7.0);
+        for (k, v) in u.iter().enumerate() {
+            assert_eq!(*v, if cells.contains(&k) { -7.0 } else { k as f64 });
+        }
+    }
+
+    /// At 2 ranks with 512² row slabs an exchange is a handful of runs (rows
+    /// and columns), not one step per cell.
+    #[test]
+    fn row_slab_plan_is_a_few_runs() {
+        for corners in [false, true] {
+            let d = Decomposition::row_slabs(512, 512, 2, 0).unwrap();
+            let mine = ghost_sources(&d, Boundary::Periodic, corners);
+            let own = runs(mine.iter().filter_map(|&(dst, s)| match s {
+                Source::Cell { rank: 0, index } => Some((index, dst)),
+                _ => None,
+            }));
+            let peer = runs(mine.iter().filter_map(|&(dst, s)| match s {
+                Source::Cell { rank: 1, index } => Some((index, dst)),
+                _ => None,
+            }));
+            assert_eq!(own.len(), 2, "left and right ghost columns: {own:?}");
+            assert!(own.iter().all(|r| r.len == 256));
+            // Two rows, plus the four corners as singletons.
+            assert_eq!(peer.len(), if corners { 6 } else { 2 }, "{peer:?}");
+        }
+    }
 
     /// The resolved ghost sources of every block reproduce `fill_halo` on the
     /// assembled global field.
