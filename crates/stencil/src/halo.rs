@@ -186,20 +186,24 @@ fn runs(pairs: impl IntoIterator<Item = (usize, usize)>) -> Vec<Run> {
     out
 }
 
+/// Whether `a` and `b` are strided runs of the same shape, copied in
+/// lockstep (the left and right ghost columns: one pass over the rows
+/// touches each row's cache lines once, not twice).
+fn lockstep(a: &Run, b: &Run) -> bool {
+    !a.contiguous() && (a.len, a.src_stride, a.dst_stride) == (b.len, b.src_stride, b.dst_stride)
+}
+
 /// Applies `runs` from `src` into `dst`.
 fn copy_runs(runs: &[Run], src: &[f64], dst: &mut [f64]) {
-    for r in runs {
-        if r.contiguous() {
-            dst[r.dst..r.dst + r.len].copy_from_slice(&src[r.src..r.src + r.len]);
-        } else {
-            let (ls, ld) = r.last();
-            let (src, dst) = (&src[r.src..=ls], &mut dst[r.dst..=ld]);
-            for (d, s) in dst
-                .iter_mut()
-                .step_by(r.dst_stride)
-                .zip(src.iter().step_by(r.src_stride))
-            {
-                *d = *s;
+    for group in runs.chunk_by(lockstep) {
+        match group {
+            [r] if r.contiguous() => {
+                dst[r.dst..r.dst + r.len].copy_from_slice(&src[r.src..r.src + r.len]);
+            }
+            _ => {
+                for pair in group.chunks(2) {
+                    copy_strided(pair, |s, d| dst[d] = src[s]);
+                }
             }
         }
     }
@@ -208,14 +212,73 @@ fn copy_runs(runs: &[Run], src: &[f64], dst: &mut [f64]) {
 /// Applies `runs` within one slice (sources and destinations never overlap:
 /// sources are interior cells, destinations ghosts).
 fn copy_runs_within(runs: &[Run], u: &mut [f64]) {
-    for r in runs {
-        if r.contiguous() {
-            u.copy_within(r.src..r.src + r.len, r.dst);
-        } else {
-            let (ls, ld) = r.last();
-            assert!(ls < u.len() && ld < u.len(), "run inside the block");
-            for k in 0..r.len {
-                u[r.dst + k * r.dst_stride] = u[r.src + k * r.src_stride];
+    for group in runs.chunk_by(lockstep) {
+        match group {
+            [r] if r.contiguous() => u.copy_within(r.src..r.src + r.len, r.dst),
+            _ => {
+                for pair in group.chunks(2) {
+                    if !copy_columns_within(pair, u) {
+                        copy_strided(pair, |s, d| u[d] = u[s]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Copies one or two lockstep runs whose sources and destinations all step
+/// by one row (`src_stride == dst_stride`, each run within its rows) as a
+/// walk over those rows, with no index arithmetic per cell. Returns `false`,
+/// copying nothing, for runs of any other shape.
+fn copy_columns_within(pair: &[Run], u: &mut [f64]) -> bool {
+    let r = pair[0];
+    let w = r.src_stride;
+    if w != r.dst_stride {
+        return false;
+    }
+    let base = pair.iter().map(|p| p.src.min(p.dst)).min().unwrap_or(0);
+    let in_row = |p: &Run| p.src - base < w && p.dst - base < w;
+    let Some(rows) = u.get_mut(base..base + r.len * w) else {
+        return false;
+    };
+    match pair {
+        [a] if in_row(a) => {
+            let (s, d) = (a.src - base, a.dst - base);
+            for row in rows.chunks_exact_mut(w) {
+                row[d] = row[s];
+            }
+        }
+        [a, b] if in_row(a) && in_row(b) => {
+            let (s0, d0, s1, d1) = (a.src - base, a.dst - base, b.src - base, b.dst - base);
+            for row in rows.chunks_exact_mut(w) {
+                row[d0] = row[s0];
+                row[d1] = row[s1];
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Calls `copy(src, dst)` for every copy of one run, or of two runs of the
+/// same shape interleaved (`k`-th copy of the first, then of the second).
+fn copy_strided(pair: &[Run], mut copy: impl FnMut(usize, usize)) {
+    let r = pair[0];
+    let (ss, ds) = (r.src_stride, r.dst_stride);
+    match pair {
+        [_, b] => {
+            let (mut s0, mut d0, mut s1, mut d1) = (r.src, r.dst, b.src, b.dst);
+            for _ in 0..r.len {
+                copy(s0, d0);
+                copy(s1, d1);
+                (s0, d0, s1, d1) = (s0 + ss, d0 + ds, s1 + ss, d1 + ds);
+            }
+        }
+        _ => {
+            let (mut s, mut d) = (r.src, r.dst);
+            for _ in 0..r.len {
+                copy(s, d);
+                (s, d) = (s + ss, d + ds);
             }
         }
     }
@@ -927,6 +990,21 @@ mod tests {
         copy_runs_within(&runs(within.iter().copied()), &mut u);
         let mut expected = src.clone();
         for &(s, d) in &within {
+            expected[d] = src[s];
+        }
+        assert_eq!(u, expected);
+
+        // Left and right ghost columns of a 10-wide block, in lockstep.
+        let mut u = src.clone();
+        let columns: Vec<(usize, usize)> = (1..9)
+            .map(|i| (10 * i + 8, 10 * i))
+            .chain((1..9).map(|i| (10 * i + 1, 10 * i + 9)))
+            .collect();
+        let r = runs(columns.iter().copied());
+        assert_eq!(r.len(), 2, "{r:?}");
+        copy_runs_within(&r, &mut u);
+        let mut expected = src.clone();
+        for &(s, d) in &columns {
             expected[d] = src[s];
         }
         assert_eq!(u, expected);
