@@ -202,7 +202,9 @@ fn copy_runs(runs: &[Run], src: &[f64], dst: &mut [f64]) {
             }
             _ => {
                 for pair in group.chunks(2) {
-                    copy_strided(pair, |s, d| dst[d] = src[s]);
+                    if !copy_columns(pair, src, dst) {
+                        copy_strided(pair, |s, d| dst[d] = src[s]);
+                    }
                 }
             }
         }
@@ -258,6 +260,54 @@ fn copy_columns_within(pair: &[Run], u: &mut [f64]) -> bool {
         _ => return false,
     }
     true
+}
+
+/// Copies one or two lockstep runs between columns (one side steps by a
+/// row, the other by one: ghost columns to or from a contiguous buffer) as
+/// a walk over the rows. Returns `false`, copying nothing, for runs of any
+/// other shape.
+fn copy_columns(pair: &[Run], src: &[f64], dst: &mut [f64]) -> bool {
+    // A single run is copied as a pair of itself (copying a cell twice is
+    // harmless), so there is one loop.
+    let (a, b) = match pair {
+        [a] => (*a, *a),
+        [a, b] => (*a, *b),
+        _ => return false,
+    };
+    let len = a.len;
+    if a.dst_stride == 1 {
+        let w = a.src_stride;
+        let base = a.src.min(b.src);
+        let (o0, o1) = (a.src - base, b.src - base);
+        let rows = src.get(base..base + len * w);
+        match rows {
+            Some(rows) if o0 < w && o1 < w && a.dst.max(b.dst) + len <= dst.len() => {
+                for (k, row) in rows.chunks_exact(w).enumerate() {
+                    dst[a.dst + k] = row[o0];
+                    dst[b.dst + k] = row[o1];
+                }
+                true
+            }
+            _ => false,
+        }
+    } else if a.src_stride == 1 {
+        let w = a.dst_stride;
+        let base = a.dst.min(b.dst);
+        let (o0, o1) = (a.dst - base, b.dst - base);
+        let rows = dst.get_mut(base..base + len * w);
+        match rows {
+            Some(rows) if o0 < w && o1 < w && a.src.max(b.src) + len <= src.len() => {
+                for (k, row) in rows.chunks_exact_mut(w).enumerate() {
+                    row[o0] = src[a.src + k];
+                    row[o1] = src[b.src + k];
+                }
+                true
+            }
+            _ => false,
+        }
+    } else {
+        false
+    }
 }
 
 /// Calls `copy(src, dst)` for every copy of one run, or of two runs of the
@@ -993,6 +1043,31 @@ mod tests {
             expected[d] = src[s];
         }
         assert_eq!(u, expected);
+
+        // Columns gathered into a buffer and scattered back, one or two at
+        // a time.
+        for ncols in [1, 2] {
+            let gather: Vec<(usize, usize)> = (0..ncols)
+                .flat_map(|c| (1..9).map(move |i| (10 * i + 8 - 7 * c, 8 * c + i - 1)))
+                .collect();
+            let r = runs(gather.iter().copied());
+            assert_eq!(r.len(), ncols, "{r:?}");
+            let mut buf = vec![-1.0; 16];
+            copy_runs(&r, &src, &mut buf);
+            let mut expected = vec![-1.0; 16];
+            for &(s, d) in &gather {
+                expected[d] = src[s];
+            }
+            assert_eq!(buf, expected);
+            let scatter: Vec<(usize, usize)> = gather.iter().map(|&(s, d)| (d, s + 1)).collect();
+            let mut u = vec![0.0; 100];
+            copy_runs(&runs(scatter.iter().copied()), &buf, &mut u);
+            let mut expected = vec![0.0; 100];
+            for &(s, d) in &scatter {
+                expected[d] = buf[s];
+            }
+            assert_eq!(u, expected);
+        }
 
         // Left and right ghost columns of a 10-wide block, in lockstep.
         let mut u = src.clone();
