@@ -282,9 +282,24 @@ fn copy_columns(pair: &[Run], src: &[f64], dst: &mut [f64]) -> bool {
         let rows = src.get(base..base + len * w);
         match rows {
             Some(rows) if o0 < w && o1 < w && a.dst.max(b.dst) + len <= dst.len() => {
-                for (k, row) in rows.chunks_exact(w).enumerate() {
-                    dst[a.dst + k] = row[o0];
-                    dst[b.dst + k] = row[o1];
+                // The two destination blocks, first the lower one.
+                let ((lo, olo), (hi, ohi)) = if a.dst <= b.dst {
+                    ((a.dst, o0), (b.dst, o1))
+                } else {
+                    ((b.dst, o1), (a.dst, o0))
+                };
+                if lo + len <= hi {
+                    let (first, second) = dst.split_at_mut(hi);
+                    let blocks = first[lo..lo + len].iter_mut().zip(&mut second[..len]);
+                    for ((x, y), row) in blocks.zip(rows.chunks_exact(w)) {
+                        *x = row[olo];
+                        *y = row[ohi];
+                    }
+                } else {
+                    for (k, row) in rows.chunks_exact(w).enumerate() {
+                        dst[a.dst + k] = row[o0];
+                        dst[b.dst + k] = row[o1];
+                    }
                 }
                 true
             }
@@ -297,9 +312,10 @@ fn copy_columns(pair: &[Run], src: &[f64], dst: &mut [f64]) -> bool {
         let rows = dst.get_mut(base..base + len * w);
         match rows {
             Some(rows) if o0 < w && o1 < w && a.src.max(b.src) + len <= src.len() => {
-                for (k, row) in rows.chunks_exact_mut(w).enumerate() {
-                    row[o0] = src[a.src + k];
-                    row[o1] = src[b.src + k];
+                let values = src[a.src..a.src + len].iter().zip(&src[b.src..b.src + len]);
+                for (row, (x, y)) in rows.chunks_exact_mut(w).zip(values) {
+                    row[o0] = *x;
+                    row[o1] = *y;
                 }
                 true
             }
