@@ -123,6 +123,247 @@ fn near_ranks(d: &Decomposition) -> Vec<usize> {
     ranks
 }
 
+/// `len` copies `dst[dst + k·dst_stride] = src[src + k·src_stride]`,
+/// `k = 0..len`: a contiguous ghost row when both strides are 1, a column
+/// (stride = padded row length) otherwise. Built once from the resolved
+/// ghost sources, so an exchange copies whole runs instead of looking up
+/// every cell.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Run {
+    src: usize,
+    src_stride: usize,
+    dst: usize,
+    dst_stride: usize,
+    len: usize,
+}
+
+impl Run {
+    fn single(src: usize, dst: usize) -> Self {
+        Run {
+            src,
+            src_stride: 1,
+            dst,
+            dst_stride: 1,
+            len: 1,
+        }
+    }
+
+    fn contiguous(&self) -> bool {
+        self.src_stride == 1 && self.dst_stride == 1
+    }
+
+    /// Last source and destination index (the run is never empty).
+    fn last(&self) -> (usize, usize) {
+        let k = self.len - 1;
+        (
+            self.src + k * self.src_stride,
+            self.dst + k * self.dst_stride,
+        )
+    }
+}
+
+/// Compresses copies `(src, dst)`, in order, into runs of constant positive
+/// strides; expanding the runs gives back exactly the same copies in the
+/// same order.
+fn runs(pairs: impl IntoIterator<Item = (usize, usize)>) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    for (s, d) in pairs {
+        if let Some(r) = out.last_mut() {
+            if r.len == 1 && s > r.src && d > r.dst {
+                r.src_stride = s - r.src;
+                r.dst_stride = d - r.dst;
+                r.len = 2;
+                continue;
+            }
+            let (ls, ld) = r.last();
+            if r.len > 1 && s == ls + r.src_stride && d == ld + r.dst_stride {
+                r.len += 1;
+                continue;
+            }
+        }
+        out.push(Run::single(s, d));
+    }
+    out
+}
+
+/// Whether `a` and `b` are strided runs of the same shape, copied in
+/// lockstep (the left and right ghost columns: one pass over the rows
+/// touches each row's cache lines once, not twice).
+fn lockstep(a: &Run, b: &Run) -> bool {
+    !a.contiguous() && (a.len, a.src_stride, a.dst_stride) == (b.len, b.src_stride, b.dst_stride)
+}
+
+/// Applies `runs` from `src` into `dst`.
+fn copy_runs(runs: &[Run], src: &[f64], dst: &mut [f64]) {
+    for group in runs.chunk_by(lockstep) {
+        match group {
+            [r] if r.contiguous() => {
+                dst[r.dst..r.dst + r.len].copy_from_slice(&src[r.src..r.src + r.len]);
+            }
+            _ => {
+                for pair in group.chunks(2) {
+                    if !copy_columns(pair, src, dst) {
+                        copy_strided(pair, |s, d| dst[d] = src[s]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Applies `runs` within one slice (sources and destinations never overlap:
+/// sources are interior cells, destinations ghosts).
+fn copy_runs_within(runs: &[Run], u: &mut [f64]) {
+    for group in runs.chunk_by(lockstep) {
+        match group {
+            [r] if r.contiguous() => u.copy_within(r.src..r.src + r.len, r.dst),
+            _ => {
+                for pair in group.chunks(2) {
+                    if !copy_columns_within(pair, u) {
+                        copy_strided(pair, |s, d| u[d] = u[s]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Copies one or two lockstep runs whose sources and destinations all step
+/// by one row (`src_stride == dst_stride`, each run within its rows) as a
+/// walk over those rows, with no index arithmetic per cell. Returns `false`,
+/// copying nothing, for runs of any other shape.
+fn copy_columns_within(pair: &[Run], u: &mut [f64]) -> bool {
+    let r = pair[0];
+    let w = r.src_stride;
+    if w != r.dst_stride {
+        return false;
+    }
+    let base = pair.iter().map(|p| p.src.min(p.dst)).min().unwrap_or(0);
+    let in_row = |p: &Run| p.src - base < w && p.dst - base < w;
+    let Some(rows) = u.get_mut(base..base + r.len * w) else {
+        return false;
+    };
+    match pair {
+        [a] if in_row(a) => {
+            let (s, d) = (a.src - base, a.dst - base);
+            for row in rows.chunks_exact_mut(w) {
+                row[d] = row[s];
+            }
+        }
+        [a, b] if in_row(a) && in_row(b) => {
+            let (s0, d0, s1, d1) = (a.src - base, a.dst - base, b.src - base, b.dst - base);
+            for row in rows.chunks_exact_mut(w) {
+                row[d0] = row[s0];
+                row[d1] = row[s1];
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Copies one or two lockstep runs between columns (one side steps by a
+/// row, the other by one: ghost columns to or from a contiguous buffer) as
+/// a walk over the rows. Returns `false`, copying nothing, for runs of any
+/// other shape.
+fn copy_columns(pair: &[Run], src: &[f64], dst: &mut [f64]) -> bool {
+    // A single run is copied as a pair of itself (copying a cell twice is
+    // harmless), so there is one loop.
+    let (a, b) = match pair {
+        [a] => (*a, *a),
+        [a, b] => (*a, *b),
+        _ => return false,
+    };
+    let len = a.len;
+    if a.dst_stride == 1 {
+        let w = a.src_stride;
+        let base = a.src.min(b.src);
+        let (o0, o1) = (a.src - base, b.src - base);
+        let rows = src.get(base..base + len * w);
+        match rows {
+            Some(rows) if o0 < w && o1 < w && a.dst.max(b.dst) + len <= dst.len() => {
+                // The two destination blocks, first the lower one.
+                let ((lo, olo), (hi, ohi)) = if a.dst <= b.dst {
+                    ((a.dst, o0), (b.dst, o1))
+                } else {
+                    ((b.dst, o1), (a.dst, o0))
+                };
+                if lo + len <= hi {
+                    let (first, second) = dst.split_at_mut(hi);
+                    let blocks = first[lo..lo + len].iter_mut().zip(&mut second[..len]);
+                    for ((x, y), row) in blocks.zip(rows.chunks_exact(w)) {
+                        *x = row[olo];
+                        *y = row[ohi];
+                    }
+                } else {
+                    for (k, row) in rows.chunks_exact(w).enumerate() {
+                        dst[a.dst + k] = row[o0];
+                        dst[b.dst + k] = row[o1];
+                    }
+                }
+                true
+            }
+            _ => false,
+        }
+    } else if a.src_stride == 1 {
+        let w = a.dst_stride;
+        let base = a.dst.min(b.dst);
+        let (o0, o1) = (a.dst - base, b.dst - base);
+        let rows = dst.get_mut(base..base + len * w);
+        match rows {
+            Some(rows) if o0 < w && o1 < w && a.src.max(b.src) + len <= src.len() => {
+                let values = src[a.src..a.src + len].iter().zip(&src[b.src..b.src + len]);
+                for (row, (x, y)) in rows.chunks_exact_mut(w).zip(values) {
+                    row[o0] = *x;
+                    row[o1] = *y;
+                }
+                true
+            }
+            _ => false,
+        }
+    } else {
+        false
+    }
+}
+
+/// Calls `copy(src, dst)` for every copy of one run, or of two runs of the
+/// same shape interleaved (`k`-th copy of the first, then of the second).
+fn copy_strided(pair: &[Run], mut copy: impl FnMut(usize, usize)) {
+    let r = pair[0];
+    let (ss, ds) = (r.src_stride, r.dst_stride);
+    match pair {
+        [_, b] => {
+            let (mut s0, mut d0, mut s1, mut d1) = (r.src, r.dst, b.src, b.dst);
+            for _ in 0..r.len {
+                copy(s0, d0);
+                copy(s1, d1);
+                (s0, d0, s1, d1) = (s0 + ss, d0 + ds, s1 + ss, d1 + ds);
+            }
+        }
+        _ => {
+            let (mut s, mut d) = (r.src, r.dst);
+            for _ in 0..r.len {
+                copy(s, d);
+                (s, d) = (s + ss, d + ds);
+            }
+        }
+    }
+}
+
+/// Sets the destinations of `runs` (their sources are unused) to `value`.
+fn fill_runs(runs: &[Run], u: &mut [f64], value: f64) {
+    for r in runs {
+        if r.dst_stride == 1 {
+            u[r.dst..r.dst + r.len].fill(value);
+        } else {
+            let (_, ld) = r.last();
+            for d in u[r.dst..=ld].iter_mut().step_by(r.dst_stride) {
+                *d = value;
+            }
+        }
+    }
+}
+
 /// Whether every rank of `comm` shares one node, so [`SharedHalo`] can be
 /// used. **Collective** over `comm`.
 pub fn all_on_one_node<C: Communicator>(comm: &C) -> Result<bool> {
@@ -301,13 +542,17 @@ pub struct MessageHalo {
     decomp: Decomposition,
     fields: usize,
     set: PersistentSet<'static, f64>,
-    /// Per send: local cells to pack.
-    packs: Vec<Vec<usize>>,
-    /// Per receive: local ghosts to unpack into.
-    unpacks: Vec<Vec<usize>>,
-    /// Ghosts copied from this rank's own cells (periodic with one rank along an axis).
-    self_copies: Vec<(usize, usize)>,
-    fixed: Vec<usize>,
+    /// Per send: its length per field and the runs packing it (local cell →
+    /// buffer position).
+    packs: Vec<(usize, Vec<Run>)>,
+    /// Per receive: its length per field and the runs unpacking it (buffer
+    /// position → local ghost).
+    unpacks: Vec<(usize, Vec<Run>)>,
+    /// Ghosts copied from this rank's own cells (periodic with one rank along
+    /// an axis): local cell → local ghost.
+    self_copies: Vec<Run>,
+    /// Ghosts set to the fixed boundary value.
+    fixed: Vec<Run>,
     value: f64,
     cart: CartesianCommunicator,
 }
@@ -362,26 +607,25 @@ impl MessageHalo {
                 .collect();
             if !pack.is_empty() {
                 builder = builder.send_owned(vec![0.0; pack.len() * fields], peer as i32, 0);
-                packs.push(pack);
+                let run = runs(pack.iter().enumerate().map(|(pos, &cell)| (cell, pos)));
+                packs.push((pack.len(), run));
             }
             if !unpack.is_empty() {
                 builder = builder.recv_owned(vec![0.0; unpack.len() * fields], peer as i32, 0);
-                unpacks.push(unpack);
+                let run = runs(unpack.iter().enumerate().map(|(pos, &ghost)| (pos, ghost)));
+                unpacks.push((unpack.len(), run));
             }
         }
         let set = builder.build()?;
-        let self_copies = mine
-            .iter()
-            .filter_map(|&(dst, s)| match s {
-                Source::Cell { rank, index } if rank == me => Some((index, dst)),
-                _ => None,
-            })
-            .collect();
-        let fixed = mine
-            .iter()
-            .filter(|(_, s)| *s == Source::Value)
-            .map(|&(dst, _)| dst)
-            .collect();
+        let self_copies = runs(mine.iter().filter_map(|&(dst, s)| match s {
+            Source::Cell { rank, index } if rank == me => Some((index, dst)),
+            _ => None,
+        }));
+        let fixed = runs(
+            mine.iter()
+                .filter(|(_, s)| *s == Source::Value)
+                .map(|&(dst, _)| (dst, dst)),
+        );
         let value = match boundary {
             Boundary::Fixed(v) => v,
             _ => 0.0,
@@ -443,35 +687,25 @@ impl MessageHalo {
             self.set.start_all()?.wait()?;
             return Err(e);
         }
-        for (i, pack) in self.packs.iter().enumerate() {
+        for (i, (n, pack)) in self.packs.iter().enumerate() {
             let buf = self.set.send_buf_mut(i);
-            for (f, field) in fields.iter().enumerate() {
+            for (field, out) in fields.iter().zip(buf.chunks_exact_mut(*n)) {
                 let u = field.as_slice().expect("standard layout checked");
-                let out = &mut buf[f * pack.len()..(f + 1) * pack.len()];
-                for (o, &k) in out.iter_mut().zip(pack) {
-                    *o = u[k];
-                }
+                copy_runs(pack, u, out);
             }
         }
         let flight = self.set.start_all()?;
         for field in fields.iter_mut() {
             let u = field.as_slice_mut().expect("standard layout checked");
-            for &(from, to) in &self.self_copies {
-                u[to] = u[from];
-            }
-            for &k in &self.fixed {
-                u[k] = self.value;
-            }
+            copy_runs_within(&self.self_copies, u);
+            fill_runs(&self.fixed, u, self.value);
         }
         flight.wait()?;
-        for (i, unpack) in self.unpacks.iter().enumerate() {
+        for (i, (n, unpack)) in self.unpacks.iter().enumerate() {
             let buf = self.set.recv_buf(i);
-            for (f, field) in fields.iter_mut().enumerate() {
+            for (field, vals) in fields.iter_mut().zip(buf.chunks_exact(*n)) {
                 let u = field.as_slice_mut().expect("standard layout checked");
-                let vals = &buf[f * unpack.len()..(f + 1) * unpack.len()];
-                for (&v, &k) in vals.iter().zip(unpack) {
-                    u[k] = v;
-                }
+                copy_runs(unpack, vals, u);
             }
         }
         Ok(())
@@ -519,14 +753,17 @@ pub struct SharedHalo {
     decomp: Decomposition,
     fields: usize,
     padded_len: usize,
-    /// (source rank, source index, source block length) for each ghost, in
-    /// `dsts` order. Field `f` of rank `r` starts at `f ×` its block length.
-    reads: Vec<(usize, usize, usize)>,
-    dsts: Vec<usize>,
+    /// Per distinct source rank: the rank, its block length (field `f` of its
+    /// segment starts at `f ×` that) and the runs reading its cells into
+    /// `staging` (source cell → ghost number).
+    reads: Vec<(usize, usize, Vec<Run>)>,
+    /// Ghosts read per field: `staging` holds `fields` blocks of this many.
+    ghosts: usize,
+    /// Runs writing `staging` into this rank's ghosts (ghost number → cell).
+    writes: Vec<Run>,
     staging: Vec<f64>,
-    /// Distinct source ranks and their block lengths.
-    sources: Vec<(usize, usize)>,
-    fixed: Vec<usize>,
+    /// Ghosts set to the fixed boundary value.
+    fixed: Vec<Run>,
     value: f64,
 }
 
@@ -556,37 +793,43 @@ impl SharedHalo {
             return Err(Error::NotOneNode);
         }
         let mine = ghost_sources(d, boundary, corners);
-        let mut reads = Vec::new();
+        // (source rank, source cell, ghost number) of every read ghost.
+        let mut cells = Vec::new();
         let mut dsts = Vec::new();
         let mut fixed = Vec::new();
         for (dst, s) in mine {
             match s {
                 Source::Cell { rank, index } => {
-                    let [r, c] = d.for_rank(rank)?.padded_shape();
-                    reads.push((rank, index, r * c));
+                    cells.push((rank, index, dsts.len()));
                     dsts.push(dst);
                 }
                 Source::Value => fixed.push(dst),
             }
         }
+        // Grouped by source rank (ghost order kept within each), so an
+        // exchange looks each neighbour's segment up once.
+        cells.sort_by_key(|&(rank, _, k)| (rank, k));
+        let mut reads: Vec<(usize, usize, Vec<Run>)> = Vec::new();
+        for group in cells.chunk_by(|a, b| a.0 == b.0) {
+            let rank = group[0].0;
+            let [r, c] = d.for_rank(rank)?.padded_shape();
+            let run = runs(group.iter().map(|&(_, index, k)| (index, k)));
+            reads.push((rank, r * c, run));
+        }
         let value = match boundary {
             Boundary::Fixed(v) => v,
             _ => 0.0,
         };
-        let mut sources: Vec<(usize, usize)> =
-            reads.iter().map(|&(rank, _, len)| (rank, len)).collect();
-        sources.sort_unstable();
-        sources.dedup();
         let [r, c] = d.padded_shape();
         Ok(SharedHalo {
             decomp: d.clone(),
             fields,
             padded_len: r * c,
-            staging: vec![0.0; reads.len() * fields],
-            sources,
+            staging: vec![0.0; dsts.len() * fields],
+            ghosts: dsts.len(),
+            writes: runs(dsts.iter().enumerate().map(|(k, &dst)| (k, dst))),
             reads,
-            dsts,
-            fixed,
+            fixed: runs(fixed.iter().map(|&dst| (dst, dst))),
             value,
         })
     }
@@ -693,7 +936,7 @@ impl SharedHalo {
                 expected: [self.segment_len(), 1],
             });
         }
-        for &(rank, block) in &self.sources {
+        for &(rank, block, _) in &self.reads {
             let got = array.segment_len(rank);
             if got != self.fields * block {
                 return Err(Error::Shape {
@@ -718,26 +961,24 @@ impl SharedHalo {
             array.sync()?.release()?;
             return Err(e);
         }
-        let n = self.reads.len();
+        let n = self.ghosts;
         {
             let view = array.sync()?;
-            for f in 0..self.fields {
-                let out = &mut self.staging[f * n..(f + 1) * n];
-                for (o, &(rank, index, len)) in out.iter_mut().zip(&self.reads) {
-                    *o = view.segment(rank)[f * len + index];
+            for (rank, block, run) in &self.reads {
+                let segment = view.segment(*rank);
+                for (src, out) in segment
+                    .chunks_exact(*block)
+                    .zip(self.staging.chunks_exact_mut(n))
+                {
+                    copy_runs(run, src, out);
                 }
             }
             view.release()?;
         }
         let local = array.local_mut();
-        for f in 0..self.fields {
-            let u = &mut local[f * self.padded_len..(f + 1) * self.padded_len];
-            for (&v, &k) in self.staging[f * n..(f + 1) * n].iter().zip(&self.dsts) {
-                u[k] = v;
-            }
-            for &k in &self.fixed {
-                u[k] = self.value;
-            }
+        for (f, u) in local.chunks_exact_mut(self.padded_len).enumerate() {
+            copy_runs(&self.writes, &self.staging[f * n..(f + 1) * n], u);
+            fill_runs(&self.fixed, u, self.value);
         }
         Ok(())
     }
@@ -748,6 +989,146 @@ mod tests {
     use super::*;
     use crate::kernel::fill_halo;
     use ndarray::Array2;
+
+    /// Expands runs back into their copies, in order.
+    fn expand(runs: &[Run]) -> Vec<(usize, usize)> {
+        runs.iter()
+            .flat_map(|r| {
+                (0..r.len).map(move |k| (r.src + k * r.src_stride, r.dst + k * r.dst_stride))
+            })
+            .collect()
+    }
+
+    /// Runs give back exactly the copies they were built from, whatever the
+    /// pattern (rows, columns, repeats, backwards steps, singletons).
+    #[test]
+    fn runs_reproduce_their_copies() {
+        let cases: Vec<Vec<(usize, usize)>> = vec![
+            vec![],
+            vec![(5, 0)],
+            (0..10).map(|k| (k + 3, k)).collect(),
+            (0..10).map(|k| (7 * k + 1, k)).collect(),
+            vec![
+                (9, 0),
+                (1, 1),
+                (2, 2),
+                (3, 3),
+                (1, 4),
+                (0, 5),
+                (0, 6),
+                (4, 7),
+            ],
+            vec![(3, 3), (3, 4), (3, 5), (10, 2), (11, 1)],
+        ];
+        for pairs in cases {
+            assert_eq!(expand(&runs(pairs.iter().copied())), pairs);
+        }
+    }
+
+    /// The copy loops move exactly what the runs describe, also strided and
+    /// within one slice.
+    #[test]
+    fn copy_loops_follow_the_runs() {
+        let src: Vec<f64> = (0..100).map(f64::from).collect();
+        let pairs: Vec<(usize, usize)> = vec![
+            (9, 0),
+            (10, 1),
+            (11, 2),
+            (20, 3),
+            (30, 13),
+            (40, 23),
+            (1, 50),
+        ];
+        let r = runs(pairs.iter().copied());
+        let mut dst = vec![-1.0; 60];
+        copy_runs(&r, &src, &mut dst);
+        let mut expected = vec![-1.0; 60];
+        for &(s, d) in &pairs {
+            expected[d] = src[s];
+        }
+        assert_eq!(dst, expected);
+
+        let mut u = src.clone();
+        let within: Vec<(usize, usize)> = (0..5)
+            .map(|k| (10 * k + 8, 10 * k))
+            .chain([(1, 95), (2, 96)])
+            .collect();
+        copy_runs_within(&runs(within.iter().copied()), &mut u);
+        let mut expected = src.clone();
+        for &(s, d) in &within {
+            expected[d] = src[s];
+        }
+        assert_eq!(u, expected);
+
+        // Columns gathered into a buffer and scattered back, one or two at
+        // a time.
+        for ncols in [1, 2] {
+            let gather: Vec<(usize, usize)> = (0..ncols)
+                .flat_map(|c| (1..9).map(move |i| (10 * i + 8 - 7 * c, 8 * c + i - 1)))
+                .collect();
+            let r = runs(gather.iter().copied());
+            assert_eq!(r.len(), ncols, "{r:?}");
+            let mut buf = vec![-1.0; 16];
+            copy_runs(&r, &src, &mut buf);
+            let mut expected = vec![-1.0; 16];
+            for &(s, d) in &gather {
+                expected[d] = src[s];
+            }
+            assert_eq!(buf, expected);
+            let scatter: Vec<(usize, usize)> = gather.iter().map(|&(s, d)| (d, s + 1)).collect();
+            let mut u = vec![0.0; 100];
+            copy_runs(&runs(scatter.iter().copied()), &buf, &mut u);
+            let mut expected = vec![0.0; 100];
+            for &(s, d) in &scatter {
+                expected[d] = buf[s];
+            }
+            assert_eq!(u, expected);
+        }
+
+        // Left and right ghost columns of a 10-wide block, in lockstep.
+        let mut u = src.clone();
+        let columns: Vec<(usize, usize)> = (1..9)
+            .map(|i| (10 * i + 8, 10 * i))
+            .chain((1..9).map(|i| (10 * i + 1, 10 * i + 9)))
+            .collect();
+        let r = runs(columns.iter().copied());
+        assert_eq!(r.len(), 2, "{r:?}");
+        copy_runs_within(&r, &mut u);
+        let mut expected = src.clone();
+        for &(s, d) in &columns {
+            expected[d] = src[s];
+        }
+        assert_eq!(u, expected);
+
+        let mut u = src.clone();
+        let cells = [0, 1, 2, 12, 22, 32, 99];
+        fill_runs(&runs(cells.iter().map(|&c| (c, c))), &mut u, -7.0);
+        for (k, v) in u.iter().enumerate() {
+            assert_eq!(*v, if cells.contains(&k) { -7.0 } else { k as f64 });
+        }
+    }
+
+    /// At 2 ranks with 512² row slabs an exchange is a handful of runs (rows
+    /// and columns), not one step per cell.
+    #[test]
+    fn row_slab_plan_is_a_few_runs() {
+        for corners in [false, true] {
+            let d = Decomposition::row_slabs(512, 512, 2, 0).unwrap();
+            let mine = ghost_sources(&d, Boundary::Periodic, corners);
+            let own = runs(mine.iter().filter_map(|&(dst, s)| match s {
+                Source::Cell { rank: 0, index } => Some((index, dst)),
+                _ => None,
+            }));
+            let peer = runs(mine.iter().filter_map(|&(dst, s)| match s {
+                Source::Cell { rank: 1, index } => Some((index, dst)),
+                _ => None,
+            }));
+            assert_eq!(own.len(), 2, "left and right ghost columns: {own:?}");
+            assert!(own.iter().all(|r| r.len == 256));
+            // Two rows, plus the four corners as singletons.
+            assert_eq!(peer.len(), if corners { 6 } else { 2 }, "{peer:?}");
+        }
+    }
 
     /// The resolved ghost sources of every block reproduce `fill_halo` on the
     /// assembled global field.
