@@ -14,19 +14,45 @@
  * as quicklb's PersistentSet orders them), then MPI_Waitall. For the 2-rank row
  * slabs of the halo bench there is one peer (the other rank) and count is both
  * ghost rows: 2 * cols (5-point) or 2 * (cols + 2) (corners included).
+ * With rows > 0 the step is a whole halo exchange as a C code would write it, the
+ * like-for-like peer of quicklb-stencil's MessageHalo: on a (rows+2) x (cols+2)
+ * padded field, the periodic ghost columns are copied, the first and last
+ * interior rows (count / 2 doubles each, corners included when count / 2 is
+ * cols + 2) are packed into the send buffer before the start, and the received
+ * rows are unpacked into the ghost rows after the wait. With rows = 0 it is the
+ * bare ping-pong of the same messages (no packing).
  * Result: mean seconds per step on this rank, after `warmup` untimed steps and a
  * barrier.
  */
 #include <mpi.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* The periodic ghost columns of every interior row. */
+static void ghost_columns(double *f, int rows, int cols)
+{
+    size_t w = (size_t)cols + 2;
+    for (int r = 1; r <= rows; r++) {
+        f[r * w] = f[r * w + (size_t)cols];
+        f[r * w + (size_t)cols + 1] = f[r * w + 1];
+    }
+}
 
 #define QLB_MAX_PEERS 8
 
 double qlb_c_halo(MPI_Comm comm, int npeers, const int *peers, int count, int steps,
-                  int warmup)
+                  int warmup, int rows, int cols)
 {
-    if (npeers > QLB_MAX_PEERS || count < 0)
+    if (npeers > QLB_MAX_PEERS || count < 0 || (rows > 0 && (npeers != 1 || count % 2 != 0)))
         return -1.0;
+    size_t width = (size_t)count / 2, padded = (size_t)cols + 2;
+    size_t offset = width == padded ? 0 : 1; /* corners included, or not */
+    double *field = NULL;
+    if (rows > 0) {
+        field = malloc(sizeof(double) * ((size_t)rows + 2) * padded);
+        for (size_t i = 0; i < ((size_t)rows + 2) * padded; i++)
+            field[i] = (double)i;
+    }
     MPI_Request reqs[2 * QLB_MAX_PEERS];
     size_t n = (size_t)(count > 0 ? count : 1);
     double *sbuf = malloc(sizeof(double) * n * (size_t)(npeers > 0 ? npeers : 1));
@@ -46,14 +72,25 @@ double qlb_c_halo(MPI_Comm comm, int npeers, const int *peers, int count, int st
             MPI_Barrier(comm);
             t0 = MPI_Wtime();
         }
+        if (field) {
+            ghost_columns(field, rows, cols);
+            memcpy(sbuf, field + padded + offset, width * sizeof(double));
+            memcpy(sbuf + width, field + (size_t)rows * padded + offset, width * sizeof(double));
+        }
         MPI_Startall(2 * npeers, reqs);
         MPI_Waitall(2 * npeers, reqs, MPI_STATUSES_IGNORE);
+        if (field) {
+            /* The peer's first row is this rank's bottom ghost row, its last the top. */
+            memcpy(field + ((size_t)rows + 1) * padded + offset, rbuf, width * sizeof(double));
+            memcpy(field + offset, rbuf + width, width * sizeof(double));
+        }
     }
     double per_step = (MPI_Wtime() - t0) / (steps > 0 ? steps : 1);
     for (int r = 0; r < 2 * npeers; r++)
         MPI_Request_free(&reqs[r]);
     free(sbuf);
     free(rbuf);
+    free(field);
     return per_step;
 }
 
@@ -74,7 +111,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int peer = 1 - rank;
-    double t = qlb_c_halo(MPI_COMM_WORLD, 1, &peer, count, steps, steps / 10);
+    double t = qlb_c_halo(MPI_COMM_WORLD, 1, &peer, count, steps, steps / 10, 0, 0);
     if (rank == 0)
         printf("%d doubles each way: %.3f us per step\n", count, t * 1e6);
     MPI_Finalize();
