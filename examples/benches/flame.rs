@@ -29,6 +29,7 @@ use std::process::Command;
 
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
+use quicklb::Dynamic;
 use quicklb_examples::flame::{
     self, algorithm_by_name, load_mechanism, Config, PhaseStats, Summary,
 };
@@ -37,7 +38,17 @@ use quicklb_kinetics::Mechanism;
 /// The planners compared, by their `--algorithm` names; a name not in
 /// `flame::ALGORITHMS` (DLBFoam's, before its planner is merged) gets a row
 /// saying so.
-const PLANNERS: &[&str] = &["transfer", "dlbfoam", "sort"];
+/// `NAME + dynamic` adds dynamic sharing within the step (`--dynamic`).
+const PLANNERS: &[&str] = &["transfer", "dlbfoam", "sort", "transfer + dynamic"];
+
+/// The balancer a planner row names: its algorithm and whether it shares
+/// dynamically within the step.
+fn balancer_of(name: &str) -> (Option<quicklb::Algorithm>, Dynamic) {
+    match name.strip_suffix(" + dynamic") {
+        Some(planner) => (algorithm_by_name(planner), Dynamic::OnNode),
+        None => (algorithm_by_name(name), Dynamic::Off),
+    }
+}
 
 /// Runs `steps` steps from the initial state; returns the summary.
 fn simulate(
@@ -47,8 +58,10 @@ fn simulate(
     steps: usize,
     algorithm: Option<&str>,
 ) -> Summary {
+    let (algorithm, dynamic) = algorithm.map_or((None, Dynamic::Off), balancer_of);
     let config = Config {
-        algorithm: algorithm.and_then(algorithm_by_name),
+        algorithm,
+        dynamic,
         compare_every: 0,
         ..base.clone()
     };
@@ -67,12 +80,12 @@ struct Row {
 }
 
 fn print_table(case: &str, ranks: usize, rows: &[Row]) {
-    println!("| case | ranks | planner | without balancing (ms/step) | with balancing (ms/step) | speed-up | work imbalance before | work imbalance after | balancer's own time / chemistry | cells lent/step |");
-    println!("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|");
+    println!("| case | ranks | planner | without balancing (ms/step) | with balancing (ms/step) | speed-up | work imbalance before | work imbalance after | balancer's own time / chemistry | cells lent/step | cells taken dynamically/step |");
+    println!("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|");
     for r in rows {
         match &r.with {
             Some((t, p)) => println!(
-                "| {case} | {ranks} | {} | {:.2} | {:.2} | {:.2}x | {:.3} | {:.3} | {:.2} % | {:.0} |",
+                "| {case} | {ranks} | {} | {:.2} | {:.2} | {:.2}x | {:.3} | {:.3} | {:.2} % | {:.0} | {:.0} |",
                 r.planner,
                 r.without * 1e3,
                 t * 1e3,
@@ -80,10 +93,11 @@ fn print_table(case: &str, ranks: usize, rows: &[Row]) {
                 p.work_imbalance_before,
                 p.work_imbalance_after,
                 100.0 * p.balancer_share(),
-                p.cells_lent
+                p.cells_lent,
+                p.cells_taken
             ),
             None => println!(
-                "| {case} | {ranks} | {} (not in this build) | {:.2} | | | | | | |",
+                "| {case} | {ranks} | {} (not in this build) | {:.2} | | | | | | | |",
                 r.planner,
                 r.without * 1e3
             ),
@@ -154,7 +168,7 @@ fn compare(
         let s = simulate(world, mech, base, steps, None);
         without = without.min(s.without.map_or(f64::INFINITY, |p| p.time_per_step));
         for (k, name) in planners.iter().enumerate() {
-            if algorithm_by_name(name).is_none() {
+            if balancer_of(name).0.is_none() {
                 continue;
             }
             let s = simulate(world, mech, base, steps, Some(name));

@@ -151,6 +151,9 @@ fn main() {
     );
     println!("| grid | Rust 5-pt | Rust 9-pt | Rust step 5-pt (in place) | numpy slicing 5-pt | scipy convolve2d 5-pt | scipy convolve2d 9-pt | copy | Rust 5-pt / numpy | Rust 5-pt / copy | Rust 9-pt / copy | Rust step / copy |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    // The lowest share of copy of each kernel over the sizes, with its size.
+    let mut worst = [(f64::INFINITY, 0usize); 3];
+    let mut numpy_1024 = None;
     for &n in sizes {
         let cells = n * n;
         let mut u = Array2::from_shape_fn((n + 2, n + 2), |(i, j)| {
@@ -214,6 +217,40 @@ fn main() {
             100.0 * five / copy,
             100.0 * nine / copy,
             100.0 * step / copy,
+        );
+        for (w, share) in worst
+            .iter_mut()
+            .zip([five / copy, nine / copy, step / copy])
+        {
+            if share < w.0 {
+                *w = (share, n);
+            }
+        }
+        if n == 1024 {
+            numpy_1024 = numpy.map(|np| five / np);
+        }
+    }
+    println!();
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    for ((name, goal), (share, n)) in [
+        ("5-point", 0.70),
+        ("9-point", 0.50),
+        ("in-place step", 0.60),
+    ]
+    .into_iter()
+    .zip(worst)
+    {
+        println!(
+            "target: {name} >= {:.0}% of copy at every size: lowest {:.0}% at {n}²: {}",
+            100.0 * goal,
+            100.0 * share,
+            verdict(share >= goal)
+        );
+    }
+    if let Some(x) = numpy_1024 {
+        println!(
+            "target: 5-point >= 4x numpy slicing at 1024²: {x:.1}x: {}",
+            verdict(x >= 4.0)
         );
     }
 }

@@ -315,6 +315,18 @@ fn main() {
                 println!("| {op} | {sync} | {r:.3} | {c_us} | {c_ratio} | {p_us} | {p_ratio} |");
             }
         }
+        if c_fn.is_some() {
+            println!();
+            for (s, (sync, goal)) in SYNCS.iter().zip([1.03, 1.05]).enumerate() {
+                let worst = (0..OPS.len())
+                    .map(|o| rust[s][o] / cres[s][o])
+                    .fold(0.0f64, f64::max);
+                println!(
+                    "target: RMA under {sync}, Rust/C <= {goal}: worst of put/get/accumulate {worst:.2}: {}",
+                    if worst <= goal { "met" } else { "NOT met" }
+                );
+            }
+        }
         if let Err(e) = &c {
             println!("\nC peer skipped: {e}");
         } else if c_fn.is_none() {
