@@ -19,8 +19,9 @@
 //!   `abort_on_panic(true)`: the child job must fail within seconds with the
 //!   panic's message (no rank waits for ever on a completion count).
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod child_job;
+
+use std::time::Duration;
 
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
@@ -208,47 +209,9 @@ fn child(world: &impl Communicator) {
 }
 
 fn parent() {
-    let exe = std::env::current_exe().expect("own path");
-    let mpiexec = std::env::var("QUICKLB_MPIEXEC").unwrap_or_else(|_| "mpiexec".into());
-    let mut command = Command::new(mpiexec);
-    command
-        .args(["-n", "3"])
-        .arg(&exe)
-        .env(CHILD, "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // The launcher's variables of this job would make the child mpiexec think
-    // it runs inside it: keep only the user settings.
-    for (key, _) in std::env::vars() {
-        let launcher = key.starts_with("PMIX_")
-            || key.starts_with("PMI_")
-            || key.starts_with("HYDRA_")
-            || key.starts_with("MPI_LOCAL")
-            || (key.starts_with("OMPI_")
-                && !key.starts_with("OMPI_ALLOW_RUN_AS_ROOT")
-                && !key.starts_with("OMPI_MCA_rmaps_base_oversubscribe"));
-        if launcher {
-            command.env_remove(key);
-        }
-    }
-    let start = Instant::now();
-    let mut job = command.spawn().expect("start the child job");
-    let status = loop {
-        if let Some(status) = job.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(90) {
-            let _ = job.kill();
-            panic!("the child job still runs after 90 s: a rank waits for ever");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let elapsed = start.elapsed();
-    let output = job.wait_with_output().expect("output");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(!status.success(), "the child job succeeded:\n{text}");
+    let job = child_job::run(CHILD, 3, Duration::from_secs(90));
+    let (text, elapsed) = (&job.text, job.elapsed);
+    assert!(!job.success, "the child job succeeded:\n{text}");
     assert!(
         text.contains("poisoned cell computed"),
         "no panic message:\n{text}"

@@ -31,9 +31,9 @@
 //! per batch), batches of the five loops interleaved (the order rotating) so that
 //! all see the same machine load. Targets: both paths within 1.2× of C.
 
-use std::ffi::{c_char, c_int, c_void, CString};
-use std::path::PathBuf;
-use std::process::Command;
+mod c_peer;
+
+use std::ffi::{c_int, c_void};
 use std::time::Instant;
 
 use mpi::collective::SystemOperation;
@@ -59,47 +59,9 @@ type CHalo = unsafe extern "C" fn(
     c_int,
 ) -> f64;
 
-extern "C" {
-    fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
-    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
-    fn dlerror() -> *const c_char;
-}
-
-const RTLD_NOW: c_int = 2;
-
 /// Compiles the C peer into a shared library private to this rank and loads it.
 fn load_c(rank: i32) -> Result<CHalo, String> {
-    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/c/halo.c");
-    let lib: PathBuf =
-        std::env::temp_dir().join(format!("quicklb_halo_c_{}_{rank}.so", std::process::id()));
-    let mpicc = std::env::var("MPICC").unwrap_or_else(|_| "mpicc".into());
-    let out = Command::new(&mpicc)
-        .args(["-O2", "-shared", "-fPIC", "-DQLB_NO_MAIN", "-o"])
-        .arg(&lib)
-        .arg(src)
-        .output()
-        .map_err(|e| format!("{mpicc} not runnable: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{mpicc} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let name = CString::new(lib.to_string_lossy().into_owned()).map_err(|e| e.to_string())?;
-    // SAFETY: `name` is a NUL-terminated path of a library we just built; loading it
-    // runs no initialisers beyond the C runtime's.
-    let handle = unsafe { dlopen(name.as_ptr(), RTLD_NOW) };
-    let _ = std::fs::remove_file(&lib); // the mapping stays valid
-    if handle.is_null() {
-        // SAFETY: dlerror returns a NUL-terminated message after a failed dlopen.
-        let msg = unsafe { std::ffi::CStr::from_ptr(dlerror()) };
-        return Err(format!("dlopen failed: {}", msg.to_string_lossy()));
-    }
-    // SAFETY: a valid handle and a NUL-terminated symbol name.
-    let sym = unsafe { dlsym(handle, c"qlb_c_halo".as_ptr()) };
-    if sym.is_null() {
-        return Err("symbol qlb_c_halo not found".into());
-    }
+    let sym = c_peer::load("halo.c", c"qlb_c_halo", rank)?;
     // SAFETY: `qlb_c_halo` is defined in halo.c with exactly the signature of
     // `CHalo`: (MPI_Comm, int, const int *, int, int, int, int, int) -> double.
     Ok(unsafe { std::mem::transmute::<*mut c_void, CHalo>(sym) })
