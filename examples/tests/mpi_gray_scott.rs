@@ -59,18 +59,7 @@ fn run(
         },
         chemistry: Chemistry::default(),
     };
-    let mut sim = Simulation::new(world, config).expect("simulation set up");
-    for _ in 0..STEPS {
-        sim.step().expect("step");
-    }
-    let mine: u64 = sim.records().iter().map(|r| r.lent as u64).sum();
-    let mut lent = 0u64;
-    world.all_reduce_into(&mine, &mut lent, mpi::collective::SystemOperation::sum());
-    Outcome {
-        fields: sim.gather(),
-        lent,
-        summary: sim.summary(),
-    }
+    simulate(world, config)
 }
 
 /// Transfer re-planned by `iterate` itself (`Builder::replan`).
@@ -82,6 +71,12 @@ fn run_replanned(world: &SimpleCommunicator, replan: quicklb::Replan) -> Outcome
         compare_every: 3,
         ..Config::default()
     };
+    simulate(world, config)
+}
+
+/// Runs `STEPS` steps of `config`; the fields on rank 0, the cells lent over
+/// the run (all ranks) and the summary.
+fn simulate(world: &SimpleCommunicator, config: Config) -> Outcome {
     let mut sim = Simulation::new(world, config).expect("simulation set up");
     for _ in 0..STEPS {
         sim.step().expect("step");
