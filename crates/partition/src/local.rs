@@ -259,14 +259,7 @@ pub fn plan_all(
     planner.check()?;
     let w = problem.weights();
     let p = w.num_ranks();
-    if let Some(prev) = previous {
-        if prev.num_ranks() != p {
-            return Err(Error::PlanMismatch(format!(
-                "previous plan has {} ranks, problem has {p}",
-                prev.num_ranks()
-            )));
-        }
-    }
+    Plan::check_previous(previous, p)?;
     let loads = w.rank_loads();
     let all = planner.needs_all_weights().then_some(w);
     let mut transfers = None;

@@ -409,6 +409,18 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Checks that a previous plan, if any, is for `ranks` ranks: a planner
+    /// warm-started from a plan of another job size refuses it.
+    pub(crate) fn check_previous(previous: Option<&Plan>, ranks: usize) -> Result<(), Error> {
+        match previous {
+            Some(prev) if prev.num_ranks() != ranks => Err(Error::PlanMismatch(format!(
+                "previous plan has {} ranks, problem has {ranks}",
+                prev.num_ranks()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// The plan that moves nothing.
     pub fn empty(ranks: usize) -> Self {
         Plan {

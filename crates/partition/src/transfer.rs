@@ -519,14 +519,7 @@ impl Transfer {
         self.check()?;
         let w = problem.weights();
         let p = w.num_ranks();
-        if let Some(prev) = previous {
-            if prev.num_ranks() != p {
-                return Err(Error::PlanMismatch(format!(
-                    "previous plan has {} ranks, problem has {p}",
-                    prev.num_ranks()
-                )));
-            }
-        }
+        Plan::check_previous(previous, p)?;
         let loads = w.rank_loads();
         let derived;
         let prev_t = match previous {
