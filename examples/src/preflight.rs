@@ -86,6 +86,36 @@ fn check_writable_dir(flag: &str, path: &Path, dir: &Path) -> Result<(), String>
     Ok(())
 }
 
+/// A path a demo will write, with the option that named it.
+#[derive(Clone, Copy, Debug)]
+pub enum Output<'a> {
+    /// A file ([`check_output_file`]).
+    File(&'a str, &'a Path),
+    /// A directory, created if missing ([`check_output_dir`]).
+    Dir(&'a str, &'a Path),
+}
+
+/// Checks the outputs a demo was given (`None`: the option was not given) on
+/// rank 0, which writes them, in order, and agrees on the first failure
+/// (**collective**): the same verdict on every rank.
+pub fn agree_outputs<C: Communicator>(
+    comm: &C,
+    outputs: &[Option<Output<'_>>],
+) -> Result<(), String> {
+    let local = if comm.rank() == 0 {
+        outputs
+            .iter()
+            .flatten()
+            .try_for_each(|output| match *output {
+                Output::File(flag, path) => check_output_file(flag, path),
+                Output::Dir(flag, dir) => check_output_dir(flag, dir),
+            })
+    } else {
+        Ok(())
+    };
+    agree(comm, local)
+}
+
 /// The lowest rank of `comm` where `failed` is true, the same on every rank
 /// (**collective**: one all-reduce). The reduction runs on `i32` ranks with the
 /// communicator size as "none": MPICH 4.0.2 compares `MPI_UINT64_T` as signed in

@@ -110,28 +110,25 @@ fn preflight<C: Communicator>(
             "--png-every must be > 0".into(),
         ));
     }
-    let paths = if world.rank() == 0 {
-        let pngs = args
-            .png_dir
-            .as_deref()
-            .map_or(Ok(()), |d| preflight::check_output_dir("--png-dir", d));
-        pngs.and_then(|()| {
+    preflight::agree_outputs(
+        world,
+        &[
+            args.png_dir
+                .as_deref()
+                .map(|d| preflight::Output::Dir("--png-dir", d)),
             args.npy
                 .as_deref()
-                .map_or(Ok(()), |p| preflight::check_output_file("--npy", p))
-        })
-    } else {
-        Ok(())
-    };
-    preflight::agree(world, paths)
-        .and_then(|()| {
-            preflight::check_memory(
-                world,
-                params.memory_per_rank(size, args.modes.max(3)),
-                "the snapshot matrix",
-            )
-        })
-        .map_err(BurgersError::InvalidArgument)
+                .map(|p| preflight::Output::File("--npy", p)),
+        ],
+    )
+    .and_then(|()| {
+        preflight::check_memory(
+            world,
+            params.memory_per_rank(size, args.modes.max(3)),
+            "the snapshot matrix",
+        )
+    })
+    .map_err(BurgersError::InvalidArgument)
 }
 
 fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {

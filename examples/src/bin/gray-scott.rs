@@ -93,28 +93,25 @@ fn preflight<C: Communicator>(
 ) -> Result<(), GrayScottError> {
     let ranks = world.size() as usize;
     Simulation::check(config, ranks)?;
-    let paths = if world.rank() == 0 {
-        let output = args
-            .output
-            .as_deref()
-            .map_or(Ok(()), |p| preflight::check_output_file("--output", p));
-        output.and_then(|()| {
+    preflight::agree_outputs(
+        world,
+        &[
+            args.output
+                .as_deref()
+                .map(|p| preflight::Output::File("--output", p)),
             args.npy
                 .as_deref()
-                .map_or(Ok(()), |p| preflight::check_output_file("--npy", p))
-        })
-    } else {
-        Ok(())
-    };
-    preflight::agree(world, paths)
-        .and_then(|()| {
-            preflight::check_memory(
-                world,
-                Simulation::memory_per_rank(config, ranks),
-                &format!("a {n}x{n} grid over {ranks} ranks", n = args.size),
-            )
-        })
-        .map_err(GrayScottError::InvalidArgument)
+                .map(|p| preflight::Output::File("--npy", p)),
+        ],
+    )
+    .and_then(|()| {
+        preflight::check_memory(
+            world,
+            Simulation::memory_per_rank(config, ranks),
+            &format!("a {n}x{n} grid over {ranks} ranks", n = args.size),
+        )
+    })
+    .map_err(GrayScottError::InvalidArgument)
 }
 
 fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), GrayScottError> {
