@@ -123,9 +123,10 @@ struct RunArgs {
     /// How ghosts are filled.
     #[arg(long, value_enum, default_value_t = HaloKind::Auto)]
     halo: HaloKind,
-    /// Cell weights the balancer plans with: integrator steps (the work) or
-    /// measured compute time.
-    #[arg(long, value_enum, default_value_t = CostModel::Steps)]
+    /// Cell weights the balancer plans with: the integrator steps (the work)
+    /// forecast for the next step, those of the last step, or measured
+    /// compute time.
+    #[arg(long, value_enum, default_value_t = CostModel::Forecast)]
     cost: CostModel,
     /// Directory (must exist) for flame-T.png, flame-<radical>.png and their .npy files.
     #[arg(long, default_value = ".")]

@@ -50,10 +50,15 @@ pub enum HaloKind {
 /// What the balancer plans with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum CostModel {
+    /// The work forecast for the step about to run ([`super::forecast`]):
+    /// each cell's integrator steps in the last step, plus the rank's growth
+    /// over that step spread over its lighter half. While the flame spreads,
+    /// this plans for the step it balances rather than the one before.
+    #[default]
+    Forecast,
     /// Each cell's integrator steps (accepted + rejected) in the last step:
     /// the work itself, the same on every machine and unaffected by other
     /// processes sharing the cores.
-    #[default]
     Steps,
     /// Each cell's measured compute time in the last step (QUICKLB's way).
     Time,
@@ -158,7 +163,7 @@ impl Config {
             replan: quicklb::Replan::Manual,
             compare_every: 10,
             halo: HaloKind::Auto,
-            cost: CostModel::Steps,
+            cost: CostModel::Forecast,
             physics: Physics::h2_air(mech)?,
         })
     }

@@ -35,6 +35,7 @@
 pub mod cells;
 pub mod config;
 pub mod error;
+pub mod forecast;
 pub mod initial;
 pub mod serial;
 pub mod simulation;

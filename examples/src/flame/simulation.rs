@@ -17,6 +17,7 @@ use quicklb_transport::{split_shared, SharedArray};
 use super::cells::PaddedCells;
 use super::config::{Config, CostModel, HaloKind};
 use super::error::{FlameError, Result};
+use super::forecast::forecast_work;
 use super::initial::initial_temperature;
 use crate::step_stats::{summarize, StepRecord, Summary};
 
@@ -72,6 +73,10 @@ where
     unbalanced: LoadBalancer<[f64; N]>,
     /// Per-cell integrator steps of the last step.
     costs: Vec<f64>,
+    /// The work forecast for the next step ([`CostModel::Forecast`]).
+    forecast: Vec<f64>,
+    /// The forecast's working copy (its median), reused every step.
+    scratch: Vec<f64>,
     step: usize,
     balanced_steps: usize,
     records: Vec<StepRecord>,
@@ -172,6 +177,8 @@ where
             balancer,
             unbalanced,
             costs: vec![0.0; rows * cols],
+            forecast: Vec::with_capacity(rows * cols),
+            scratch: Vec::with_capacity(rows * cols),
             step: 0,
             balanced_steps: 0,
             records: Vec::new(),
@@ -255,15 +262,23 @@ where
                     .balancer
                     .as_mut()
                     .expect("balanced steps have a balancer");
+                let growth = work_growth(&self.records);
+                let weights = planning_weights(
+                    self.config.cost,
+                    cells.costs(),
+                    growth,
+                    &mut self.forecast,
+                    &mut self.scratch,
+                );
                 if self.config.replan != quicklb::Replan::Manual {
                     // iterate() plans when its policy says so, from these weights.
-                    if self.config.cost == CostModel::Steps {
-                        lb.set_weights(cells.costs())?;
+                    if let Some(w) = weights {
+                        lb.set_weights(w)?;
                     }
                 } else if self.balanced_steps % self.config.partition_every == 0 {
                     let t = Instant::now();
-                    if self.config.cost == CostModel::Steps {
-                        lb.set_weights(cells.costs())?;
+                    if let Some(w) = weights {
+                        lb.set_weights(w)?;
                     }
                     lb.partition()?;
                     record.planning = t.elapsed().as_secs_f64();
@@ -356,6 +371,35 @@ where
         let local = self.local_field(f);
         quicklb_transport::write_npy(&self.comm, path, local.view())?;
         Ok(())
+    }
+}
+
+/// This rank's own work in the last step minus the step before (0 before
+/// two steps have run).
+fn work_growth(records: &[StepRecord]) -> f64 {
+    match records {
+        [.., before, last] => last.own_work as f64 - before.own_work as f64,
+        _ => 0.0,
+    }
+}
+
+/// The weights `cost` plans with, from the last step's per-cell integrator
+/// steps `last` and this rank's `growth` over it; `None` for measured times
+/// (the balancer's own, set after the unbalanced steps).
+fn planning_weights<'a>(
+    cost: CostModel,
+    last: &'a [f64],
+    growth: f64,
+    forecast: &'a mut Vec<f64>,
+    scratch: &mut Vec<f64>,
+) -> Option<&'a [f64]> {
+    match cost {
+        CostModel::Time => None,
+        CostModel::Steps => Some(last),
+        CostModel::Forecast => {
+            forecast_work(last, growth, forecast, scratch);
+            Some(forecast)
+        }
     }
 }
 
