@@ -50,10 +50,11 @@ pub enum HaloKind {
 /// What the balancer plans with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum CostModel {
-    /// The work forecast for the step about to run ([`super::forecast`]):
-    /// each cell's integrator steps in the last step, plus the rank's growth
-    /// over that step spread over its lighter half. While the flame spreads,
-    /// this plans for the step it balances rather than the one before.
+    /// The work forecast for the step about to run ([`super::forecast`]),
+    /// from each cell's integrator steps in the last two steps: the rank's
+    /// growth spread over its lighter half, heavy cells that got cheaper
+    /// cheaper still. While the flame spreads, this plans for the step it
+    /// balances rather than the one before.
     #[default]
     Forecast,
     /// Each cell's integrator steps (accepted + rejected) in the last step:

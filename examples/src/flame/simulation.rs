@@ -73,6 +73,8 @@ where
     unbalanced: LoadBalancer<[f64; N]>,
     /// Per-cell integrator steps of the last step.
     costs: Vec<f64>,
+    /// Per-cell integrator steps of the step before the last.
+    before: Vec<f64>,
     /// The work forecast for the next step ([`CostModel::Forecast`]).
     forecast: Vec<f64>,
     /// The forecast's working copy (its median), reused every step.
@@ -177,6 +179,7 @@ where
             balancer,
             unbalanced,
             costs: vec![0.0; rows * cols],
+            before: vec![0.0; rows * cols],
             forecast: Vec::with_capacity(rows * cols),
             scratch: Vec::with_capacity(rows * cols),
             step: 0,
@@ -240,6 +243,17 @@ where
             balanced: !probe,
             ..StepRecord::default()
         };
+        // The weights this step plans with, from the last two steps' work
+        // (before this step overwrites the last one's).
+        let weights = planning_weights(
+            self.config.cost,
+            &self.costs,
+            (self.step >= 2).then_some(&self.before[..]),
+            &mut self.forecast,
+            &mut self.scratch,
+        );
+        let weights = (!probe).then_some(weights).flatten();
+        self.before.copy_from_slice(&self.costs);
         {
             let mut cells =
                 PaddedCells::<N>::new(self.fields.local_mut(), &mut self.costs, rows, cols);
@@ -262,14 +276,6 @@ where
                     .balancer
                     .as_mut()
                     .expect("balanced steps have a balancer");
-                let growth = work_growth(&self.records);
-                let weights = planning_weights(
-                    self.config.cost,
-                    cells.costs(),
-                    growth,
-                    &mut self.forecast,
-                    &mut self.scratch,
-                );
                 if self.config.replan != quicklb::Replan::Manual {
                     // iterate() plans when its policy says so, from these weights.
                     if let Some(w) = weights {
@@ -374,33 +380,27 @@ where
     }
 }
 
-/// This rank's own work in the last step minus the step before (0 before
-/// two steps have run).
-fn work_growth(records: &[StepRecord]) -> f64 {
-    match records {
-        [.., before, last] => last.own_work as f64 - before.own_work as f64,
-        _ => 0.0,
-    }
-}
-
-/// The weights `cost` plans with, from the last step's per-cell integrator
-/// steps `last` and this rank's `growth` over it; `None` for measured times
-/// (the balancer's own, set after the unbalanced steps).
+/// The weights `cost` plans with, from the per-cell integrator steps of
+/// the last step, `last`, and of the step before, `before` (`None` before
+/// two steps have run); `None` for measured times (the balancer's own, set
+/// after the unbalanced steps). The weights are written into `forecast`,
+/// which they borrow.
 fn planning_weights<'a>(
     cost: CostModel,
-    last: &'a [f64],
-    growth: f64,
+    last: &[f64],
+    before: Option<&[f64]>,
     forecast: &'a mut Vec<f64>,
     scratch: &mut Vec<f64>,
 ) -> Option<&'a [f64]> {
     match cost {
-        CostModel::Time => None,
-        CostModel::Steps => Some(last),
-        CostModel::Forecast => {
-            forecast_work(last, growth, forecast, scratch);
-            Some(forecast)
+        CostModel::Time => return None,
+        CostModel::Steps => {
+            forecast.clear();
+            forecast.extend_from_slice(last);
         }
+        CostModel::Forecast => forecast_work(last, before, forecast, scratch),
     }
+    Some(forecast)
 }
 
 /// Advances one cell over `dt`; counts its integrator steps into `work` and
