@@ -54,7 +54,8 @@ pub enum CostModel {
     /// from each cell's integrator steps in the last two steps: the rank's
     /// growth spread over its lighter half, heavy cells that got cheaper
     /// cheaper still. While the flame spreads, this plans for the step it
-    /// balances rather than the one before.
+    /// balances rather than the one before. Made for Transfer, which keeps
+    /// the lighter half home; DLBFoam and Sort plan better with `Steps`.
     #[default]
     Forecast,
     /// Each cell's integrator steps (accepted + rejected) in the last step:
