@@ -7,7 +7,8 @@
 //!   run (every field: T and every Y_k);
 //! - with balancing, every algorithm of `ALGORITHMS` (re-planning every step
 //!   or every other step, with and without unbalanced probe steps), the
-//!   message halo, and planning from measured times give bitwise the same
+//!   message halo, and planning from measured times or from the last step's
+//!   integrator steps instead of the work forecast give bitwise the same
 //!   fields as without;
 //! - at 2 or more ranks the Transfer balancer lends cells and lowers the
 //!   work imbalance (the kernels are all on the upper ranks);
@@ -208,6 +209,25 @@ fn main() {
             },
         );
         assert_same(&format!("{name} planning with times"), &out, &reference);
+        checks += 1;
+    }
+
+    // The default plans with the work forecast; the last step's counts too.
+    for name in ["transfer", "sort"] {
+        let out = run(
+            &world,
+            &mech,
+            Config {
+                algorithm: algorithm_by_name(name),
+                cost: CostModel::Steps,
+                ..config(&mech)
+            },
+        );
+        assert_same(
+            &format!("{name} planning with the last step's integrator steps"),
+            &out,
+            &reference,
+        );
         checks += 1;
     }
 
