@@ -4,7 +4,8 @@
 //! the CPU has.
 //!
 //! Every cell is the expression documented on [`Stencil`], in that order, so
-//! the vector width (2 lanes of SSE2, 4 of AVX2) changes no bit: IEEE
+//! the vector width (2 lanes of SSE2, 4 of AVX2, 8 of AVX-512) changes no
+//! bit: IEEE
 //! arithmetic is per lane, and Rust never contracts `a * b + c` into an FMA.
 
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -19,12 +20,13 @@ use crate::kernel::{Stencil, NINE_POINT_WEIGHTS};
 /// output row needs them. Grids at most this wide are one block.
 const BLOCK_COLUMNS: usize = 1024;
 
-/// Runs `op` compiled for AVX2 (x86-64-v3, detected at run time by `pulp`;
-/// the compiler vectorises the row loops 4 lanes wide) when the CPU has it,
-/// and for the build's baseline target (SSE2 on x86-64) otherwise. No
-/// `-C target-cpu` is needed. Everything `op` runs in its hot loops is
-/// `#[inline(always)]` and closure-free, so it is compiled inside the AVX2
-/// function rather than called from it.
+/// Runs `op` compiled for the widest vector instruction set the CPU has,
+/// detected at run time by `pulp`: AVX-512 (x86-64-v4; the compiler
+/// vectorises the row loops 8 lanes wide), else AVX2 (x86-64-v3, 4 lanes),
+/// else the build's baseline target (SSE2 on x86-64). No `-C target-cpu` is
+/// needed. Everything `op` runs in its hot loops is `#[inline(always)]` and
+/// closure-free, so it is compiled inside the chosen function rather than
+/// called from it.
 #[inline(always)]
 fn vectorised<Op: WithSimd>(op: Op) -> Op::Output {
     pulp::Arch::new().dispatch(op)
@@ -332,56 +334,114 @@ mod tests {
         ]
     }
 
-    /// The baseline build (SSE2 on x86-64) and the AVX2 one chosen at run time
-    /// give the same bits; on a CPU without AVX2 both sides are the baseline.
+    /// Runs `op` compiled for every vector width this CPU has: the baseline
+    /// (SSE2 on x86-64), AVX2 and AVX-512 where present, and the run-time
+    /// choice, which the kernels use.
+    fn every_width<Op: WithSimd + Clone>(op: Op) -> Vec<Op::Output> {
+        let mut outputs = vec![op.clone().with_simd(Scalar::new())];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if let Some(simd) = pulp::x86::V3::try_new() {
+                outputs.push(Simd::vectorize(simd, op.clone()));
+            }
+            if let Some(simd) = pulp::x86::V4::try_new() {
+                outputs.push(Simd::vectorize(simd, op.clone()));
+            }
+        }
+        outputs.push(vectorised(op));
+        outputs
+    }
+
+    /// The baseline build (SSE2 on x86-64), the AVX2 one and the AVX-512 one
+    /// give the same bits (on a CPU without AVX2 or AVX-512 those widths are
+    /// skipped; the run-time choice is always compared).
     #[test]
-    fn baseline_and_dispatched_code_agree_bitwise() {
+    fn every_vector_width_gives_the_same_bits() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         for (ny, nx) in [(3, 3), (7, 13), (33, 70), (5, 2100)] {
             let u = Array2::from_shape_fn((ny + 2, nx + 2), |_| rng.gen_range(-1.0..1.0));
             for stencil in stencils() {
-                let (mut base, mut fast) = (Array2::zeros((ny, nx)), Array2::zeros((ny, nx)));
                 let finish = Step { coef: 0.137 };
-                SweepBand {
+                let swept = every_width(SweepOnce {
                     stencil: &stencil,
                     u: u.view(),
-                    out: base.view_mut(),
-                    finish,
-                }
-                .with_simd(Scalar::new());
-                vectorised(SweepBand {
-                    stencil: &stencil,
-                    u: u.view(),
-                    out: fast.view_mut(),
                     finish,
                 });
-                assert_eq!(base, fast, "sweep {stencil:?} {ny}x{nx}");
-
-                let w = nx + 2;
-                let (mut a, mut b) = (u.clone(), u.clone());
-                let mut scratch = vec![0.0; STEP_SCRATCH_ROWS * w];
-                let bands = [(&mut a, true), (&mut b, false)];
-                for (field, baseline) in bands {
-                    let data = field.as_slice_mut().unwrap();
-                    scratch[..w].copy_from_slice(&data[..w]);
-                    scratch[w..2 * w].copy_from_slice(&data[(ny + 1) * w..]);
-                    let op = StepBand {
-                        stencil: &stencil,
-                        finish,
-                        w,
-                        rows: &mut data[w..(ny + 1) * w],
-                        scratch: &mut scratch,
-                    };
-                    if baseline {
-                        op.with_simd(Scalar::new());
-                    } else {
-                        vectorised(op);
-                    }
+                let stepped = every_width(StepOnce {
+                    stencil: &stencil,
+                    u: u.view(),
+                    finish,
+                });
+                assert!(swept.len() >= 2 && stepped.len() == swept.len());
+                for (width, (sweep, step)) in swept.iter().zip(&stepped).enumerate() {
+                    assert_eq!(
+                        sweep, &swept[0],
+                        "sweep {stencil:?} {ny}x{nx}, width {width}"
+                    );
+                    assert_eq!(
+                        step, &stepped[0],
+                        "in-place {stencil:?} {ny}x{nx}, width {width}"
+                    );
+                    // In place equals double buffering.
+                    assert_eq!(crate::kernel::interior(step.view()), sweep);
                 }
-                assert_eq!(a, b, "in-place step {stencil:?} {ny}x{nx}");
-                // In place equals double buffering.
-                assert_eq!(crate::kernel::interior(a.view()), fast);
             }
+        }
+    }
+
+    /// [`SweepBand`] into a new array, for [`every_width`].
+    #[derive(Clone)]
+    struct SweepOnce<'a> {
+        stencil: &'a Stencil,
+        u: ndarray::ArrayView2<'a, f64>,
+        finish: Step,
+    }
+
+    impl WithSimd for SweepOnce<'_> {
+        type Output = Array2<f64>;
+
+        fn with_simd<S: Simd>(self, simd: S) -> Array2<f64> {
+            let (ny, nx) = (self.u.nrows() - 2, self.u.ncols() - 2);
+            let mut out = Array2::zeros((ny, nx));
+            SweepBand {
+                stencil: self.stencil,
+                u: self.u,
+                out: out.view_mut(),
+                finish: self.finish,
+            }
+            .with_simd(simd);
+            out
+        }
+    }
+
+    /// [`StepBand`] on a copy of the field (one band, its ghost rows as the
+    /// saved rows above and below), for [`every_width`].
+    #[derive(Clone)]
+    struct StepOnce<'a> {
+        stencil: &'a Stencil,
+        u: ndarray::ArrayView2<'a, f64>,
+        finish: Step,
+    }
+
+    impl WithSimd for StepOnce<'_> {
+        type Output = Array2<f64>;
+
+        fn with_simd<S: Simd>(self, simd: S) -> Array2<f64> {
+            let (ny, w) = (self.u.nrows() - 2, self.u.ncols());
+            let mut field = self.u.to_owned();
+            let data = field.as_slice_mut().expect("standard layout");
+            let mut scratch = vec![0.0; STEP_SCRATCH_ROWS * w];
+            scratch[..w].copy_from_slice(&data[..w]);
+            scratch[w..2 * w].copy_from_slice(&data[(ny + 1) * w..]);
+            StepBand {
+                stencil: self.stencil,
+                finish: self.finish,
+                w,
+                rows: &mut data[w..(ny + 1) * w],
+                scratch: &mut scratch,
+            }
+            .with_simd(simd);
+            field
         }
     }
 }
