@@ -1,12 +1,13 @@
-//! The hot loops behind the kernels: one output row from three input rows,
-//! sweeps of whole grids in column blocks that stay in cache, and the in-place
-//! update of a band of rows, each compiled for the best vector instruction set
-//! the CPU has.
+//! The hot loops behind the kernels: one output row from three input rows
+//! (or two from four, in explicit `pulp` vector code), sweeps of whole grids
+//! in column blocks that stay in cache, and the in-place update of a band of
+//! rows, each compiled for the best vector instruction set the CPU has.
 //!
 //! Every cell is the expression documented on [`Stencil`], in that order, so
-//! the vector width (2 lanes of SSE2, 4 of AVX2, 8 of AVX-512) changes no
-//! bit: IEEE
-//! arithmetic is per lane, and Rust never contracts `a * b + c` into an FMA.
+//! the vector width (2 lanes of SSE2, 4 of AVX2, 8 of AVX-512), the row pairs
+//! and the order of the in-place update change no bit: IEEE arithmetic is
+//! per lane, and Rust never contracts `a * b + c` into an FMA (nor does
+//! `pulp`'s `mul_f64s` followed by `add_f64s`).
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
@@ -17,7 +18,9 @@ use crate::kernel::{Stencil, NINE_POINT_WEIGHTS};
 /// Columns per block: three input rows (8 B a cell) and one output row of a
 /// block take 32 KiB, inside the 32–48 KiB L1 data cache of current x86 cores,
 /// so the rows above and at the centre are read from L1 again when the next
-/// output row needs them. Grids at most this wide are one block.
+/// output row needs them (the row pairs of the 9-point and general sweeps
+/// touch four input rows and two output rows, 48 KiB, and carry two of the
+/// input rows to the next pair). Grids at most this wide are one block.
 const BLOCK_COLUMNS: usize = 1024;
 
 /// Runs `op` compiled for the widest vector instruction set the CPU has,
