@@ -121,8 +121,19 @@ fn fmt(v: Option<f64>) -> String {
 /// Which build of the row loops the library picks on this CPU.
 fn row_kernel_code() -> &'static str {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        return "run as AVX2 code chosen at run time";
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f")
+            && has!("avx512bw")
+            && has!("avx512cd")
+            && has!("avx512dq")
+            && has!("avx512vl")
+        {
+            return "run as AVX-512 code chosen at run time";
+        }
+        if has!("avx2") && has!("fma") {
+            return "run as AVX2 code chosen at run time";
+        }
     }
     "run as the build's baseline code (SSE2 on x86-64)"
 }

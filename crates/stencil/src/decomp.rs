@@ -41,7 +41,7 @@ pub fn balanced_dims(ranks: usize) -> [usize; 2] {
     let mut best = [ranks.max(1), 1];
     let mut f = 1;
     while f <= ranks / f {
-        if ranks % f == 0 {
+        if ranks.is_multiple_of(f) {
             best = [ranks / f, f];
         }
         f += 1;

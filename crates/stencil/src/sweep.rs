@@ -1,39 +1,46 @@
-//! The hot loops behind the kernels: one output row from three input rows,
-//! sweeps of whole grids in column blocks that stay in cache, and the in-place
-//! update of a band of rows, each compiled for the best vector instruction set
-//! the CPU has.
+//! The hot loops behind the kernels: one output row from three input rows
+//! (or two from four, in explicit `pulp` vector code), sweeps of whole grids
+//! in column blocks that stay in cache, and the in-place update of a band of
+//! rows, each compiled for the best vector instruction set the CPU has.
 //!
 //! Every cell is the expression documented on [`Stencil`], in that order, so
-//! the vector width (2 lanes of SSE2, 4 of AVX2) changes no bit: IEEE
-//! arithmetic is per lane, and Rust never contracts `a * b + c` into an FMA.
+//! the vector width (2 lanes of SSE2, 4 of AVX2, 8 of AVX-512), the row pairs
+//! and the order of the in-place update change no bit: IEEE arithmetic is
+//! per lane, and Rust never contracts `a * b + c` into an FMA (nor does
+//! `pulp`'s `mul_f64s` followed by `add_f64s`).
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use pulp::{Simd, WithSimd};
+use pulp::{Scalar, Simd, WithSimd};
 
 use crate::kernel::{Stencil, NINE_POINT_WEIGHTS};
 
 /// Columns per block: three input rows (8 B a cell) and one output row of a
 /// block take 32 KiB, inside the 32–48 KiB L1 data cache of current x86 cores,
 /// so the rows above and at the centre are read from L1 again when the next
-/// output row needs them. Grids at most this wide are one block.
+/// output row needs them (the row pairs of the 9-point and general sweeps
+/// touch four input rows and two output rows, 48 KiB, and carry two of the
+/// input rows to the next pair). Grids at most this wide are one block.
 const BLOCK_COLUMNS: usize = 1024;
 
-/// Runs `op` compiled for AVX2 (x86-64-v3, detected at run time by `pulp`;
-/// the compiler vectorises the row loops 4 lanes wide) when the CPU has it,
-/// and for the build's baseline target (SSE2 on x86-64) otherwise. No
-/// `-C target-cpu` is needed. Everything `op` runs in its hot loops is
-/// `#[inline(always)]` and closure-free, so it is compiled inside the AVX2
-/// function rather than called from it.
+/// Runs `op` compiled for the widest vector instruction set the CPU has,
+/// detected at run time by `pulp`: AVX-512 (x86-64-v4; the compiler
+/// vectorises the row loops 8 lanes wide), else AVX2 (x86-64-v3, 4 lanes),
+/// else the build's baseline target (SSE2 on x86-64). No `-C target-cpu` is
+/// needed. Everything `op` runs in its hot loops is `#[inline(always)]` and
+/// closure-free, so it is compiled inside the chosen function rather than
+/// called from it.
 #[inline(always)]
 fn vectorised<Op: WithSimd>(op: Op) -> Op::Output {
     pulp::Arch::new().dispatch(op)
 }
 
 /// What a kernel writes for a cell, from the cell's centre value and its
-/// Laplacian.
+/// Laplacian; on single values and on vectors of them (the same operations in
+/// the same order, lane by lane).
 pub(crate) trait Finish: Copy {
     fn finish(self, centre: f64, lap: f64) -> f64;
+    fn finish_simd<S: Simd>(self, simd: S, centre: S::f64s, lap: S::f64s) -> S::f64s;
 }
 
 /// `out = L(u)`.
@@ -43,6 +50,11 @@ pub(crate) struct Laplacian;
 impl Finish for Laplacian {
     #[inline(always)]
     fn finish(self, _centre: f64, lap: f64) -> f64 {
+        lap
+    }
+
+    #[inline(always)]
+    fn finish_simd<S: Simd>(self, _simd: S, _centre: S::f64s, lap: S::f64s) -> S::f64s {
         lap
     }
 }
@@ -57,6 +69,197 @@ impl Finish for Step {
     #[inline(always)]
     fn finish(self, centre: f64, lap: f64) -> f64 {
         centre + self.coef * lap
+    }
+
+    #[inline(always)]
+    fn finish_simd<S: Simd>(self, simd: S, centre: S::f64s, lap: S::f64s) -> S::f64s {
+        simd.add_f64s(centre, simd.mul_f64s(simd.splat_f64s(self.coef), lap))
+    }
+}
+
+/// A stencil's Laplacian of a vector of cells from the vectors of their 3×3
+/// neighbours `[[up_left, up, up_right], [left, centre, right], [down_left,
+/// down, down_right]]`, in the order of operations documented on [`Stencil`]
+/// (lane by lane the same bits as the scalar expression in [`row_kernel`]).
+trait VectorStencil: Copy {
+    fn apply<S: Simd>(self, simd: S, v: [[S::f64s; 3]; 3]) -> S::f64s;
+}
+
+/// [`Stencil::NinePoint`]: `e·(up + left + right + down) + k·(corners) - centre`.
+#[derive(Clone, Copy)]
+struct NinePointVector;
+
+impl VectorStencil for NinePointVector {
+    #[inline(always)]
+    fn apply<S: Simd>(
+        self,
+        simd: S,
+        [[ul, u, ur], [l, c, r], [dl, d, dr]]: [[S::f64s; 3]; 3],
+    ) -> S::f64s {
+        let e = simd.splat_f64s(NINE_POINT_WEIGHTS[0][1]);
+        let k = simd.splat_f64s(NINE_POINT_WEIGHTS[0][0]);
+        let edges = simd.add_f64s(simd.add_f64s(simd.add_f64s(u, l), r), d);
+        let corners = simd.add_f64s(simd.add_f64s(simd.add_f64s(ul, ur), dl), dr);
+        let sum = simd.add_f64s(simd.mul_f64s(e, edges), simd.mul_f64s(k, corners));
+        simd.sub_f64s(sum, c)
+    }
+}
+
+/// [`Stencil::Weights`]: the row-major left-to-right sum of `w[a][b]·u`.
+#[derive(Clone, Copy)]
+struct WeightsVector([[f64; 3]; 3]);
+
+impl VectorStencil for WeightsVector {
+    #[inline(always)]
+    fn apply<S: Simd>(self, simd: S, v: [[S::f64s; 3]; 3]) -> S::f64s {
+        let term = |a: usize, b: usize| simd.mul_f64s(simd.splat_f64s(self.0[a][b]), v[a][b]);
+        let mut sum = term(0, 0);
+        for (a, b) in [
+            (0, 1),
+            (0, 2),
+            (1, 0),
+            (1, 1),
+            (1, 2),
+            (2, 0),
+            (2, 1),
+            (2, 2),
+        ] {
+            sum = simd.add_f64s(sum, term(a, b));
+        }
+        sum
+    }
+}
+
+/// One padded input row (`n + 2` long) as three slices of `m` whole vectors:
+/// the left, centre and right neighbours of the row's first `m · lanes`
+/// cells.
+#[inline(always)]
+fn row_vectors<S: Simd>(row: &[f64], n: usize, m: usize) -> [&[S::f64s]; 3] {
+    [
+        &S::as_simd_f64s(&row[..n]).0[..m],
+        &S::as_simd_f64s(&row[1..n + 1]).0[..m],
+        &S::as_simd_f64s(&row[2..n + 2]).0[..m],
+    ]
+}
+
+/// The 3×3 neighbourhood of the cell `j` of the output row below `up`
+/// (padded rows), as single values.
+#[inline(always)]
+fn neighbours(up: &[f64], mid: &[f64], down: &[f64], j: usize) -> [[f64; 3]; 3] {
+    let row = |r: &[f64]| [r[j], r[j + 1], r[j + 2]];
+    [row(up), row(mid), row(down)]
+}
+
+/// Sweeps one column block of a band of rows with vector code: output rows
+/// in pairs from four input rows, each input row loaded once for both (the
+/// 5-point kernel loads 4 vectors per output vector instead of 5, the
+/// 9-point one 6 instead of 9); an odd last row alone. `rows` has two rows
+/// more than `outs`.
+#[inline(always)]
+fn sweep_block<'u, 'o, S: Simd, K: VectorStencil, F: Finish>(
+    simd: S,
+    kernel: K,
+    finish: F,
+    mut rows: impl Iterator<Item = &'u [f64]>,
+    mut outs: impl Iterator<Item = &'o mut [f64]>,
+) {
+    let (Some(mut up), Some(mut mid)) = (rows.next(), rows.next()) else {
+        return;
+    };
+    while let (Some(out0), Some(down)) = (outs.next(), rows.next()) {
+        match (outs.next(), rows.next()) {
+            (Some(out1), Some(below)) => {
+                row_pair_vector(simd, kernel, finish, [up, mid, down, below], out0, out1);
+                (up, mid) = (down, below);
+            }
+            _ => row_vector(simd, kernel, finish, [up, mid, down], out0),
+        }
+    }
+}
+
+/// Sweeps one column block of a band of rows one output row at a time, with
+/// [`row_kernel`] (vectorised by the compiler). `rows` has two rows more
+/// than `outs`.
+#[inline(always)]
+fn sweep_rows<'u, 'o, F: Finish>(
+    stencil: &Stencil,
+    finish: F,
+    mut rows: impl Iterator<Item = &'u [f64]>,
+    outs: impl Iterator<Item = &'o mut [f64]>,
+) {
+    let (Some(mut up), Some(mut mid)) = (rows.next(), rows.next()) else {
+        return;
+    };
+    for (down, out) in rows.zip(outs) {
+        row_kernel(stencil, [up, mid, down], out, None, finish);
+        (up, mid) = (mid, down);
+    }
+}
+
+/// Two output rows (`n` long) from four padded input rows (`rows[0..3]`
+/// around `out0`, `rows[1..4]` around `out1`): whole vectors, then the last
+/// `n mod lanes` cells one by one with the same expression ([`Scalar`]).
+#[inline(always)]
+fn row_pair_vector<S: Simd, K: VectorStencil, F: Finish>(
+    simd: S,
+    kernel: K,
+    finish: F,
+    [ra, rb, rc, rd]: [&[f64]; 4],
+    out0: &mut [f64],
+    out1: &mut [f64],
+) {
+    let n = out0.len();
+    let (out0, tail0) = S::as_mut_simd_f64s(out0);
+    let (out1, tail1) = S::as_mut_simd_f64s(&mut out1[..n]);
+    let m = out0.len();
+    let out1 = &mut out1[..m];
+    let (a, b) = (row_vectors::<S>(ra, n, m), row_vectors::<S>(rb, n, m));
+    let (c, d) = (row_vectors::<S>(rc, n, m), row_vectors::<S>(rd, n, m));
+    for k in 0..m {
+        let va = [a[0][k], a[1][k], a[2][k]];
+        let vb = [b[0][k], b[1][k], b[2][k]];
+        let vc = [c[0][k], c[1][k], c[2][k]];
+        let vd = [d[0][k], d[1][k], d[2][k]];
+        out0[k] = finish.finish_simd(simd, vb[1], kernel.apply(simd, [va, vb, vc]));
+        out1[k] = finish.finish_simd(simd, vc[1], kernel.apply(simd, [vb, vc, vd]));
+    }
+    let done = n - tail0.len();
+    let scalar = Scalar::new();
+    for (j, (o0, o1)) in (done..n).zip(tail0.iter_mut().zip(tail1)) {
+        let (n0, n1) = (neighbours(ra, rb, rc, j), neighbours(rb, rc, rd, j));
+        *o0 = finish.finish_simd(scalar, n0[1][1], kernel.apply(scalar, n0));
+        *o1 = finish.finish_simd(scalar, n1[1][1], kernel.apply(scalar, n1));
+    }
+}
+
+/// One output row (`n` long) from three padded input rows around it.
+#[inline(always)]
+fn row_vector<S: Simd, K: VectorStencil, F: Finish>(
+    simd: S,
+    kernel: K,
+    finish: F,
+    [ra, rb, rc]: [&[f64]; 3],
+    out: &mut [f64],
+) {
+    let n = out.len();
+    let (out, tail) = S::as_mut_simd_f64s(out);
+    let m = out.len();
+    let (a, b, c) = (
+        row_vectors::<S>(ra, n, m),
+        row_vectors::<S>(rb, n, m),
+        row_vectors::<S>(rc, n, m),
+    );
+    for (k, out) in out.iter_mut().enumerate() {
+        let va = [a[0][k], a[1][k], a[2][k]];
+        let vb = [b[0][k], b[1][k], b[2][k]];
+        let vc = [c[0][k], c[1][k], c[2][k]];
+        *out = finish.finish_simd(simd, vb[1], kernel.apply(simd, [va, vb, vc]));
+    }
+    let done = n - tail.len();
+    let scalar = Scalar::new();
+    for (j, o) in (done..n).zip(tail) {
+        let nb = neighbours(ra, rb, rc, j);
+        *o = finish.finish_simd(scalar, nb[1][1], kernel.apply(scalar, nb));
     }
 }
 
@@ -208,7 +411,7 @@ impl<F: Finish> WithSimd for SweepBand<'_, '_, '_, F> {
     type Output = ();
 
     #[inline(always)]
-    fn with_simd<S: Simd>(self, _: S) {
+    fn with_simd<S: Simd>(self, simd: S) {
         let SweepBand {
             stencil,
             u,
@@ -216,18 +419,20 @@ impl<F: Finish> WithSimd for SweepBand<'_, '_, '_, F> {
             finish,
         } = self;
         for (start, end) in column_blocks(out.ncols()) {
-            let mut rows = u
+            let rows = u
                 .outer_iter()
                 .map(|row| &row.to_slice().expect("unit column stride")[start..end + 2]);
             let outs = out
                 .outer_iter_mut()
                 .map(|row| &mut row.into_slice().expect("unit column stride")[start..end]);
-            let (Some(mut up), Some(mut mid)) = (rows.next(), rows.next()) else {
-                return;
-            };
-            for (down, o) in rows.zip(outs) {
-                row_kernel(stencil, [up, mid, down], o, None, finish);
-                (up, mid) = (mid, down);
+            match *stencil {
+                // The 5-point kernel stays one row at a time, vectorised by
+                // the compiler (4 vectors per iteration): in row pairs it
+                // measured faster at 64² and 4096² but about 40% slower at
+                // 128²–256² (cause not found without hardware counters).
+                Stencil::FivePoint => sweep_rows(stencil, finish, rows, outs),
+                Stencil::NinePoint => sweep_block(simd, NinePointVector, finish, rows, outs),
+                Stencil::Weights(w) => sweep_block(simd, WeightsVector(w), finish, rows, outs),
             }
         }
     }
@@ -239,13 +444,29 @@ impl<F: Finish> WithSimd for SweepBand<'_, '_, '_, F> {
 /// `k + 1`.
 pub(crate) const STEP_SCRATCH_ROWS: usize = 4;
 
+/// Bands of at least this many cells (16 MiB of `f64`, far beyond L2 and
+/// most of a shared L3) take the write-back order of [`StepOrder`]: measured
+/// faster at 2048² and 4096² (55% of memcpy instead of 39–47% at 4096²), and
+/// slower up to 1024², where the extra copy costs more than it saves.
+const WRITE_BACK_MIN_CELLS: usize = 1 << 21;
+
+/// How a band is updated in place (the same bits either way).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum StepOrder {
+    /// Each row is overwritten with its new values in the pass that also
+    /// copies the old values of the next row aside (the next row's `mid`,
+    /// the row after that's `up`), so no row is read twice.
+    SaveNext,
+    /// Each new row is computed from the field's old rows into a scratch row
+    /// (the kernel of the double-buffered step, writing into L1) and copied
+    /// back one row later, when no row needs its old values any more: the
+    /// field is read once and written once, by `memcpy`.
+    WriteBack,
+}
+
 /// One in-place step `u += coef · L(u)` of a band of consecutive padded rows
 /// (`rows`, `m × w`). `scratch` is [`STEP_SCRATCH_ROWS`] rows: the first holds
 /// the old row above the band, the second the old row below it.
-///
-/// Each row is overwritten with its new values in the pass that also copies
-/// the old values of the next row aside (the next row's `mid`, the row after
-/// that's `up`), so no row is read twice.
 pub(crate) fn step_band(
     stencil: &Stencil,
     coef: f64,
@@ -253,9 +474,15 @@ pub(crate) fn step_band(
     rows: &mut [f64],
     scratch: &mut [f64],
 ) {
+    let order = if rows.len() >= WRITE_BACK_MIN_CELLS {
+        StepOrder::WriteBack
+    } else {
+        StepOrder::SaveNext
+    };
     vectorised(StepBand {
         stencil,
         finish: Step { coef },
+        order,
         w,
         rows,
         scratch,
@@ -265,6 +492,7 @@ pub(crate) fn step_band(
 struct StepBand<'a> {
     stencil: &'a Stencil,
     finish: Step,
+    order: StepOrder,
     w: usize,
     rows: &'a mut [f64],
     scratch: &'a mut [f64],
@@ -278,6 +506,7 @@ impl WithSimd for StepBand<'_> {
         let StepBand {
             stencil,
             finish,
+            order,
             w,
             rows,
             scratch,
@@ -292,6 +521,35 @@ impl WithSimd for StepBand<'_> {
             unreachable!("step_band gets {STEP_SCRATCH_ROWS} scratch rows");
         };
         let below: &[f64] = below;
+        if order == StepOrder::WriteBack {
+            // New row k goes to a scratch row, from the field's old rows
+            // k - 1, k, k + 1; it is written back after row k + 1 is
+            // computed, when no row needs old row k any more.
+            let m = rows.len() / w;
+            let (mut fresh, mut pending) = (&mut a[..w - 2], &mut b[..w - 2]);
+            for k in 0..m {
+                let up = if k == 0 {
+                    &*above
+                } else {
+                    &rows[(k - 1) * w..k * w]
+                };
+                let down = if k + 1 == m {
+                    below
+                } else {
+                    &rows[(k + 1) * w..(k + 2) * w]
+                };
+                let mid = &rows[k * w..(k + 1) * w];
+                row_kernel(stencil, [up, mid, down], fresh, None, finish);
+                if k > 0 {
+                    rows[(k - 1) * w + 1..k * w - 1].copy_from_slice(pending);
+                }
+                (fresh, pending) = (pending, fresh);
+            }
+            if m > 0 {
+                rows[(m - 1) * w + 1..m * w - 1].copy_from_slice(pending);
+            }
+            return;
+        }
         let Some(first) = rows.get(..w) else {
             return;
         };
@@ -320,7 +578,6 @@ impl WithSimd for StepBand<'_> {
 mod tests {
     use super::*;
     use ndarray::Array2;
-    use pulp::Scalar;
     use rand::{Rng, SeedableRng};
 
     fn stencils() -> [Stencil; 3] {
@@ -332,56 +589,117 @@ mod tests {
         ]
     }
 
-    /// The baseline build (SSE2 on x86-64) and the AVX2 one chosen at run time
-    /// give the same bits; on a CPU without AVX2 both sides are the baseline.
+    /// Runs `op` compiled for every vector width this CPU has: the baseline
+    /// (SSE2 on x86-64), AVX2 and AVX-512 where present, and the run-time
+    /// choice, which the kernels use.
+    fn every_width<Op: WithSimd + Clone>(op: Op) -> Vec<Op::Output> {
+        let mut outputs = vec![op.clone().with_simd(Scalar::new())];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if let Some(simd) = pulp::x86::V3::try_new() {
+                outputs.push(Simd::vectorize(simd, op.clone()));
+            }
+            if let Some(simd) = pulp::x86::V4::try_new() {
+                outputs.push(Simd::vectorize(simd, op.clone()));
+            }
+        }
+        outputs.push(vectorised(op));
+        outputs
+    }
+
+    /// The baseline build (SSE2 on x86-64), the AVX2 one and the AVX-512 one
+    /// give the same bits (on a CPU without AVX2 or AVX-512 those widths are
+    /// skipped; the run-time choice is always compared).
     #[test]
-    fn baseline_and_dispatched_code_agree_bitwise() {
+    fn every_vector_width_gives_the_same_bits() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-        for (ny, nx) in [(3, 3), (7, 13), (33, 70), (5, 2100)] {
+        for (ny, nx) in [(3, 3), (7, 13), (8, 21), (33, 70), (5, 2100)] {
             let u = Array2::from_shape_fn((ny + 2, nx + 2), |_| rng.gen_range(-1.0..1.0));
             for stencil in stencils() {
-                let (mut base, mut fast) = (Array2::zeros((ny, nx)), Array2::zeros((ny, nx)));
                 let finish = Step { coef: 0.137 };
-                SweepBand {
+                let swept = every_width(SweepOnce {
                     stencil: &stencil,
                     u: u.view(),
-                    out: base.view_mut(),
-                    finish,
-                }
-                .with_simd(Scalar::new());
-                vectorised(SweepBand {
-                    stencil: &stencil,
-                    u: u.view(),
-                    out: fast.view_mut(),
                     finish,
                 });
-                assert_eq!(base, fast, "sweep {stencil:?} {ny}x{nx}");
-
-                let w = nx + 2;
-                let (mut a, mut b) = (u.clone(), u.clone());
-                let mut scratch = vec![0.0; STEP_SCRATCH_ROWS * w];
-                let bands = [(&mut a, true), (&mut b, false)];
-                for (field, baseline) in bands {
-                    let data = field.as_slice_mut().unwrap();
-                    scratch[..w].copy_from_slice(&data[..w]);
-                    scratch[w..2 * w].copy_from_slice(&data[(ny + 1) * w..]);
-                    let op = StepBand {
+                for (width, sweep) in swept.iter().enumerate() {
+                    let what = format!("sweep {stencil:?} {ny}x{nx}, width {width}");
+                    assert_eq!(sweep, &swept[0], "{what}");
+                }
+                for order in [StepOrder::SaveNext, StepOrder::WriteBack] {
+                    let stepped = every_width(StepOnce {
                         stencil: &stencil,
+                        u: u.view(),
                         finish,
-                        w,
-                        rows: &mut data[w..(ny + 1) * w],
-                        scratch: &mut scratch,
-                    };
-                    if baseline {
-                        op.with_simd(Scalar::new());
-                    } else {
-                        vectorised(op);
+                        order,
+                    });
+                    assert!(stepped.len() >= 2 && stepped.len() == swept.len());
+                    for (width, step) in stepped.iter().enumerate() {
+                        // In place equals double buffering, in either order.
+                        let what =
+                            format!("in place {order:?} {stencil:?} {ny}x{nx}, width {width}");
+                        assert_eq!(crate::kernel::interior(step.view()), swept[0], "{what}");
                     }
                 }
-                assert_eq!(a, b, "in-place step {stencil:?} {ny}x{nx}");
-                // In place equals double buffering.
-                assert_eq!(crate::kernel::interior(a.view()), fast);
             }
+        }
+    }
+
+    /// [`SweepBand`] into a new array, for [`every_width`].
+    #[derive(Clone)]
+    struct SweepOnce<'a> {
+        stencil: &'a Stencil,
+        u: ndarray::ArrayView2<'a, f64>,
+        finish: Step,
+    }
+
+    impl WithSimd for SweepOnce<'_> {
+        type Output = Array2<f64>;
+
+        fn with_simd<S: Simd>(self, simd: S) -> Array2<f64> {
+            let (ny, nx) = (self.u.nrows() - 2, self.u.ncols() - 2);
+            let mut out = Array2::zeros((ny, nx));
+            SweepBand {
+                stencil: self.stencil,
+                u: self.u,
+                out: out.view_mut(),
+                finish: self.finish,
+            }
+            .with_simd(simd);
+            out
+        }
+    }
+
+    /// [`StepBand`] on a copy of the field (one band, its ghost rows as the
+    /// saved rows above and below), for [`every_width`].
+    #[derive(Clone)]
+    struct StepOnce<'a> {
+        stencil: &'a Stencil,
+        u: ndarray::ArrayView2<'a, f64>,
+        finish: Step,
+        order: StepOrder,
+    }
+
+    impl WithSimd for StepOnce<'_> {
+        type Output = Array2<f64>;
+
+        fn with_simd<S: Simd>(self, simd: S) -> Array2<f64> {
+            let (ny, w) = (self.u.nrows() - 2, self.u.ncols());
+            let mut field = self.u.to_owned();
+            let data = field.as_slice_mut().expect("standard layout");
+            let mut scratch = vec![0.0; STEP_SCRATCH_ROWS * w];
+            scratch[..w].copy_from_slice(&data[..w]);
+            scratch[w..2 * w].copy_from_slice(&data[(ny + 1) * w..]);
+            StepBand {
+                stencil: self.stencil,
+                finish: self.finish,
+                order: self.order,
+                w,
+                rows: &mut data[w..(ny + 1) * w],
+                scratch: &mut scratch,
+            }
+            .with_simd(simd);
+            field
         }
     }
 }
