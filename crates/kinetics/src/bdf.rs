@@ -21,6 +21,7 @@
 //! fixed order (bitwise reproducible).
 
 use crate::linalg::{lu_factor, lu_solve};
+use crate::step_size::first_step;
 
 /// Highest order.
 pub(crate) const MAX_ORDER: usize = 5;
@@ -220,61 +221,6 @@ impl Bdf {
         (s / v.len() as f64).sqrt()
     }
 
-    /// The weighted RMS norm of the reactor: `|e_i| / (atol + rtol max(|a_i|, |b_i|))`.
-    fn norm2(e: &[f64], a: &[f64], b: &[f64], tol: &Tolerances) -> f64 {
-        let mut s = 0.0;
-        for i in 0..e.len() {
-            let sc = tol.atol + tol.rtol * a[i].abs().max(b[i].abs());
-            let x = e[i] / sc;
-            s += x * x;
-        }
-        (s / e.len() as f64).sqrt()
-    }
-
-    /// The first step (Hairer, Nørsett & Wanner II.4 for order 1), except that
-    /// a state whose derivative is negligible at this tolerance (a frozen
-    /// mixture) tries the whole interval: the error test still decides.
-    fn initial_step<S: OdeSystem>(
-        &mut self,
-        sys: &mut S,
-        y: &[f64],
-        dt: f64,
-        tol: &Tolerances,
-        work: &mut Work,
-    ) -> f64 {
-        let n = self.n;
-        let d0 = Self::norm2(y, y, y, tol);
-        let d1 = Self::norm2(&self.f, y, y, tol);
-        let h0 = if d1 < 1e-5 {
-            dt
-        } else if d0 < 1e-5 {
-            1e-6 * dt
-        } else {
-            (0.01 * d0 / d1).min(dt)
-        };
-        for i in 0..n {
-            self.y_pred[i] = y[i] + h0 * self.f[i];
-        }
-        work.rhs += 1;
-        let h1 = if sys.rhs(&self.y_pred, &mut self.delta) {
-            for i in 0..n {
-                self.delta[i] -= self.f[i];
-            }
-            let d2 = Self::norm2(&self.delta, y, y, tol) / h0;
-            let dmax = d1.max(d2);
-            if !dmax.is_finite() {
-                h0 * 1e-3
-            } else if dmax <= 1e-15 {
-                (h0 * 1e-3).max(1e-6 * dt)
-            } else {
-                libm::sqrt(0.01 / dmax)
-            }
-        } else {
-            h0 * 1e-3
-        };
-        (100.0 * h0).min(h1).min(dt)
-    }
-
     /// Integrates `y` over `[0, dt]` in place. `observer(t, y, f)` sees `t = 0`
     /// and every accepted point; `f` is `f(y)` there when `observe_f` (one
     /// more right-hand side per step), else empty after `t = 0`. On failure
@@ -305,7 +251,21 @@ impl Bdf {
         if dt == 0.0 {
             return Ok(work);
         }
-        let mut h = self.initial_step(sys, y, dt, tol, &mut work);
+        // Order 1 first: local error O(h^2).
+        let mut h = first_step(
+            y,
+            &self.f,
+            dt,
+            2.0,
+            tol.rtol,
+            tol.atol,
+            &mut self.y_pred,
+            &mut self.delta,
+            |y, f| {
+                work.rhs += 1;
+                sys.rhs(y, f)
+            },
+        );
         self.hist.iter_mut().for_each(|v| *v = 0.0);
         self.hist[..n].copy_from_slice(y);
         for i in 0..n {

@@ -39,6 +39,7 @@ mod mechanism;
 mod parse;
 mod reactor;
 mod rosenbrock;
+mod step_size;
 mod thermo;
 mod units;
 
