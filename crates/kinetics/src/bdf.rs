@@ -317,11 +317,16 @@ impl Bdf {
                 }
             }
             let c = h / GAMMA[order];
+            // `f` holds `f(y_pred)` from the Jacobian's pass: the first
+            // corrector iteration, which starts at the predictor, needs no
+            // right-hand side of its own.
+            let mut f_at_predictor = false;
             if !lu_valid || (c / c_lu - 1.0).abs() > DGMAX || lu_age >= LU_MAX_AGE {
                 if jac_age >= JAC_MAX_AGE {
                     work.jacobians += 1;
                     work.rhs += 1;
-                    if !sys.jacobian(&self.y_pred, &mut self.delta, &mut self.jac) {
+                    f_at_predictor = sys.jacobian(&self.y_pred, &mut self.f, &mut self.jac);
+                    if !f_at_predictor {
                         work.rejected += 1;
                         h *= 0.25;
                         self.rescale(order, 0.25);
@@ -361,8 +366,13 @@ impl Bdf {
             let mut converged = false;
             let mut del_prev = 0.0;
             for m in 0..NEWTON_MAXITER {
-                work.rhs += 1;
-                if !sys.rhs(&self.y_new, &mut self.f) || self.f.iter().any(|v| !v.is_finite()) {
+                if !(m == 0 && f_at_predictor) {
+                    work.rhs += 1;
+                    if !sys.rhs(&self.y_new, &mut self.f) {
+                        break;
+                    }
+                }
+                if self.f.iter().any(|v| !v.is_finite()) {
                     break;
                 }
                 for i in 0..n {
@@ -401,14 +411,11 @@ impl Bdf {
                 no_growth = true;
                 work.rejected += 1;
                 if jac_age > 0 {
-                    // A stale Jacobian: re-evaluate it and retry the same step.
-                    work.jacobians += 1;
-                    work.rhs += 1;
-                    if sys.jacobian(&self.y_pred, &mut self.delta, &mut self.jac) {
-                        jac_age = 0;
-                        lu_valid = false;
-                        continue;
-                    }
+                    // A stale Jacobian: retry the same step with a fresh one
+                    // (evaluated at the predictor by the refactoring).
+                    jac_age = JAC_MAX_AGE;
+                    lu_valid = false;
+                    continue;
                 }
                 h *= 0.25;
                 self.rescale(order, 0.25);
