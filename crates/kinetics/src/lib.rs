@@ -34,6 +34,7 @@ mod error;
 mod fastexp;
 mod ignition;
 mod kinetics;
+mod layout;
 mod linalg;
 mod mechanism;
 mod parse;
