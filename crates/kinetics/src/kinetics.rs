@@ -14,7 +14,7 @@
 //! constant C) by the chain rule through `C_k(T, Y)`; see `jacobian`.
 
 use crate::fastexp::exp;
-use crate::layout::{RateLayout, NO_SET};
+use crate::layout::{RateLayout, NO_SET, PAD_SPECIES};
 use crate::mechanism::{FalloffForm, Inner, MAX_UNITS};
 use crate::thermo::TPowers;
 use crate::units::{GAS_CONSTANT, ONE_ATM};
@@ -30,7 +30,7 @@ const LN_10: f64 = std::f64::consts::LN_10;
 const EXP_G_BUDGET: f64 = 600.0;
 
 /// Lengths of the arrays the rates gather species values from: powers of two,
-/// so that an index taken modulo the length needs no bounds check. Up to 255
+/// so that an index taken modulo the length needs no bounds check. Up to 252
 /// species (most mechanisms) the small one.
 const SMALL_GATHER: usize = 256;
 const LARGE_GATHER: usize = 1 << 16;
@@ -58,14 +58,14 @@ pub(crate) struct Kinetics {
     dcp_r: Vec<f64>,
     g_rt: Vec<f64>,
     /// `exp(g_k/RT)` and its inverse, when every `|g_k/RT| <= exp_g_limit`;
-    /// `gather_len` entries, the `K`-th (the padding species of the layout) 1.
+    /// `gather_len` entries, 1 for the padding species `K..K + PAD_SPECIES` of the layout.
     exp_g: Vec<f64>,
     inv_exp_g: Vec<f64>,
     exp_g_limit: f64,
-    /// Concentrations, `gather_len` entries, the `K`-th 1.
+    /// Concentrations, `gather_len` entries, 1 for the padding species.
     conc: Vec<f64>,
     x: Vec<f64>,
-    /// Production rates, `gather_len` entries, the `K`-th the sink of the padding.
+    /// Production rates, `gather_len` entries, sinks for the padding species.
     wdot: Vec<f64>,
     dwdot_dt: Vec<f64>,
     /// `∂ω_k/∂C_l`, row-major `K × K`.
@@ -200,15 +200,19 @@ impl Kinetics {
         let layout = RateLayout::new(mech);
         let n_r = layout.num_reactions();
         let units = (layout.reactant_width + layout.product_width) as f64;
-        let gather_len = if k < SMALL_GATHER {
+        let gather_len = if k + PAD_SPECIES <= SMALL_GATHER {
             SMALL_GATHER
         } else {
-            assert!(k < LARGE_GATHER, "at most {} species", LARGE_GATHER - 1);
+            assert!(
+                k + PAD_SPECIES <= LARGE_GATHER,
+                "at most {} species",
+                LARGE_GATHER - PAD_SPECIES
+            );
             LARGE_GATHER
         };
         let padded_ones = || {
             let mut v = vec![0.0; gather_len];
-            v[k] = 1.0;
+            v[k..k + PAD_SPECIES].fill(1.0);
             v
         };
         Kinetics {
@@ -430,7 +434,7 @@ impl Kinetics {
         let wdot: &mut [f64; N] = (&mut self.wdot[..N])
             .try_into()
             .expect("gather arrays have N entries");
-        wdot[..=self.k].iter_mut().for_each(|w| *w = 0.0);
+        wdot[..self.k + PAD_SPECIES].iter_mut().for_each(|w| *w = 0.0);
         for (((((q, inv_kc), &kf), reac), prod), (&rev_mask, &c0p)) in self
             .q
             .iter_mut()
@@ -462,7 +466,7 @@ impl Kinetics {
             }
             let rate = kf * (fwd - *inv_kc * rev);
             *q = rate;
-            // The padding units land in the sink `wdot[K]`.
+            // The padding units land in the sinks `wdot[K..K + PAD_SPECIES]`.
             for &s in reac {
                 wdot[s as usize % N] -= rate;
             }

@@ -20,14 +20,19 @@ pub(crate) struct Falloff {
     pub form: FalloffForm,
 }
 
+/// Padding species, `K .. K + PAD_SPECIES`, taken in turn by successive
+/// reactions: the scatter of rates of progress into one sink entry would
+/// chain every reaction's update to the previous one's through memory.
+pub(crate) const PAD_SPECIES: usize = 4;
+
 /// Marks a reaction without a third body in [`RateLayout::set_of`].
 pub(crate) const NO_SET: u32 = u32::MAX;
 
 /// The reactions of one mechanism of `K` species as flat arrays.
 ///
-/// Species index `K` is the padding of the sides: the kernels keep a `K`-th
-/// entry holding 1 in every array of factors (concentrations, `exp(±g/RT)`)
-/// and a sink for the scatter of production rates.
+/// Species indices `K .. K + PAD_SPECIES` are the padding of the sides: the
+/// kernels keep entries holding 1 there in every array of factors
+/// (concentrations, `exp(±g/RT)`) and sinks for the scatter of production rates.
 #[derive(Clone, Debug)]
 pub(crate) struct RateLayout {
     /// Units per side (`2 OH` counts 2) of the widest reactant / product
@@ -93,9 +98,10 @@ impl RateLayout {
             (r, p) if r == MAX_UNITS || p == MAX_UNITS => (MAX_UNITS, MAX_UNITS),
             widths => widths,
         };
-        let padded = |units: &[u32], width: usize| {
+        // Reaction `i` pads with species `K + i % PAD_SPECIES`.
+        let padded = |units: &[u32], width: usize, i: u32| {
             let mut v = units.to_vec();
-            v.resize(width, k);
+            v.resize(width, k + i % PAD_SPECIES as u32);
             v
         };
         let mut layout = RateLayout {
@@ -121,10 +127,10 @@ impl RateLayout {
             let i = i as u32;
             layout
                 .reactants
-                .extend(padded(r.reactant_units.as_slice(), reactant_width));
+                .extend(padded(r.reactant_units.as_slice(), reactant_width, i));
             layout
                 .products
-                .extend(padded(r.product_units.as_slice(), product_width));
+                .extend(padded(r.product_units.as_slice(), product_width, i));
             layout.reactant_len.push(r.reactant_units.len);
             layout.product_len.push(r.product_units.len);
             layout.rate.push(r.rate);
@@ -218,7 +224,8 @@ mod tests {
             let side = &layout.reactants[i * rw..(i + 1) * rw];
             let units = r.reactant_units.as_slice();
             assert_eq!(&side[..units.len()], units, "{}", r.equation);
-            assert!(side[units.len()..].iter().all(|&s| s == k));
+            let pad = k + (i % PAD_SPECIES) as u32;
+            assert!(side[units.len()..].iter().all(|&s| s == pad));
             let net: Vec<(usize, f64)> = layout.net(i).collect();
             assert_eq!(net, r.net, "{}", r.equation);
             let set = layout.set_of[i];
