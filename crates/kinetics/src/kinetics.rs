@@ -14,6 +14,7 @@
 //! constant C) by the chain rule through `C_k(T, Y)`; see `jacobian`.
 
 use crate::fastexp::exp;
+use crate::fastlog::ln;
 use crate::layout::{RateLayout, NO_SET, PAD_SPECIES};
 use crate::mechanism::{FalloffForm, Inner, MAX_UNITS};
 use crate::thermo::TPowers;
@@ -24,6 +25,7 @@ const BIG: f64 = 1e300;
 /// Cantera's floor under logarithms (its `SmallNumber`).
 const SMALL: f64 = 1e-300;
 const LN_10: f64 = std::f64::consts::LN_10;
+const INV_LN_10: f64 = std::f64::consts::LOG10_E;
 /// Bound on `|ln(1/Kc)|` formed as a product of species factors
 /// `exp(±g_k/RT)`: each factor is allowed `e^(EXP_G_BUDGET / units)` for the
 /// most units `Σ ν' + Σ ν''` a reaction of the mechanism has.
@@ -167,8 +169,8 @@ fn troe<const JAC: bool>(
             dfcent += t2 / (t * t) * e2;
         }
     }
-    let lfc = libm::log10(fcent.max(SMALL));
-    let lpr = libm::log10(pr.max(SMALL));
+    let lfc = ln(fcent.max(SMALL)) * INV_LN_10;
+    let lpr = ln(pr.max(SMALL)) * INV_LN_10;
     let c = -0.4 - 0.67 * lfc;
     let n = 0.75 - 1.27 * lfc;
     let x = lpr + c;

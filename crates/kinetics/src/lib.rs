@@ -32,6 +32,7 @@ mod bdf;
 mod equilibrium;
 mod error;
 mod fastexp;
+mod fastlog;
 mod ignition;
 mod kinetics;
 mod layout;
