@@ -20,6 +20,7 @@
 //! Allocation happens in [`Bdf::new`] only; the arithmetic is plain `f64` in a
 //! fixed order (bitwise reproducible).
 
+use crate::fastlog::pow;
 use crate::linalg::{lu_factor, lu_solve};
 use crate::step_size::first_step;
 
@@ -85,7 +86,7 @@ fn err_const(q: usize) -> f64 {
 /// `1 / ((bias error)^(1/(q+1)) + 1e-6)` (CVODE's form).
 #[inline]
 fn eta(error: f64, bias: f64, q: usize) -> f64 {
-    1.0 / (libm::pow(bias * error, 1.0 / (q as f64 + 1.0)) + 1e-6)
+    1.0 / (pow(bias * error, 1.0 / (q as f64 + 1.0)) + 1e-6)
 }
 
 /// A system `dy/dt = f(y)` (autonomous) with its Jacobian.

@@ -64,6 +64,8 @@ pub(crate) struct Kinetics {
     exp_g: Vec<f64>,
     inv_exp_g: Vec<f64>,
     exp_g_limit: f64,
+    /// `ln(p° / R)`: `ln c0 = ln(p° / R) - ln T` needs no logarithm per call.
+    ln_atm_over_r: f64,
     /// Concentrations, `gather_len` entries, 1 for the padding species.
     conc: Vec<f64>,
     x: Vec<f64>,
@@ -227,6 +229,7 @@ impl Kinetics {
             exp_g: padded_ones(),
             inv_exp_g: padded_ones(),
             exp_g_limit: EXP_G_BUDGET / units,
+            ln_atm_over_r: libm::log(ONE_ATM / GAS_CONSTANT),
             conc: padded_ones(),
             x: vec![0.0; k],
             wdot: vec![0.0; gather_len],
@@ -309,7 +312,7 @@ impl Kinetics {
             ctot,
             rho: ctot / s,
             csum,
-            ln_c0: libm::log(c0),
+            ln_c0: self.ln_atm_over_r - tp.ln_t,
             c0,
             inv_c0: 1.0 / c0,
             species_kc,

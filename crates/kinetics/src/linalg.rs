@@ -1,7 +1,9 @@
 //! Dense LU with partial pivoting, in place, row-major, no allocation.
 
 /// Factors the `n × n` row-major `a` into `P A = L U` (unit `L` below the
-/// diagonal, `U` on and above it); `piv[i]` is the row swapped into row `i`.
+/// diagonal, `U` above it, and on the diagonal the reciprocals of `U`'s
+/// diagonal, so the solves multiply instead of waiting on divisions);
+/// `piv[i]` is the row swapped into row `i`.
 /// Returns `false` if a pivot is zero or not finite.
 pub(crate) fn lu_factor(a: &mut [f64], n: usize, piv: &mut [usize]) -> bool {
     for col in 0..n {
@@ -24,6 +26,7 @@ pub(crate) fn lu_factor(a: &mut [f64], n: usize, piv: &mut [usize]) -> bool {
             }
         }
         let inv = 1.0 / a[col * n + col];
+        a[col * n + col] = inv;
         let (top, bottom) = a.split_at_mut((col + 1) * n);
         let pivot_row = &top[col * n..col * n + n];
         let pivot_tail = &pivot_row[col + 1..];
@@ -56,7 +59,7 @@ pub(crate) fn lu_solve(a: &[f64], n: usize, piv: &[usize], b: &mut [f64]) {
     for i in (0..n).rev() {
         let row = &a[i * n..(i + 1) * n];
         let (head, tail) = b.split_at_mut(i + 1);
-        head[i] = (head[i] - dot(&row[i + 1..], tail)) / row[i];
+        head[i] = (head[i] - dot(&row[i + 1..], tail)) * row[i];
     }
 }
 

@@ -2,6 +2,7 @@
 //! default, `src/bdf.rs`) and the adaptive RODAS4 Rosenbrock method.
 
 use crate::bdf::{Bdf, OdeSystem, Tolerances, Work};
+use crate::fastlog::pow;
 use crate::kinetics::Kinetics;
 use crate::linalg::{lu_factor, lu_solve};
 use crate::mechanism::Inner;
@@ -501,7 +502,7 @@ impl Reactor {
             let fac = if err == 0.0 {
                 FAC_MAX
             } else {
-                (SAFETY / libm::pow(err, 1.0 / tab.elo)).clamp(FAC_MIN, FAC_MAX)
+                (SAFETY / pow(err, 1.0 / tab.elo)).clamp(FAC_MIN, FAC_MAX)
             };
             if err <= 1.0 {
                 // Gustafsson's predictive controller (Hairer & Wanner IV.8,
@@ -513,7 +514,7 @@ impl Reactor {
                 let mut fac = fac;
                 if let (true, Some((h_acc, err_acc))) = (predictive, last_accepted) {
                     let gus =
-                        SAFETY * (h / h_acc) * libm::pow(err_acc / (err * err), 1.0 / tab.elo);
+                        SAFETY * (h / h_acc) * pow(err_acc / (err * err), 1.0 / tab.elo);
                     let gus = gus.clamp(FAC_MIN, FAC_MAX);
                     predictive = gus < fac;
                     fac = fac.min(gus);

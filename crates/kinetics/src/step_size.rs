@@ -57,7 +57,7 @@ pub(crate) fn first_step(
         } else if dmax <= 1e-15 {
             (h0 * 1e-3).max(1e-6 * dt)
         } else {
-            libm::pow(0.01 / dmax, 1.0 / error_order)
+            crate::fastlog::pow(0.01 / dmax, 1.0 / error_order)
         }
     } else {
         h0 * 1e-3
