@@ -5,42 +5,102 @@
 /// diagonal, so the solves multiply instead of waiting on divisions);
 /// `piv[i]` is the row swapped into row `i`.
 /// Returns `false` if a pivot is zero or not finite.
+///
+/// Columns are eliminated two at a time: the trailing rows get both
+/// updates in one pass (each entry loaded and stored once for two columns,
+/// where the loads and stores, not the arithmetic, bound the time), in the
+/// order of one column at a time, so the bits are those of the plain
+/// right-looking elimination.
 pub(crate) fn lu_factor(a: &mut [f64], n: usize, piv: &mut [usize]) -> bool {
-    for col in 0..n {
-        let mut p = col;
-        let mut best = a[col * n + col].abs();
-        for row in col + 1..n {
-            let v = a[row * n + col].abs();
-            if v > best {
-                best = v;
-                p = row;
-            }
-        }
-        if !(best > 0.0 && best.is_finite()) {
+    let mut c = 0;
+    while c + 1 < n {
+        // Column c: multipliers, and its update of column c + 1 only.
+        let Some(inv) = pivot(a, n, c, piv) else {
             return false;
-        }
-        piv[col] = p;
-        if p != col {
-            for j in 0..n {
-                a.swap(col * n + j, p * n + j);
+        };
+        let u_next = a[c * n + c + 1];
+        for r in c + 1..n {
+            let f = a[r * n + c] * inv;
+            a[r * n + c] = f;
+            if f != 0.0 {
+                a[r * n + c + 1] -= f * u_next;
             }
         }
-        let inv = 1.0 / a[col * n + col];
-        a[col * n + col] = inv;
-        let (top, bottom) = a.split_at_mut((col + 1) * n);
-        let pivot_row = &top[col * n..col * n + n];
-        let pivot_tail = &pivot_row[col + 1..];
-        for row in bottom.chunks_exact_mut(n) {
-            let factor = row[col] * inv;
-            row[col] = factor;
-            if factor != 0.0 {
-                for (r, &p) in row[col + 1..].iter_mut().zip(pivot_tail) {
-                    *r -= factor * p;
+        // Column c + 1 (rows swap whole, with their pending column-c updates).
+        let Some(inv_next) = pivot(a, n, c + 1, piv) else {
+            return false;
+        };
+        {
+            // Row c + 1 of U: its tail still lacks column c's update.
+            let (top, rest) = a.split_at_mut((c + 1) * n);
+            let row_c = &top[c * n..(c + 1) * n];
+            let row = &mut rest[..n];
+            let f = row[c];
+            if f != 0.0 {
+                for (x, &u) in row[c + 2..].iter_mut().zip(&row_c[c + 2..]) {
+                    *x -= f * u;
                 }
             }
         }
+        let (top, bottom) = a.split_at_mut((c + 2) * n);
+        let u1 = &top[c * n + c + 2..(c + 1) * n];
+        let u2 = &top[(c + 1) * n + c + 2..(c + 2) * n];
+        for row in bottom.chunks_exact_mut(n) {
+            let f = row[c];
+            let g = row[c + 1] * inv_next;
+            row[c + 1] = g;
+            let tail = &mut row[c + 2..];
+            // A zero multiplier leaves its row as it is.
+            match (f != 0.0, g != 0.0) {
+                (true, true) => {
+                    for ((x, &p1), &p2) in tail.iter_mut().zip(u1).zip(u2) {
+                        *x = (*x - f * p1) - g * p2;
+                    }
+                }
+                (true, false) => {
+                    for (x, &p1) in tail.iter_mut().zip(u1) {
+                        *x -= f * p1;
+                    }
+                }
+                (false, true) => {
+                    for (x, &p2) in tail.iter_mut().zip(u2) {
+                        *x -= g * p2;
+                    }
+                }
+                (false, false) => {}
+            }
+        }
+        c += 2;
     }
-    true
+    // An odd last column: nothing below it to eliminate.
+    c == n || pivot(a, n, c, piv).is_some()
+}
+
+/// Partial pivoting in column `col`: swaps the row with the largest entry
+/// into row `col` (`piv[col]`), stores the reciprocal pivot on the diagonal
+/// and returns it; `None` if the pivot is zero or not finite.
+fn pivot(a: &mut [f64], n: usize, col: usize, piv: &mut [usize]) -> Option<f64> {
+    let mut p = col;
+    let mut best = a[col * n + col].abs();
+    for row in col + 1..n {
+        let v = a[row * n + col].abs();
+        if v > best {
+            best = v;
+            p = row;
+        }
+    }
+    if !(best > 0.0 && best.is_finite()) {
+        return None;
+    }
+    piv[col] = p;
+    if p != col {
+        for j in 0..n {
+            a.swap(col * n + j, p * n + j);
+        }
+    }
+    let inv = 1.0 / a[col * n + col];
+    a[col * n + col] = inv;
+    Some(inv)
 }
 
 /// Solves `A x = b` in place with the factors of [`lu_factor`].
