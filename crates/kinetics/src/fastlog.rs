@@ -17,8 +17,8 @@ use std::sync::OnceLock;
 const INTERVALS: usize = 64;
 
 /// `ln 2` split: `HI` has 32 significant bits, so `e * HI` is exact for `|e| < 2^21`.
-const LN2_HI: f64 = 0.693147180369123816490;
-const LN2_LO: f64 = 1.90821492927058770002e-10;
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 
 /// `(1 / c_j, ln c_j)` for the interval centres `c_j = 1 + (j + 1/2) / 64`.
 fn table() -> &'static [(f64, f64); INTERVALS] {
@@ -36,7 +36,7 @@ fn table() -> &'static [(f64, f64); INTERVALS] {
 /// `ln x`.
 #[inline]
 pub(crate) fn ln(x: f64) -> f64 {
-    if !(x >= f64::MIN_POSITIVE && x <= f64::MAX) {
+    if !(f64::MIN_POSITIVE..=f64::MAX).contains(&x) {
         return libm::log(x);
     }
     let bits = x.to_bits();
@@ -83,7 +83,16 @@ mod tests {
             }
             x *= 1.0173;
         }
-        for x in [1.0, 1.0 + 1e-15, 1.0 - 1e-15, 0.5, 2.0, 10.0, 1e-300, f64::MAX] {
+        for x in [
+            1.0,
+            1.0 + 1e-15,
+            1.0 - 1e-15,
+            0.5,
+            2.0,
+            10.0,
+            1e-300,
+            f64::MAX,
+        ] {
             check(x);
         }
         assert!(ln(0.0) == f64::NEG_INFINITY && ln(-1.0).is_nan() && ln(f64::NAN).is_nan());
