@@ -46,7 +46,8 @@ fn fixed<const N: usize>(v: &[f64]) -> &[f64; N] {
 /// One padded side of a reaction as an array (its length a constant of the kernel).
 #[inline]
 fn units<const W: usize>(side: &[u32]) -> &[u32; W] {
-    side.try_into().expect("sides are padded to the layout's width")
+    side.try_into()
+        .expect("sides are padded to the layout's width")
 }
 
 /// Scratch space for one mechanism; allocated once.
@@ -63,6 +64,8 @@ pub(crate) struct Kinetics {
     /// `gather_len` entries, 1 for the padding species `K..K + PAD_SPECIES` of the layout.
     exp_g: Vec<f64>,
     inv_exp_g: Vec<f64>,
+    /// `C_k exp(g_k/RT)` (valid with `exp_g`), 1 for the padding species.
+    conc_exp_g: Vec<f64>,
     exp_g_limit: f64,
     /// `ln(p° / R)`: `ln c0 = ln(p° / R) - ln T` needs no logarithm per call.
     ln_atm_over_r: f64,
@@ -228,6 +231,7 @@ impl Kinetics {
             g_rt: vec![0.0; k],
             exp_g: padded_ones(),
             inv_exp_g: padded_ones(),
+            conc_exp_g: padded_ones(),
             exp_g_limit: EXP_G_BUDGET / units,
             ln_atm_over_r: libm::log(ONE_ATM / GAS_CONSTANT),
             conc: padded_ones(),
@@ -293,15 +297,18 @@ impl Kinetics {
             }
         }
         if species_kc {
-            for ((&g, e), inv_e) in self
+            for ((((&g, e), inv_e), ce), &c) in self
                 .g_rt
                 .iter()
                 .zip(self.exp_g.iter_mut())
                 .zip(self.inv_exp_g.iter_mut())
+                .zip(self.conc_exp_g.iter_mut())
+                .zip(&self.conc)
             {
                 let v = exp(g);
                 *e = v;
                 *inv_e = 1.0 / v;
+                *ce = c * v;
             }
         }
         let c0 = ONE_ATM / (GAS_CONSTANT * t);
@@ -382,31 +389,34 @@ impl Kinetics {
         // 1 / Kc (0 for irreversible reactions), rates of progress and
         // production rates, in one pass for the common widths of the sides.
         if self.gather_len == SMALL_GATHER {
-            self.progress_widths::<SMALL_GATHER>(rw, pw, m);
+            self.progress_widths::<SMALL_GATHER, JAC>(rw, pw, m);
         } else {
-            self.progress_widths::<LARGE_GATHER>(rw, pw, m);
+            self.progress_widths::<LARGE_GATHER, JAC>(rw, pw, m);
         }
         if JAC {
             self.rate_derivatives(m);
         }
     }
 
-    fn progress_widths<const N: usize>(&mut self, rw: usize, pw: usize, m: &Mix) {
+    fn progress_widths<const N: usize, const JAC: bool>(&mut self, rw: usize, pw: usize, m: &Mix) {
         match (rw, pw) {
-            (2, 2) => self.progress::<2, 2, N>(m),
-            (2, 3) => self.progress::<2, 3, N>(m),
-            (3, 2) => self.progress::<3, 2, N>(m),
-            (3, 3) => self.progress::<3, 3, N>(m),
-            _ => self.progress::<MAX_UNITS, MAX_UNITS, N>(m),
+            (2, 2) => self.progress::<2, 2, N, JAC>(m),
+            (2, 3) => self.progress::<2, 3, N, JAC>(m),
+            (3, 2) => self.progress::<3, 2, N, JAC>(m),
+            (3, 3) => self.progress::<3, 3, N, JAC>(m),
+            _ => self.progress::<MAX_UNITS, MAX_UNITS, N, JAC>(m),
         }
     }
 
-    /// `1/Kc`, the rates of progress `q` and the production rates `ω` for
-    /// sides padded to `RW` reactant and `PW` product units (the layout's
-    /// widths: constants, so the loops over the units unroll), gathering
-    /// from arrays of `N` entries (a power of two above every species index,
-    /// so `s % N` needs no bounds check).
-    fn progress<const RW: usize, const PW: usize, const N: usize>(&mut self, m: &Mix) {
+    /// The rates of progress `q` and the production rates `ω` (and, with
+    /// `JAC`, `1/Kc` for the Jacobian) for sides padded to `RW` reactant and
+    /// `PW` product units (the layout's widths: constants, so the loops over
+    /// the units unroll), gathering from arrays of `N` entries (a power of
+    /// two above every species index, so `s % N` needs no bounds check).
+    fn progress<const RW: usize, const PW: usize, const N: usize, const JAC: bool>(
+        &mut self,
+        m: &Mix,
+    ) {
         let lay = &self.layout;
         let reactants = lay.reactants.chunks_exact(RW).map(units::<RW>);
         let products = lay.products.chunks_exact(PW).map(units::<PW>);
@@ -436,10 +446,13 @@ impl Kinetics {
         let conc: &[f64; N] = fixed(&self.conc);
         let exp_g: &[f64; N] = fixed(&self.exp_g);
         let inv_exp_g: &[f64; N] = fixed(&self.inv_exp_g);
+        let conc_exp_g: &[f64; N] = fixed(&self.conc_exp_g);
         let wdot: &mut [f64; N] = (&mut self.wdot[..N])
             .try_into()
             .expect("gather arrays have N entries");
-        wdot[..self.k + PAD_SPECIES].iter_mut().for_each(|w| *w = 0.0);
+        wdot[..self.k + PAD_SPECIES]
+            .iter_mut()
+            .for_each(|w| *w = 0.0);
         for (((((q, inv_kc), &kf), reac), prod), (&rev_mask, &c0p)) in self
             .q
             .iter_mut()
@@ -449,27 +462,40 @@ impl Kinetics {
             .zip(products)
             .zip(lay.reversible.iter().zip(&lay.c0_power))
         {
-            if m.species_kc {
-                // Π_products exp(g_k/RT) · Π_reactants exp(-g_k/RT) · c0^-Δν,
-                // each factor within e^±exp_g_limit: no overflow.
-                let mut p = c0_pow[c0p as usize % 16] * rev_mask;
-                for &s in prod {
-                    p *= exp_g[s as usize % N];
-                }
-                for &s in reac {
-                    p *= inv_exp_g[s as usize % N];
-                }
-                *inv_kc = p.min(BIG);
-            }
             let mut fwd = 1.0;
             for &s in reac {
                 fwd *= conc[s as usize % N];
             }
-            let mut rev = 1.0;
-            for &s in prod {
-                rev *= conc[s as usize % N];
-            }
-            let rate = kf * (fwd - *inv_kc * rev);
+            let rate = if m.species_kc {
+                // 1/Kc = c0^-Δν · Π_reactants exp(-g_k/RT) · Π_products
+                // exp(g_k/RT), each factor within e^±exp_g_limit, so below
+                // e^600 c0^-6 < BIG: no overflow, no clip. The right-hand
+                // side folds the products' factors into `C_k exp(g_k/RT)`.
+                let mut back = c0_pow[c0p as usize % 16] * rev_mask;
+                for &s in reac {
+                    back *= inv_exp_g[s as usize % N];
+                }
+                if JAC {
+                    let mut rev = 1.0;
+                    for &s in prod {
+                        back *= exp_g[s as usize % N];
+                        rev *= conc[s as usize % N];
+                    }
+                    *inv_kc = back;
+                    kf * (fwd - back * rev)
+                } else {
+                    for &s in prod {
+                        back *= conc_exp_g[s as usize % N];
+                    }
+                    kf * (fwd - back)
+                }
+            } else {
+                let mut rev = 1.0;
+                for &s in prod {
+                    rev *= conc[s as usize % N];
+                }
+                kf * (fwd - *inv_kc * rev)
+            };
             *q = rate;
             // The padding units land in the sinks `wdot[K..K + PAD_SPECIES]`.
             for &s in reac {
