@@ -513,8 +513,7 @@ impl Reactor {
                 // of the two proposals.
                 let mut fac = fac;
                 if let (true, Some((h_acc, err_acc))) = (predictive, last_accepted) {
-                    let gus =
-                        SAFETY * (h / h_acc) * pow(err_acc / (err * err), 1.0 / tab.elo);
+                    let gus = SAFETY * (h / h_acc) * pow(err_acc / (err * err), 1.0 / tab.elo);
                     let gus = gus.clamp(FAC_MIN, FAC_MAX);
                     predictive = gus < fac;
                     fac = fac.min(gus);
