@@ -132,8 +132,8 @@ const FAC_MAX: f64 = 6.0;
 /// stiffly accurate, embedded order 3), both with the analytic Jacobian and a
 /// dense LU of size `K + 1`. It keeps no state between calls: the same input gives
 /// bitwise the same output, whichever thread or rank runs it (all arithmetic is
-/// `f64` in a fixed order; `exp`/`log` come from the pure-Rust `libm`, not the
-/// platform's).
+/// `f64` in a fixed order; `exp`/`log` are the crate's own table-driven ones
+/// or the pure-Rust `libm`'s, never the platform's).
 ///
 /// ```
 /// use quicklb_kinetics::{Mechanism, Reactor, ReactorOptions};
