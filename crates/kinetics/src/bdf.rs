@@ -20,7 +20,9 @@
 //! Allocation happens in [`Bdf::new`] only; the arithmetic is plain `f64` in a
 //! fixed order (bitwise reproducible).
 
+use crate::fastlog::pow;
 use crate::linalg::{lu_factor, lu_solve};
+use crate::step_size::first_step;
 
 /// Highest order.
 pub(crate) const MAX_ORDER: usize = 5;
@@ -84,7 +86,7 @@ fn err_const(q: usize) -> f64 {
 /// `1 / ((bias error)^(1/(q+1)) + 1e-6)` (CVODE's form).
 #[inline]
 fn eta(error: f64, bias: f64, q: usize) -> f64 {
-    1.0 / (libm::pow(bias * error, 1.0 / (q as f64 + 1.0)) + 1e-6)
+    1.0 / (pow(bias * error, 1.0 / (q as f64 + 1.0)) + 1e-6)
 }
 
 /// A system `dy/dt = f(y)` (autonomous) with its Jacobian.
@@ -220,61 +222,6 @@ impl Bdf {
         (s / v.len() as f64).sqrt()
     }
 
-    /// The weighted RMS norm of the reactor: `|e_i| / (atol + rtol max(|a_i|, |b_i|))`.
-    fn norm2(e: &[f64], a: &[f64], b: &[f64], tol: &Tolerances) -> f64 {
-        let mut s = 0.0;
-        for i in 0..e.len() {
-            let sc = tol.atol + tol.rtol * a[i].abs().max(b[i].abs());
-            let x = e[i] / sc;
-            s += x * x;
-        }
-        (s / e.len() as f64).sqrt()
-    }
-
-    /// The first step (Hairer, Nørsett & Wanner II.4 for order 1), except that
-    /// a state whose derivative is negligible at this tolerance (a frozen
-    /// mixture) tries the whole interval: the error test still decides.
-    fn initial_step<S: OdeSystem>(
-        &mut self,
-        sys: &mut S,
-        y: &[f64],
-        dt: f64,
-        tol: &Tolerances,
-        work: &mut Work,
-    ) -> f64 {
-        let n = self.n;
-        let d0 = Self::norm2(y, y, y, tol);
-        let d1 = Self::norm2(&self.f, y, y, tol);
-        let h0 = if d1 < 1e-5 {
-            dt
-        } else if d0 < 1e-5 {
-            1e-6 * dt
-        } else {
-            (0.01 * d0 / d1).min(dt)
-        };
-        for i in 0..n {
-            self.y_pred[i] = y[i] + h0 * self.f[i];
-        }
-        work.rhs += 1;
-        let h1 = if sys.rhs(&self.y_pred, &mut self.delta) {
-            for i in 0..n {
-                self.delta[i] -= self.f[i];
-            }
-            let d2 = Self::norm2(&self.delta, y, y, tol) / h0;
-            let dmax = d1.max(d2);
-            if !dmax.is_finite() {
-                h0 * 1e-3
-            } else if dmax <= 1e-15 {
-                (h0 * 1e-3).max(1e-6 * dt)
-            } else {
-                libm::sqrt(0.01 / dmax)
-            }
-        } else {
-            h0 * 1e-3
-        };
-        (100.0 * h0).min(h1).min(dt)
-    }
-
     /// Integrates `y` over `[0, dt]` in place. `observer(t, y, f)` sees `t = 0`
     /// and every accepted point; `f` is `f(y)` there when `observe_f` (one
     /// more right-hand side per step), else empty after `t = 0`. On failure
@@ -305,7 +252,21 @@ impl Bdf {
         if dt == 0.0 {
             return Ok(work);
         }
-        let mut h = self.initial_step(sys, y, dt, tol, &mut work);
+        // Order 1 first: local error O(h^2).
+        let mut h = first_step(
+            y,
+            &self.f,
+            dt,
+            2.0,
+            tol.rtol,
+            tol.atol,
+            &mut self.y_pred,
+            &mut self.delta,
+            |y, f| {
+                work.rhs += 1;
+                sys.rhs(y, f)
+            },
+        );
         self.hist.iter_mut().for_each(|v| *v = 0.0);
         self.hist[..n].copy_from_slice(y);
         for i in 0..n {
@@ -357,11 +318,16 @@ impl Bdf {
                 }
             }
             let c = h / GAMMA[order];
+            // `f` holds `f(y_pred)` from the Jacobian's pass: the first
+            // corrector iteration, which starts at the predictor, needs no
+            // right-hand side of its own.
+            let mut f_at_predictor = false;
             if !lu_valid || (c / c_lu - 1.0).abs() > DGMAX || lu_age >= LU_MAX_AGE {
                 if jac_age >= JAC_MAX_AGE {
                     work.jacobians += 1;
                     work.rhs += 1;
-                    if !sys.jacobian(&self.y_pred, &mut self.delta, &mut self.jac) {
+                    f_at_predictor = sys.jacobian(&self.y_pred, &mut self.f, &mut self.jac);
+                    if !f_at_predictor {
                         work.rejected += 1;
                         h *= 0.25;
                         self.rescale(order, 0.25);
@@ -401,8 +367,13 @@ impl Bdf {
             let mut converged = false;
             let mut del_prev = 0.0;
             for m in 0..NEWTON_MAXITER {
-                work.rhs += 1;
-                if !sys.rhs(&self.y_new, &mut self.f) || self.f.iter().any(|v| !v.is_finite()) {
+                if !(m == 0 && f_at_predictor) {
+                    work.rhs += 1;
+                    if !sys.rhs(&self.y_new, &mut self.f) {
+                        break;
+                    }
+                }
+                if self.f.iter().any(|v| !v.is_finite()) {
                     break;
                 }
                 for i in 0..n {
@@ -441,14 +412,11 @@ impl Bdf {
                 no_growth = true;
                 work.rejected += 1;
                 if jac_age > 0 {
-                    // A stale Jacobian: re-evaluate it and retry the same step.
-                    work.jacobians += 1;
-                    work.rhs += 1;
-                    if sys.jacobian(&self.y_pred, &mut self.delta, &mut self.jac) {
-                        jac_age = 0;
-                        lu_valid = false;
-                        continue;
-                    }
+                    // A stale Jacobian: retry the same step with a fresh one
+                    // (evaluated at the predictor by the refactoring).
+                    jac_age = JAC_MAX_AGE;
+                    lu_valid = false;
+                    continue;
                 }
                 h *= 0.25;
                 self.rescale(order, 0.25);

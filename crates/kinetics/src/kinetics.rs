@@ -14,7 +14,9 @@
 //! constant C) by the chain rule through `C_k(T, Y)`; see `jacobian`.
 
 use crate::fastexp::exp;
-use crate::mechanism::{FalloffForm, Inner, RateKind};
+use crate::fastlog::ln;
+use crate::layout::{RateLayout, NO_SET, PAD_SPECIES};
+use crate::mechanism::{FalloffForm, Inner, MAX_UNITS};
 use crate::thermo::TPowers;
 use crate::units::{GAS_CONSTANT, ONE_ATM};
 
@@ -23,9 +25,30 @@ const BIG: f64 = 1e300;
 /// Cantera's floor under logarithms (its `SmallNumber`).
 const SMALL: f64 = 1e-300;
 const LN_10: f64 = std::f64::consts::LN_10;
-/// Bound on `|g_k/RT|` for equilibrium constants as products of `exp(g_k/RT)`:
-/// a reaction with at most 6 stoichiometric units (`Σ ν' + Σ ν''`) stays below `e^600`.
-const EXP_G_LIMIT: f64 = 100.0;
+const INV_LN_10: f64 = std::f64::consts::LOG10_E;
+/// Bound on `|ln(1/Kc)|` formed as a product of species factors
+/// `exp(±g_k/RT)`: each factor is allowed `e^(EXP_G_BUDGET / units)` for the
+/// most units `Σ ν' + Σ ν''` a reaction of the mechanism has.
+const EXP_G_BUDGET: f64 = 600.0;
+
+/// Lengths of the arrays the rates gather species values from: powers of two,
+/// so that an index taken modulo the length needs no bounds check. Up to 252
+/// species (most mechanisms) the small one.
+const SMALL_GATHER: usize = 256;
+const LARGE_GATHER: usize = 1 << 16;
+
+/// `v` as an array of its first `N` entries.
+#[inline]
+fn fixed<const N: usize>(v: &[f64]) -> &[f64; N] {
+    v[..N].try_into().expect("gather arrays have N entries")
+}
+
+/// One padded side of a reaction as an array (its length a constant of the kernel).
+#[inline]
+fn units<const W: usize>(side: &[u32]) -> &[u32; W] {
+    side.try_into()
+        .expect("sides are padded to the layout's width")
+}
 
 /// Scratch space for one mechanism; allocated once.
 #[derive(Clone, Debug)]
@@ -37,11 +60,19 @@ pub(crate) struct Kinetics {
     cp_r: Vec<f64>,
     dcp_r: Vec<f64>,
     g_rt: Vec<f64>,
-    /// `exp(g_k/RT)` and its inverse, when every `|g_k/RT| <= EXP_G_LIMIT`.
+    /// `exp(g_k/RT)` and its inverse, when every `|g_k/RT| <= exp_g_limit`;
+    /// `gather_len` entries, 1 for the padding species `K..K + PAD_SPECIES` of the layout.
     exp_g: Vec<f64>,
     inv_exp_g: Vec<f64>,
+    /// `C_k exp(g_k/RT)` (valid with `exp_g`), 1 for the padding species.
+    conc_exp_g: Vec<f64>,
+    exp_g_limit: f64,
+    /// `ln(p° / R)`: `ln c0 = ln(p° / R) - ln T` needs no logarithm per call.
+    ln_atm_over_r: f64,
+    /// Concentrations, `gather_len` entries, 1 for the padding species.
     conc: Vec<f64>,
     x: Vec<f64>,
+    /// Production rates, `gather_len` entries, sinks for the padding species.
     wdot: Vec<f64>,
     dwdot_dt: Vec<f64>,
     /// `∂ω_k/∂C_l`, row-major `K × K`.
@@ -49,6 +80,19 @@ pub(crate) struct Kinetics {
     jx: Vec<f64>,
     jcc: Vec<f64>,
     hj: Vec<f64>,
+    layout: RateLayout,
+    /// Entries of `conc`, `exp_g`, `inv_exp_g` and `wdot`: [`SMALL_GATHER`]
+    /// or [`LARGE_GATHER`], more than any species index of the layout.
+    gather_len: usize,
+    /// Per reaction: the effective forward rate constant (third body and
+    /// falloff included), `d ln kf / dT`, `d kf / d[M]`, `1/Kc`, the rate of progress.
+    kf: Vec<f64>,
+    dlnkf: Vec<f64>,
+    dkf_dm: Vec<f64>,
+    inv_kc: Vec<f64>,
+    q: Vec<f64>,
+    /// `[M]` of each distinct efficiency set.
+    cm: Vec<f64>,
 }
 
 /// Mixture quantities at the current state.
@@ -65,22 +109,6 @@ struct Mix {
     inv_c0: f64,
     /// `exp_g` is valid: equilibrium constants are products of species factors.
     species_kc: bool,
-}
-
-#[inline]
-fn power(c: f64, n: u32) -> f64 {
-    match n {
-        1 => c,
-        2 => c * c,
-        3 => c * c * c,
-        _ => {
-            let mut p = c;
-            for _ in 1..n {
-                p *= c;
-            }
-            p
-        }
-    }
 }
 
 /// `Π_j C_j` over the units of a side.
@@ -146,8 +174,8 @@ fn troe<const JAC: bool>(
             dfcent += t2 / (t * t) * e2;
         }
     }
-    let lfc = libm::log10(fcent.max(SMALL));
-    let lpr = libm::log10(pr.max(SMALL));
+    let lfc = ln(fcent.max(SMALL)) * INV_LN_10;
+    let lpr = ln(pr.max(SMALL)) * INV_LN_10;
     let c = -0.4 - 0.67 * lfc;
     let n = 0.75 - 1.27 * lfc;
     let x = lpr + c;
@@ -176,6 +204,24 @@ fn troe<const JAC: bool>(
 impl Kinetics {
     pub fn new(mech: &Inner) -> Kinetics {
         let k = mech.species.len();
+        let layout = RateLayout::new(mech);
+        let n_r = layout.num_reactions();
+        let units = (layout.reactant_width + layout.product_width) as f64;
+        let gather_len = if k + PAD_SPECIES <= SMALL_GATHER {
+            SMALL_GATHER
+        } else {
+            assert!(
+                k + PAD_SPECIES <= LARGE_GATHER,
+                "at most {} species",
+                LARGE_GATHER - PAD_SPECIES
+            );
+            LARGE_GATHER
+        };
+        let padded_ones = || {
+            let mut v = vec![0.0; gather_len];
+            v[k..k + PAD_SPECIES].fill(1.0);
+            v
+        };
         Kinetics {
             k,
             inv_w: mech.weights.iter().map(|w| 1.0 / w).collect(),
@@ -183,16 +229,27 @@ impl Kinetics {
             cp_r: vec![0.0; k],
             dcp_r: vec![0.0; k],
             g_rt: vec![0.0; k],
-            exp_g: vec![0.0; k],
-            inv_exp_g: vec![0.0; k],
-            conc: vec![0.0; k],
+            exp_g: padded_ones(),
+            inv_exp_g: padded_ones(),
+            conc_exp_g: padded_ones(),
+            exp_g_limit: EXP_G_BUDGET / units,
+            ln_atm_over_r: libm::log(ONE_ATM / GAS_CONSTANT),
+            conc: padded_ones(),
             x: vec![0.0; k],
-            wdot: vec![0.0; k],
+            wdot: vec![0.0; gather_len],
             dwdot_dt: vec![0.0; k],
             jc: vec![0.0; k * k],
             jx: vec![0.0; k],
             jcc: vec![0.0; k],
             hj: vec![0.0; k],
+            kf: vec![0.0; n_r],
+            dlnkf: vec![0.0; n_r],
+            dkf_dm: vec![0.0; n_r],
+            inv_kc: vec![0.0; n_r],
+            q: vec![0.0; n_r],
+            cm: vec![0.0; layout.efficiency_sets.len()],
+            layout,
+            gather_len,
         }
     }
 
@@ -235,20 +292,23 @@ impl Kinetics {
         }
         let mut species_kc = true;
         for &g in &self.g_rt {
-            if g.abs() > EXP_G_LIMIT || g.is_nan() {
+            if g.abs() > self.exp_g_limit || g.is_nan() {
                 species_kc = false;
             }
         }
         if species_kc {
-            for ((&g, e), inv_e) in self
+            for ((((&g, e), inv_e), ce), &c) in self
                 .g_rt
                 .iter()
                 .zip(self.exp_g.iter_mut())
                 .zip(self.inv_exp_g.iter_mut())
+                .zip(self.conc_exp_g.iter_mut())
+                .zip(&self.conc)
             {
                 let v = exp(g);
                 *e = v;
                 *inv_e = 1.0 / v;
+                *ce = c * v;
             }
         }
         let c0 = ONE_ATM / (GAS_CONSTANT * t);
@@ -259,131 +319,251 @@ impl Kinetics {
             ctot,
             rho: ctot / s,
             csum,
-            ln_c0: libm::log(c0),
+            ln_c0: self.ln_atm_over_r - tp.ln_t,
             c0,
             inv_c0: 1.0 / c0,
             species_kc,
         }
     }
 
-    /// Production rates `ω` (and, with `JAC`, `J^C` and `∂ω/∂T`).
-    fn rates<const JAC: bool>(&mut self, mech: &Inner, m: &Mix) {
-        let k_sp = self.k;
-        self.wdot.iter_mut().for_each(|w| *w = 0.0);
-        if JAC {
-            self.dwdot_dt.iter_mut().for_each(|w| *w = 0.0);
-            self.jc.iter_mut().for_each(|w| *w = 0.0);
-        }
+    /// Production rates `ω` (and, with `JAC`, `J^C` and `∂ω/∂T`), in passes
+    /// over all reactions: rate constants, third bodies and falloff,
+    /// equilibrium constants, rates of progress, the scatter into `ω`; the
+    /// Jacobian reuses every per-reaction quantity of these passes.
+    fn rates<const JAC: bool>(&mut self, m: &Mix) {
+        let lay = &self.layout;
+        let (rw, pw) = (lay.reactant_width, lay.product_width);
         let conc = &self.conc;
-        for r in &mech.reactions {
-            let (kf, dlnkf) = r.rate.eval(m.ln_t, m.inv_t);
-            let third_body = |e: &crate::mechanism::Efficiencies| {
-                let mut cm = e.default * m.csum;
-                for &(k, ex) in &e.excess {
-                    cm += ex * conc[k];
-                }
-                cm
+        // Rate constants (high-pressure ones for falloff).
+        for ((r, kf), dlnkf) in lay
+            .rate
+            .iter()
+            .zip(self.kf.iter_mut())
+            .zip(self.dlnkf.iter_mut())
+        {
+            let (k, d) = r.eval(m.ln_t, m.inv_t);
+            *kf = k;
+            if JAC {
+                *dlnkf = d;
+            }
+        }
+        // Third-body concentrations, one per distinct set.
+        for (e, cm) in lay.efficiency_sets.iter().zip(self.cm.iter_mut()) {
+            let mut c = e.default * m.csum;
+            for &(k, ex) in &e.excess {
+                c += ex * conc[k];
+            }
+            *cm = c;
+        }
+        for &(i, set) in &lay.three_body {
+            let i = i as usize;
+            if JAC {
+                self.dkf_dm[i] = self.kf[i];
+            }
+            self.kf[i] *= self.cm[set as usize];
+        }
+        for fo in &lay.falloff {
+            let i = fo.reaction as usize;
+            let cm = self.cm[fo.set as usize];
+            let kf = self.kf[i];
+            let (k0, dlnk0) = fo.low.eval(m.ln_t, m.inv_t);
+            let pr = k0 * cm / (kf + SMALL);
+            let (ln_f, fp, ft) = match fo.form {
+                FalloffForm::Lindemann => (0.0, 0.0, 0.0),
+                FalloffForm::Troe {
+                    a,
+                    inv_t3,
+                    inv_t1,
+                    t2,
+                } => troe::<JAC>(a, inv_t3, inv_t1, t2, m.t, pr),
             };
-            let (kfe, dkfe_dm, dlnkfe_dt, eff) = match &r.kind {
-                RateKind::Elementary => (kf, 0.0, dlnkf, None),
-                RateKind::ThreeBody(e) => (kf * third_body(e), kf, dlnkf, Some(e)),
-                RateKind::Falloff {
-                    low,
-                    efficiencies: e,
-                    form,
-                } => {
-                    let cm = third_body(e);
-                    let (k0, dlnk0) = low.eval(m.ln_t, m.inv_t);
-                    let pr = k0 * cm / (kf + SMALL);
-                    let (ln_f, fp, ft) = match *form {
-                        FalloffForm::Lindemann => (0.0, 0.0, 0.0),
-                        FalloffForm::Troe {
-                            a,
-                            inv_t3,
-                            inv_t1,
-                            t2,
-                        } => troe::<JAC>(a, inv_t3, inv_t1, t2, m.t, pr),
-                    };
-                    let f = if ln_f == 0.0 { 1.0 } else { exp(ln_f) };
-                    let inv1pr = 1.0 / (1.0 + pr);
-                    let kfe = kf * pr * inv1pr * f;
-                    let dkfe_dm = k0 * f * inv1pr * (inv1pr + fp) * (kf / (kf + SMALL));
-                    let dlnkfe = dlnkf + (dlnk0 - dlnkf) * (inv1pr + fp) + ft;
-                    (kfe, dkfe_dm, dlnkfe, Some(e))
-                }
-            };
-            let fwd = product(r.reactant_units.as_slice(), conc);
-            let (inv_kc, rev) = if r.reversible {
-                let inv_kc = if m.species_kc && r.kc_from_species {
-                    // 1/Kc = Π_products exp(g_k/RT)^ν'' · Π_reactants exp(-g_k/RT)^ν' · c0^-Δν,
-                    // at most 6 factors, each within e^±EXP_G_LIMIT.
-                    let mut p = product(r.product_units.as_slice(), &self.exp_g);
-                    p *= product(r.reactant_units.as_slice(), &self.inv_exp_g);
-                    if r.delta_nu_int > 0 {
-                        p *= power(m.inv_c0, r.delta_nu_int as u32);
-                    } else if r.delta_nu_int < 0 {
-                        p *= power(m.c0, (-r.delta_nu_int) as u32);
-                    }
-                    p
-                } else {
+            let f = if ln_f == 0.0 { 1.0 } else { exp(ln_f) };
+            let inv1pr = 1.0 / (1.0 + pr);
+            self.kf[i] = kf * pr * inv1pr * f;
+            if JAC {
+                self.dkf_dm[i] = k0 * f * inv1pr * (inv1pr + fp) * (kf / (kf + SMALL));
+                let dlnkf = self.dlnkf[i];
+                self.dlnkf[i] = dlnkf + (dlnk0 - dlnkf) * (inv1pr + fp) + ft;
+            }
+        }
+        // 1 / Kc (0 for irreversible reactions), rates of progress and
+        // production rates, in one pass for the common widths of the sides.
+        if self.gather_len == SMALL_GATHER {
+            self.progress_widths::<SMALL_GATHER, JAC>(rw, pw, m);
+        } else {
+            self.progress_widths::<LARGE_GATHER, JAC>(rw, pw, m);
+        }
+        if JAC {
+            self.rate_derivatives(m);
+        }
+    }
+
+    fn progress_widths<const N: usize, const JAC: bool>(&mut self, rw: usize, pw: usize, m: &Mix) {
+        match (rw, pw) {
+            (2, 2) => self.progress::<2, 2, N, JAC>(m),
+            (2, 3) => self.progress::<2, 3, N, JAC>(m),
+            (3, 2) => self.progress::<3, 2, N, JAC>(m),
+            (3, 3) => self.progress::<3, 3, N, JAC>(m),
+            _ => self.progress::<MAX_UNITS, MAX_UNITS, N, JAC>(m),
+        }
+    }
+
+    /// The rates of progress `q` and the production rates `ω` (and, with
+    /// `JAC`, `1/Kc` for the Jacobian) for sides padded to `RW` reactant and
+    /// `PW` product units (the layout's widths: constants, so the loops over
+    /// the units unroll), gathering from arrays of `N` entries (a power of
+    /// two above every species index, so `s % N` needs no bounds check).
+    fn progress<const RW: usize, const PW: usize, const N: usize, const JAC: bool>(
+        &mut self,
+        m: &Mix,
+    ) {
+        let lay = &self.layout;
+        let reactants = lay.reactants.chunks_exact(RW).map(units::<RW>);
+        let products = lay.products.chunks_exact(PW).map(units::<PW>);
+        if !m.species_kc {
+            for i in 0..lay.num_reactions() {
+                self.inv_kc[i] = if lay.reversible[i] != 0.0 {
                     let mut dg = 0.0;
-                    for &(k, nu) in &r.net {
+                    for (k, nu) in lay.net(i) {
                         dg += nu * self.g_rt[k];
                     }
-                    exp(dg - r.delta_nu * m.ln_c0)
-                }
-                .min(BIG);
-                (inv_kc, product(r.product_units.as_slice(), conc))
-            } else {
-                (0.0, 0.0)
-            };
-            let phi = fwd - inv_kc * rev;
-            let q = kfe * phi;
-            for &(k, nu) in &r.net {
-                self.wdot[k] += nu * q;
+                    exp(dg - lay.delta_nu[i] * m.ln_c0).min(BIG)
+                } else {
+                    0.0
+                };
             }
-            if JAC {
-                let mut dlnkc = 0.0;
-                if r.reversible {
-                    for &(k, nu) in &r.net {
-                        dlnkc += nu * self.h_rt[k];
+        }
+        // c0^-Δν for Δν = j - RW.
+        // (16 >= 2 MAX_UNITS + 1 entries: `% 16` needs no bounds check.)
+        let mut c0_pow = [0.0; 16];
+        c0_pow[RW] = 1.0;
+        for j in 1..=RW {
+            c0_pow[RW - j] = c0_pow[RW - j + 1] * m.c0;
+        }
+        for j in 1..=PW {
+            c0_pow[RW + j] = c0_pow[RW + j - 1] * m.inv_c0;
+        }
+        let conc: &[f64; N] = fixed(&self.conc);
+        let exp_g: &[f64; N] = fixed(&self.exp_g);
+        let inv_exp_g: &[f64; N] = fixed(&self.inv_exp_g);
+        let conc_exp_g: &[f64; N] = fixed(&self.conc_exp_g);
+        let wdot: &mut [f64; N] = (&mut self.wdot[..N])
+            .try_into()
+            .expect("gather arrays have N entries");
+        wdot[..self.k + PAD_SPECIES]
+            .iter_mut()
+            .for_each(|w| *w = 0.0);
+        for (((((q, inv_kc), &kf), reac), prod), (&rev_mask, &c0p)) in self
+            .q
+            .iter_mut()
+            .zip(self.inv_kc.iter_mut())
+            .zip(&self.kf)
+            .zip(reactants)
+            .zip(products)
+            .zip(lay.reversible.iter().zip(&lay.c0_power))
+        {
+            let mut fwd = 1.0;
+            for &s in reac {
+                fwd *= conc[s as usize % N];
+            }
+            let rate = if m.species_kc {
+                // 1/Kc = c0^-Δν · Π_reactants exp(-g_k/RT) · Π_products
+                // exp(g_k/RT), each factor within e^±exp_g_limit, so below
+                // e^600 c0^-6 < BIG: no overflow, no clip. The right-hand
+                // side folds the products' factors into `C_k exp(g_k/RT)`.
+                let mut back = c0_pow[c0p as usize % 16] * rev_mask;
+                for &s in reac {
+                    back *= inv_exp_g[s as usize % N];
+                }
+                if JAC {
+                    let mut rev = 1.0;
+                    for &s in prod {
+                        back *= exp_g[s as usize % N];
+                        rev *= conc[s as usize % N];
                     }
-                    dlnkc = (dlnkc - r.delta_nu) * m.inv_t;
+                    *inv_kc = back;
+                    kf * (fwd - back * rev)
+                } else {
+                    for &s in prod {
+                        back *= conc_exp_g[s as usize % N];
+                    }
+                    kf * (fwd - back)
                 }
-                let dq_dt = kfe * dlnkfe_dt * phi + kfe * inv_kc * rev * dlnkc;
-                for &(k, nu) in &r.net {
-                    self.dwdot_dt[k] += nu * dq_dt;
+            } else {
+                let mut rev = 1.0;
+                for &s in prod {
+                    rev *= conc[s as usize % N];
                 }
-                let reactant_units = r.reactant_units.as_slice();
-                for (l, &sl) in reactant_units.iter().enumerate() {
+                kf * (fwd - *inv_kc * rev)
+            };
+            *q = rate;
+            // The padding units land in the sinks `wdot[K..K + PAD_SPECIES]`.
+            for &s in reac {
+                wdot[s as usize % N] -= rate;
+            }
+            for &s in prod {
+                wdot[s as usize % N] += rate;
+            }
+        }
+    }
+
+    /// `J^C = ∂ω/∂C` and `∂ω/∂T` from the per-reaction quantities of `rates`.
+    fn rate_derivatives(&mut self, m: &Mix) {
+        let lay = &self.layout;
+        let k_sp = self.k;
+        let (rw, pw) = (lay.reactant_width, lay.product_width);
+        let conc = &self.conc;
+        self.dwdot_dt.iter_mut().for_each(|w| *w = 0.0);
+        self.jc.iter_mut().for_each(|w| *w = 0.0);
+        for i in 0..lay.num_reactions() {
+            let kfe = self.kf[i];
+            let inv_kc = self.inv_kc[i];
+            let reactant_units = &lay.reactants[i * rw..i * rw + lay.reactant_len[i] as usize];
+            let product_units = &lay.products[i * pw..i * pw + lay.product_len[i] as usize];
+            let fwd = product(reactant_units, conc);
+            let rev = product(product_units, conc);
+            let phi = fwd - inv_kc * rev;
+            let reversible = lay.reversible[i] != 0.0;
+            let mut dlnkc = 0.0;
+            if reversible {
+                for (k, nu) in lay.net(i) {
+                    dlnkc += nu * self.h_rt[k];
+                }
+                dlnkc = (dlnkc - lay.delta_nu[i]) * m.inv_t;
+            }
+            let dq_dt = kfe * self.dlnkf[i] * phi + kfe * inv_kc * rev * dlnkc;
+            for (k, nu) in lay.net(i) {
+                self.dwdot_dt[k] += nu * dq_dt;
+            }
+            for (l, &sl) in reactant_units.iter().enumerate() {
+                let sl = sl as usize;
+                let d = kfe * product_without(reactant_units, conc, l);
+                for (k, nu) in lay.net(i) {
+                    self.jc[k * k_sp + sl] += nu * d;
+                }
+            }
+            if reversible {
+                for (l, &sl) in product_units.iter().enumerate() {
                     let sl = sl as usize;
-                    let d = kfe * product_without(reactant_units, conc, l);
-                    for &(k, nu) in &r.net {
+                    let d = -kfe * inv_kc * product_without(product_units, conc, l);
+                    for (k, nu) in lay.net(i) {
                         self.jc[k * k_sp + sl] += nu * d;
                     }
                 }
-                if r.reversible {
-                    let product_units = r.product_units.as_slice();
-                    for (l, &sl) in product_units.iter().enumerate() {
-                        let sl = sl as usize;
-                        let d = -kfe * inv_kc * product_without(product_units, conc, l);
-                        for &(k, nu) in &r.net {
-                            self.jc[k * k_sp + sl] += nu * d;
+            }
+            let set = lay.set_of[i];
+            if set != NO_SET {
+                let e = &lay.efficiency_sets[set as usize];
+                let g = self.dkf_dm[i] * phi;
+                if g != 0.0 {
+                    for (k, nu) in lay.net(i) {
+                        let row = &mut self.jc[k * k_sp..(k + 1) * k_sp];
+                        let base = nu * g * e.default;
+                        if base != 0.0 {
+                            row.iter_mut().for_each(|v| *v += base);
                         }
-                    }
-                }
-                if let Some(e) = eff {
-                    let g = dkfe_dm * phi;
-                    if g != 0.0 {
-                        for &(k, nu) in &r.net {
-                            let row = &mut self.jc[k * k_sp..(k + 1) * k_sp];
-                            let base = nu * g * e.default;
-                            if base != 0.0 {
-                                row.iter_mut().for_each(|v| *v += base);
-                            }
-                            for &(l, ex) in &e.excess {
-                                row[l] += nu * g * ex;
-                            }
+                        for &(l, ex) in &e.excess {
+                            row[l] += nu * g * ex;
                         }
                     }
                 }
@@ -394,7 +574,7 @@ impl Kinetics {
     /// The right-hand side `f(y)` into `f`.
     pub fn rhs(&mut self, mech: &Inner, pressure: f64, y: &[f64], f: &mut [f64]) {
         let m = self.prepare(mech, pressure, y);
-        self.rates::<false>(mech, &m);
+        self.rates::<false>(&m);
         self.assemble_rhs(mech, &m, f);
     }
 
@@ -421,7 +601,7 @@ impl Kinetics {
         jac: &mut [f64],
     ) {
         let m = self.prepare(mech, pressure, y);
-        self.rates::<true>(mech, &m);
+        self.rates::<true>(&m);
         let dr = self.assemble_rhs(mech, &m, f);
         let kk = self.k;
         let n = kk + 1;
@@ -480,6 +660,6 @@ impl Kinetics {
     /// this gives the net production rates (kmol/m³/s) of that call.
     #[allow(dead_code)]
     pub fn production_rates(&self) -> &[f64] {
-        &self.wdot
+        &self.wdot[..self.k]
     }
 }

@@ -32,13 +32,16 @@ mod bdf;
 mod equilibrium;
 mod error;
 mod fastexp;
+mod fastlog;
 mod ignition;
 mod kinetics;
+mod layout;
 mod linalg;
 mod mechanism;
 mod parse;
 mod reactor;
 mod rosenbrock;
+mod step_size;
 mod thermo;
 mod units;
 

@@ -121,8 +121,6 @@ pub(crate) struct Reaction {
     pub delta_nu: f64,
     /// `delta_nu` as an integer.
     pub delta_nu_int: i32,
-    /// `Σ ν' + Σ ν'' <= 6`: `Kc` may be formed from species factors.
-    pub kc_from_species: bool,
     pub reversible: bool,
     /// High-pressure rate for falloff, the only rate otherwise.
     pub rate: Arrhenius,

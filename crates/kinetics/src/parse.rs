@@ -832,7 +832,6 @@ fn parse_reaction(
     };
     let reactant_units = Units::from_pairs(&reactants).ok_or_else(too_many)?;
     let product_units = Units::from_pairs(&products).ok_or_else(too_many)?;
-    let units: u32 = reactants.iter().chain(&products).map(|(_, n)| *n).sum();
     Ok(Some(Reaction {
         equation: eq,
         reactant_units,
@@ -840,7 +839,6 @@ fn parse_reaction(
         net,
         delta_nu,
         delta_nu_int,
-        kc_from_species: units <= 6,
         reversible,
         rate,
         kind,

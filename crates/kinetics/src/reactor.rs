@@ -2,10 +2,12 @@
 //! default, `src/bdf.rs`) and the adaptive RODAS4 Rosenbrock method.
 
 use crate::bdf::{Bdf, OdeSystem, Tolerances, Work};
+use crate::fastlog::pow;
 use crate::kinetics::Kinetics;
 use crate::linalg::{lu_factor, lu_solve};
 use crate::mechanism::Inner;
 use crate::rosenbrock::{Tableau, MAX_STAGES, RODAS4};
+use crate::step_size::{first_step, weighted_rms};
 use crate::{Error, Mechanism, Result};
 
 /// The integrator of a [`Reactor`].
@@ -130,8 +132,8 @@ const FAC_MAX: f64 = 6.0;
 /// stiffly accurate, embedded order 3), both with the analytic Jacobian and a
 /// dense LU of size `K + 1`. It keeps no state between calls: the same input gives
 /// bitwise the same output, whichever thread or rank runs it (all arithmetic is
-/// `f64` in a fixed order; `exp`/`log` come from the pure-Rust `libm`, not the
-/// platform's).
+/// `f64` in a fixed order; `exp`/`log` are the crate's own table-driven ones
+/// or the pure-Rust `libm`'s, never the platform's).
 ///
 /// ```
 /// use quicklb_kinetics::{Mechanism, Reactor, ReactorOptions};
@@ -271,14 +273,7 @@ impl Reactor {
     }
 
     fn norm(&self, e: &[f64], a: &[f64], b: &[f64]) -> f64 {
-        let atol = self.options.atol.min(MAX_ATOL);
-        let mut s = 0.0;
-        for i in 0..self.n {
-            let sc = atol + self.options.rtol * a[i].abs().max(b[i].abs());
-            let x = e[i] / sc;
-            s += x * x;
-        }
-        (s / self.n as f64).sqrt()
+        weighted_rms(e, a, b, self.options.rtol, self.options.atol.min(MAX_ATOL))
     }
 
     /// One step attempt of size `h` from `self.y` with the current Jacobian:
@@ -420,7 +415,6 @@ impl Reactor {
     ) -> Result<StepStats> {
         let opts = self.options;
         let tab = self.tableau;
-        let n = self.n;
         let mut stats = StepStats::default();
         self.y.copy_from_slice(state);
         let mech = self.mech.inner.clone();
@@ -444,43 +438,27 @@ impl Reactor {
             });
         }
 
-        // Initial step (Hairer, Nørsett & Wanner, II.4), except that a state
-        // whose derivative is negligible at this tolerance (a cold, frozen
-        // mixture) tries the whole interval: the error estimate still decides.
-        let mut h = {
-            let d0 = self.norm(&self.y, &self.y, &self.y);
-            let d1 = self.norm(&self.f0, &self.y, &self.y);
-            let h0 = if d1 < 1e-5 {
-                dt
-            } else if d0 < 1e-5 {
-                1e-6 * dt
-            } else {
-                (0.01 * d0 / d1).min(dt)
-            };
-            for i in 0..n {
-                self.y_stage[i] = self.y[i] + h0 * self.f0[i];
-            }
-            let h1 = if self.y_stage[0] > 0.0 {
-                stats.rhs_evaluations += 1;
-                self.kin
-                    .rhs(mech, pressure, &self.y_stage, &mut self.f_stage);
-                for i in 0..n {
-                    self.err[i] = self.f_stage[i] - self.f0[i];
-                }
-                let d2 = self.norm(&self.err, &self.y, &self.y) / h0;
-                let dmax = d1.max(d2);
-                if !dmax.is_finite() {
-                    h0 * 1e-3
-                } else if dmax <= 1e-15 {
-                    (h0 * 1e-3).max(1e-6 * dt)
+        let atol = opts.atol.min(MAX_ATOL);
+        let kin = &mut self.kin;
+        let mut h = first_step(
+            &self.y,
+            &self.f0,
+            dt,
+            tab.elo,
+            opts.rtol,
+            atol,
+            &mut self.y_stage,
+            &mut self.f_stage,
+            |y, f| {
+                if y[0] > 0.0 {
+                    stats.rhs_evaluations += 1;
+                    kin.rhs(mech, pressure, y, f);
+                    true
                 } else {
-                    libm::pow(0.01 / dmax, 1.0 / tab.elo)
+                    false
                 }
-            } else {
-                h0 * 1e-3
-            };
-            (100.0 * h0).min(h1).min(dt)
-        };
+            },
+        );
 
         let mut t = 0.0;
         let mut last_rejected = false;
@@ -524,7 +502,7 @@ impl Reactor {
             let fac = if err == 0.0 {
                 FAC_MAX
             } else {
-                (SAFETY / libm::pow(err, 1.0 / tab.elo)).clamp(FAC_MIN, FAC_MAX)
+                (SAFETY / pow(err, 1.0 / tab.elo)).clamp(FAC_MIN, FAC_MAX)
             };
             if err <= 1.0 {
                 // Gustafsson's predictive controller (Hairer & Wanner IV.8,
@@ -535,8 +513,7 @@ impl Reactor {
                 // of the two proposals.
                 let mut fac = fac;
                 if let (true, Some((h_acc, err_acc))) = (predictive, last_accepted) {
-                    let gus =
-                        SAFETY * (h / h_acc) * libm::pow(err_acc / (err * err), 1.0 / tab.elo);
+                    let gus = SAFETY * (h / h_acc) * pow(err_acc / (err * err), 1.0 / tab.elo);
                     let gus = gus.clamp(FAC_MIN, FAC_MAX);
                     predictive = gus < fac;
                     fac = fac.min(gus);

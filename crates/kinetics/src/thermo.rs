@@ -31,7 +31,7 @@ impl TPowers {
             t3: t2 * t,
             t4: t2 * t2,
             inv_t: 1.0 / t,
-            ln_t: libm::log(t),
+            ln_t: crate::fastlog::ln(t),
         }
     }
 }
