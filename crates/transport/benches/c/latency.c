@@ -22,22 +22,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Buffers are allocated once and reused across calls (as the Rust side reuses its
- * sets' buffers), so no run pays for fresh pages. */
-static char *qlb_sbuf, *qlb_rbuf;
-static size_t qlb_cap;
+/* Each loop has its own pair of buffers, allocated once and reused across calls,
+ * as the Rust side's ping-pong and ring each own theirs: no run pays for fresh
+ * pages, and neither loop starts on buffers the other has just warmed. */
+struct qlb_buffers {
+    char *send, *recv;
+    size_t cap;
+};
+static struct qlb_buffers qlb_pingpong_bufs, qlb_ring_bufs;
 
-static void qlb_buffers(int bytes)
+static void qlb_reserve(struct qlb_buffers *b, int bytes)
 {
     size_t need = bytes > 0 ? (size_t)bytes : 1;
-    if (need > qlb_cap) {
-        free(qlb_sbuf);
-        free(qlb_rbuf);
-        qlb_sbuf = malloc(need);
-        qlb_rbuf = malloc(need);
-        memset(qlb_sbuf, 'a', need);
-        memset(qlb_rbuf, 0, need);
-        qlb_cap = need;
+    if (need > b->cap) {
+        free(b->send);
+        free(b->recv);
+        b->send = malloc(need);
+        b->recv = malloc(need);
+        memset(b->send, 'a', need);
+        memset(b->recv, 0, need);
+        b->cap = need;
     }
 }
 
@@ -45,8 +49,8 @@ double qlb_c_pingpong(MPI_Comm comm, int bytes, int iters, int warmup)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
-    qlb_buffers(bytes);
-    char *sbuf = qlb_sbuf, *rbuf = qlb_rbuf;
+    qlb_reserve(&qlb_pingpong_bufs, bytes);
+    char *sbuf = qlb_pingpong_bufs.send, *rbuf = qlb_pingpong_bufs.recv;
     MPI_Request send, recv;
     int peer = rank == 0 ? 1 : 0;
     MPI_Send_init(sbuf, bytes, MPI_BYTE, peer, 1, comm, &send);
@@ -79,8 +83,8 @@ double qlb_c_ring(MPI_Comm comm, int bytes, int iters, int warmup)
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    qlb_buffers(bytes);
-    char *sbuf = qlb_sbuf, *rbuf = qlb_rbuf;
+    qlb_reserve(&qlb_ring_bufs, bytes);
+    char *sbuf = qlb_ring_bufs.send, *rbuf = qlb_ring_bufs.recv;
     MPI_Request reqs[2];
     MPI_Recv_init(rbuf, bytes, MPI_BYTE, (rank + size - 1) % size, 2, comm, &reqs[0]);
     MPI_Send_init(sbuf, bytes, MPI_BYTE, (rank + 1) % size, 2, comm, &reqs[1]);
