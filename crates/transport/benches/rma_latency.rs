@@ -32,6 +32,7 @@
 //! Rank 0 prints a markdown table with the ratios Rust/C and mpi4py/Rust.
 
 mod c_peer;
+mod paired;
 
 use std::ffi::{c_int, c_void};
 use std::process::Command;
@@ -41,6 +42,7 @@ use mpi::collective::SystemOperation;
 use mpi::ffi;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
+use paired::{best, paired_ratio};
 use quicklb_transport::rma::{LockType, Window};
 
 const OPS: [&str; 3] = ["put", "get", "accumulate"];
@@ -104,44 +106,6 @@ fn rust_rma(
     let us = (mpi::time() - t0) * 1e6 / iters as f64;
     world.barrier();
     us
-}
-
-/// The fastest of a row's repetitions.
-fn best(times: &[f64]) -> f64 {
-    times.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-/// The median of per-repetition ratios Rust/C and the half-width of its 95 %
-/// confidence interval, relative to the median.
-struct PairedRatio {
-    median: f64,
-    half_width: f64,
-}
-
-/// Rust/C over the repetitions of one row, pair by pair (`None` without C runs).
-/// The confidence interval of the median comes from order statistics (the ranks
-/// `n/2 ∓ 0.98·√n` of the sorted ratios), so it assumes nothing about how noise is
-/// distributed.
-fn paired_ratio(rust: &[f64], c: &[f64]) -> Option<PairedRatio> {
-    if c.len() != rust.len() || c.is_empty() {
-        return None;
-    }
-    let mut ratios: Vec<f64> = rust.iter().zip(c).map(|(r, c)| r / c).collect();
-    ratios.sort_by(f64::total_cmp);
-    let n = ratios.len();
-    let median = if n % 2 == 1 {
-        ratios[n / 2]
-    } else {
-        (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
-    };
-    let k = ((n as f64 - 1.96 * (n as f64).sqrt()) / 2.0)
-        .floor()
-        .max(0.0) as usize;
-    let (low, high) = (ratios[k.min(n - 1)], ratios[(n - 1).saturating_sub(k)]);
-    Some(PairedRatio {
-        median,
-        half_width: (high - low) / 2.0 / median,
-    })
 }
 
 /// Runs the mpi4py peer as its own 2-rank job; rank 0 only.
