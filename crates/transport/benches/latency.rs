@@ -16,6 +16,9 @@
 //! send to its right and a receive from its left and waits for both. Each figure is
 //! the best (minimum) of `--reps` short runs: on a shared machine noise only adds
 //! time, so the minimum is the steadiest estimate of each implementation's cost.
+//! The ratio Rust/C is the median over the runs of each run's pair (the Rust and
+//! the C loop run back to back): two minima from different runs moved by several
+//! per cent from launch to launch at 1 MiB.
 //!
 //! The C loops run in the same processes (the C file is built as a shared library
 //! and loaded), alternating run by run with the Rust loops (and alternating which
@@ -35,7 +38,10 @@ use mpi::ffi;
 use mpi::raw::AsRaw;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
+use paired::{best, paired_ratio, PairedRatio};
 use quicklb_transport::{PersistentSet, Result};
+
+mod paired;
 
 const SIZES: [usize; 4] = [8, 1024, 64 * 1024, 1024 * 1024];
 /// Timed iterations of one run, per size. Runs are short and many (`--reps`,
@@ -43,6 +49,11 @@ const SIZES: [usize; 4] = [8, 1024, 64 * 1024, 1024 * 1024];
 /// fair chance to see both ranks scheduled throughout.
 const FULL_ITERS: [usize; 4] = [500, 500, 50, 5];
 const FULL_REPS: usize = 60;
+/// Runs of the Rust and C loops per size, as multiples of `--reps`: the sizes with
+/// few iterations per run get more runs, so that the median of the paired ratios
+/// rests on about as many round trips at 1 MiB as at 8 B (with 60 runs of 5 round
+/// trips its 95 % interval was ±10-30 % under load).
+const REPS_SCALE: [usize; 4] = [1, 1, 10, 100];
 
 struct Config {
     iters: [usize; 4],
@@ -105,13 +116,13 @@ fn main() -> Result<()> {
     };
 
     let mut rows = Vec::new();
-    for (&bytes, &iters) in SIZES.iter().zip(&cfg.iters) {
+    for ((&bytes, &iters), &scale) in SIZES.iter().zip(&cfg.iters).zip(&REPS_SCALE) {
         let warmup = iters / 10 + 1;
         let (mut rust_pp, mut c_pp, mut rust_ring, mut c_ring) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut pp = PingPong::new(&world, bytes)?;
         let mut ring = Ring::new(&world, bytes)?;
-        for rep in 0..cfg.reps {
+        for rep in 0..cfg.reps * scale {
             // Alternate which implementation goes first, so neither gains from order.
             let c_first = rep % 2 == 1;
             if let (true, Ok(c)) = (c_first, &c_lib) {
@@ -127,10 +138,12 @@ fn main() -> Result<()> {
         }
         rows.push(Row {
             bytes,
-            rust_pp: best(rust_pp),
-            c_pp: (!c_pp.is_empty()).then(|| best(c_pp)),
-            rust_ring: best(rust_ring),
-            c_ring: (!c_ring.is_empty()).then(|| best(c_ring)),
+            rust_pp: best(&rust_pp),
+            c_pp: (!c_pp.is_empty()).then(|| best(&c_pp)),
+            pp_ratio: paired_ratio(&rust_pp, &c_pp),
+            rust_ring: best(&rust_ring),
+            c_ring: (!c_ring.is_empty()).then(|| best(&c_ring)),
+            ring_ratio: paired_ratio(&rust_ring, &c_ring),
             py_pp: None,
             py_ring: None,
         });
@@ -158,14 +171,14 @@ struct Row {
     bytes: usize,
     rust_pp: f64,
     c_pp: Option<f64>,
+    /// Rust/C over the repetitions, pair by pair.
+    pp_ratio: Option<PairedRatio>,
     rust_ring: f64,
     c_ring: Option<f64>,
+    /// Rust/C over the repetitions, pair by pair.
+    ring_ratio: Option<PairedRatio>,
     py_pp: Option<f64>,
     py_ring: Option<f64>,
-}
-
-fn best(v: Vec<f64>) -> f64 {
-    v.into_iter().fold(f64::INFINITY, f64::min)
 }
 
 /// Ping-pong between ranks 0 and 1 with two one-message persistent sets per rank.
@@ -480,9 +493,10 @@ fn print_table(
         b => format!("{b} B"),
     };
     println!(
-        "\n### Persistent point-to-point latency (µs; mpiexec -n {}; best of {} runs{})\n",
+        "\n### Persistent point-to-point latency (µs; mpiexec -n {}; best of {} runs per size, ×{:?}{}; Rust/C: median of the runs' paired ratios)\n",
         world.size(),
         cfg.reps,
+        REPS_SCALE,
         if cfg.quick { ", --quick" } else { "" }
     );
     println!("| size | ping-pong Rust | C | Rust/C | mpi4py | mpi4py/Rust | ring Rust | C | Rust/C | mpi4py | mpi4py/Rust |");
@@ -493,14 +507,12 @@ fn print_table(
             size_name(r.bytes),
             r.rust_pp,
             f(r.c_pp),
-            r.c_pp
-                .map_or("–".into(), |c| format!("{:.2}", r.rust_pp / c)),
+            f(r.pp_ratio.as_ref().map(|p| p.median)),
             f(r.py_pp),
             ratio(r.py_pp, r.rust_pp),
             r.rust_ring,
             f(r.c_ring),
-            r.c_ring
-                .map_or("–".into(), |c| format!("{:.2}", r.rust_ring / c)),
+            f(r.ring_ratio.as_ref().map(|p| p.median)),
             f(r.py_ring),
             ratio(r.py_ring, r.rust_ring),
         );
@@ -514,12 +526,15 @@ fn print_table(
     }
     let first = &rows[0];
     let last = &rows[rows.len() - 1];
-    if let (Some(c8), Some(c1m)) = (first.c_pp, last.c_pp) {
-        let (a, b) = (first.rust_pp / c8, last.rust_pp / c1m);
+    if let (Some(a), Some(b)) = (&first.pp_ratio, &last.pp_ratio) {
         println!(
-            "target ping-pong Rust/C <= 1.05: 8 B {a:.2} {}, 1 MiB {b:.2} {}",
-            verdict(a <= 1.05),
-            verdict(b <= 1.05)
+            "target ping-pong Rust/C <= 1.05 (median of paired ratios, ± its 95 % interval): 8 B {:.3} ± {:.1} % {}, 1 MiB {:.3} ± {:.1} % {}",
+            a.median,
+            100.0 * a.half_width,
+            verdict(a.median <= 1.05),
+            b.median,
+            100.0 * b.half_width,
+            verdict(b.median <= 1.05)
         );
     }
     if let Some(p8) = first.py_pp {

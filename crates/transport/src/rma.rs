@@ -138,7 +138,7 @@ mod assert;
 mod epoch;
 mod op;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;
 
@@ -154,7 +154,7 @@ pub use op::RmaOp;
 use crate::error::{check, invalid, Result};
 use crate::info::Info;
 use crate::layout::{agree, Span};
-use epoch::{closing_failed, Close, Closer, EpochKind, Reach};
+use epoch::{close, closing_failed, Close, Closer, EpochKind, Reach};
 
 /// `MPI_Win_allocate` sizes are rounded up to a multiple of this many bytes. MPICH
 /// 4.0's shared-memory windows otherwise place the RMA target of a rank whose
@@ -533,6 +533,7 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
                 datatype: datatype.as_raw(),
                 sizes,
                 pending: RefCell::new(Vec::new()),
+                any_pending: Cell::new(false),
             },
             base,
             len,
@@ -599,7 +600,7 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         check("MPI_Win_lock", unsafe {
             ffi::MPI_Win_lock(ffi::MPI_LOCK_EXCLUSIVE as c_int, rank, 0, raw)
         })?;
-        let unlock = Closer::new(raw, Close::Unlock(rank));
+        let unlock = Closer::new(raw, close::Unlock(rank));
         // SAFETY: a valid window inside a passive-target epoch.
         let synced = check("MPI_Win_sync", unsafe { ffi::MPI_Win_sync(raw) });
         if let Err(e) = synced {
@@ -670,12 +671,10 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         check("MPI_Win_fence", unsafe {
             ffi::MPI_Win_fence(open.as_raw(), this.reach.raw)
         })?;
-        let closer = Closer::new(this.reach.raw, Close::Fence(close));
+        let closer = Closer::new(this.reach.raw, close::Fence(close));
         let epoch = this.epoch(EpochKind::Active);
         let out = f(&epoch);
-        drop(epoch); // completes pending requests
-        closer.finish();
-        out
+        end_epoch(epoch, closer, out)
     }
 
     /// Passive-target epoch on one target: `MPI_Win_lock(lock_type, target)`, `f`,
@@ -706,12 +705,10 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         check("MPI_Win_lock", unsafe {
             ffi::MPI_Win_lock(lock_type.as_raw(), target, assert.as_raw(), this.reach.raw)
         })?;
-        let closer = Closer::new(this.reach.raw, Close::Unlock(target));
+        let closer = Closer::new(this.reach.raw, close::Unlock(target));
         let epoch = this.epoch(EpochKind::Lock(target));
         let out = f(&epoch);
-        drop(epoch); // completes pending requests
-        closer.finish();
-        out
+        end_epoch(epoch, closer, out)
     }
 
     /// Passive-target epoch on all ranks at once with shared locks:
@@ -733,12 +730,10 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         check("MPI_Win_lock_all", unsafe {
             ffi::MPI_Win_lock_all(assert.as_raw(), this.reach.raw)
         })?;
-        let closer = Closer::new(this.reach.raw, Close::UnlockAll);
+        let closer = Closer::new(this.reach.raw, close::UnlockAll);
         let epoch = this.epoch(EpochKind::LockAll);
         let out = f(&epoch);
-        drop(epoch); // completes pending requests
-        closer.finish();
-        out
+        end_epoch(epoch, closer, out)
     }
 
     /// Access epoch of generalized active target synchronisation:
@@ -765,12 +760,10 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         check("MPI_Win_start", unsafe {
             ffi::MPI_Win_start(targets.as_raw(), assert.as_raw(), this.reach.raw)
         })?;
-        let closer = Closer::new(this.reach.raw, Close::Complete);
+        let closer = Closer::new(this.reach.raw, close::Complete);
         let epoch = this.epoch(EpochKind::Active);
         let out = f(&epoch);
-        drop(epoch); // completes pending requests
-        closer.finish();
-        out
+        end_epoch(epoch, closer, out)
     }
 
     /// Exposure epoch of generalized active target synchronisation:
@@ -796,7 +789,7 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         check("MPI_Win_post", unsafe {
             ffi::MPI_Win_post(origins.as_raw(), assert.as_raw(), self.reach.raw)
         })?;
-        let closer = Closer::new(self.reach.raw, Close::Wait);
+        let closer = Closer::new(self.reach.raw, close::Wait);
         let out = f();
         closer.finish();
         out
@@ -828,7 +821,7 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
         check("MPI_Win_post", unsafe {
             ffi::MPI_Win_post(origins.as_raw(), post.as_raw(), this.reach.raw)
         })?;
-        let wait = Closer::new(this.reach.raw, Close::Wait);
+        let wait = Closer::new(this.reach.raw, close::Wait);
         // SAFETY: a valid window and a valid group handle.
         let started = check("MPI_Win_start", unsafe {
             ffi::MPI_Win_start(targets.as_raw(), start.as_raw(), this.reach.raw)
@@ -837,7 +830,7 @@ impl<'w, T: Equivalence + bytemuck::Pod> Window<'w, T> {
             wait.finish();
             return Err(e);
         }
-        let complete = Closer::new(this.reach.raw, Close::Complete);
+        let complete = Closer::new(this.reach.raw, close::Complete);
         let epoch = this.epoch(EpochKind::Active);
         let out = f(&epoch);
         drop(epoch);
@@ -886,6 +879,28 @@ impl<T: Equivalence> std::fmt::Debug for Window<'_, T> {
             .field("allocated", &matches!(self.memory, Memory::Allocated))
             .finish()
     }
+}
+
+/// Ends an epoch whose closure returned `out`: completes its pending requests
+/// (dropping `epoch`), runs the closing call, returns `out`.
+///
+/// An error is boxed (out of line) while the closing call runs, so that on success
+/// only the closure's value and a null pointer are kept across it. A whole
+/// `Result<R>` held across the call (an [`Error`](crate::Error) is seven words)
+/// was stored to the stack and copied out again after it, in every epoch.
+#[inline(always)]
+fn end_epoch<T, R, C: Close>(epoch: Epoch<'_, T>, closer: Closer<C>, out: Result<R>) -> Result<R> {
+    let out = out.map_err(boxed);
+    drop(epoch);
+    closer.finish();
+    out.map_err(|error| *error)
+}
+
+/// [`end_epoch`]'s error, moved to the heap for the closing call.
+#[cold]
+#[inline(never)]
+fn boxed(error: crate::Error) -> Box<crate::Error> {
+    Box::new(error)
 }
 
 #[cold]

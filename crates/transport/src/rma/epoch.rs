@@ -5,7 +5,7 @@
 //! MPI may still read or write the buffers lent to the epoch, so their borrows cannot
 //! end: the job is aborted (`MPI_Abort`) with the error text instead of returning.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;
 
@@ -75,6 +75,10 @@ pub(crate) struct Reach {
     /// closes. Unallocated unless request-based operations are used; kept with its
     /// capacity across epochs afterwards.
     pub(crate) pending: RefCell<Vec<ffi::MPI_Request>>,
+    /// Whether `pending` may hold requests: set when one is added, cleared when the
+    /// list is emptied. The end of every passive epoch tests it (one load) instead
+    /// of borrowing the list.
+    pub(crate) any_pending: Cell<bool>,
 }
 
 /// Makes [`Epoch`] invariant in `'a` (and mark it as borrowing `[T]` for `'a`).
@@ -126,7 +130,7 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
 
     /// Writes `src` into `target`'s window at element `disp` (`MPI_Put`). `src` stays
     /// borrowed until the epoch closes.
-    #[inline]
+    #[inline(always)]
     pub fn put(&self, src: &'a [T], target: Rank, disp: usize) -> Result<()> {
         self.validate("MPI_Put", target, disp, src.len())?;
         for (start, count) in chunks(src.len()) {
@@ -153,7 +157,7 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
     /// Reads `dst.len()` elements from `target`'s window at element `disp` into
     /// `dst` (`MPI_Get`). `dst` stays mutably borrowed until the epoch closes, so
     /// it can only be read once the values have arrived.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, dst: &'a mut [T], target: Rank, disp: usize) -> Result<()> {
         self.validate("MPI_Get", target, disp, dst.len())?;
         let len = dst.len();
@@ -183,7 +187,7 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
     /// Combines `src` into `target`'s window at element `disp` with `op`
     /// (`MPI_Accumulate`; element-wise atomic with respect to other accumulates).
     /// `src` stays borrowed until the epoch closes.
-    #[inline]
+    #[inline(always)]
     pub fn accumulate(
         &self,
         src: &'a [T],
@@ -376,6 +380,7 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
         disp: usize,
         len: usize,
     ) -> Result<c_int> {
+        // Also what lets an active-target epoch's `Drop` skip the pending requests.
         if self.kind == EpochKind::Active {
             return Err(invalid(
                 call,
@@ -396,6 +401,7 @@ impl<'a, T: Equivalence + bytemuck::Pod> Epoch<'a, T> {
     fn track<'e, B>(&'e self, request: ffi::MPI_Request, buffer: B) -> RmaRequest<'e, B> {
         let mut pending = self.reach.pending.borrow_mut();
         pending.push(request);
+        self.reach.any_pending.set(true);
         RmaRequest {
             pending: &self.reach.pending,
             index: pending.len() - 1,
@@ -602,10 +608,19 @@ impl<T> Drop for Epoch<'_, T> {
     /// synchronisation method closes the epoch and gives the buffers back.
     #[inline]
     fn drop(&mut self) {
-        // No request borrows the epoch any more (they borrow it), so this cannot fail.
-        let mut pending = self.reach.pending.borrow_mut();
-        if !pending.is_empty() {
-            complete_all(&mut pending);
+        if self.kind == EpochKind::Active {
+            // `request_op` refuses request-based calls in active-target epochs, so a
+            // fence or PSCW epoch never has any pending. Every synchronisation method
+            // opens its epoch with a constant kind, so this folds away. (Even the
+            // flag test below costs a fence epoch more than itself: the call it may
+            // make can unwind, so the epoch's closer has to be kept in memory.)
+            debug_assert!(!self.reach.any_pending.get());
+            return;
+        }
+        // One flag, not the list's borrow (a check, a store and a restore of the
+        // `RefCell` flag around the length).
+        if self.reach.any_pending.get() {
+            complete_all(self.reach);
         }
     }
 }
@@ -613,7 +628,9 @@ impl<T> Drop for Epoch<'_, T> {
 /// Completes the requests still pending when an epoch ends, and empties the list
 /// for the next epoch (out of line: most epochs have none).
 #[inline(never)]
-fn complete_all(pending: &mut Vec<ffi::MPI_Request>) {
+fn complete_all(reach: &Reach) {
+    // No request borrows the epoch any more (they borrow it), so this cannot fail.
+    let mut pending = reach.pending.borrow_mut();
     // SAFETY: every entry is a request started in this epoch or MPI_REQUEST_NULL;
     // statuses are ignored.
     let rc = unsafe {
@@ -627,6 +644,7 @@ fn complete_all(pending: &mut Vec<ffi::MPI_Request>) {
         closing_failed(&e);
     }
     pending.clear();
+    reach.any_pending.set(false);
 }
 
 /// A request-based RMA operation of an epoch ([`Epoch::rput`], [`Epoch::rget`],
@@ -752,47 +770,112 @@ impl Iterator for Chunks {
     }
 }
 
-/// The call that closes an epoch.
-#[derive(Clone, Copy)]
-pub(crate) enum Close {
-    Fence(FenceClose),
-    Unlock(Rank),
-    UnlockAll,
-    Complete,
-    Wait,
+/// The call that closes an epoch, one type per call ([`close`]), so that
+/// [`Closer`] calls it directly. (A `Closer` holding an enum of the calls dispatched
+/// through a jump table wherever the compiler did not keep the enum's value in a
+/// register across the epoch's MPI calls.)
+pub(crate) trait Close: Copy {
+    /// The MPI function, for the error message.
+    const CALL: &'static str;
+
+    /// Makes the closing call on `raw` and returns its code.
+    ///
+    /// # Safety
+    /// `raw` is a valid window with an open epoch of the kind this call ends.
+    unsafe fn call(self, raw: ffi::MPI_Win) -> c_int;
+}
+
+/// The closing calls of epochs, for [`Closer`].
+pub(crate) mod close {
+    use super::*;
+
+    /// `MPI_Win_fence` with these assertions.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Fence(pub(crate) FenceClose);
+    /// `MPI_Win_unlock` of this rank.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Unlock(pub(crate) Rank);
+    /// `MPI_Win_unlock_all`.
+    #[derive(Clone, Copy)]
+    pub(crate) struct UnlockAll;
+    /// `MPI_Win_complete`.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Complete;
+    /// `MPI_Win_wait`.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Wait;
+
+    impl Close for Fence {
+        const CALL: &'static str = "MPI_Win_fence";
+        #[inline(always)]
+        unsafe fn call(self, raw: ffi::MPI_Win) -> c_int {
+            // SAFETY: the caller's contract (an open fence epoch on `raw`).
+            unsafe { ffi::MPI_Win_fence(self.0.as_raw(), raw) }
+        }
+    }
+
+    impl Close for Unlock {
+        const CALL: &'static str = "MPI_Win_unlock";
+        #[inline(always)]
+        unsafe fn call(self, raw: ffi::MPI_Win) -> c_int {
+            // SAFETY: the caller's contract (a lock epoch on rank `self.0` of `raw`).
+            unsafe { ffi::MPI_Win_unlock(self.0, raw) }
+        }
+    }
+
+    impl Close for UnlockAll {
+        const CALL: &'static str = "MPI_Win_unlock_all";
+        #[inline(always)]
+        unsafe fn call(self, raw: ffi::MPI_Win) -> c_int {
+            // SAFETY: the caller's contract (a lock-all epoch on `raw`).
+            unsafe { ffi::MPI_Win_unlock_all(raw) }
+        }
+    }
+
+    impl Close for Complete {
+        const CALL: &'static str = "MPI_Win_complete";
+        #[inline(always)]
+        unsafe fn call(self, raw: ffi::MPI_Win) -> c_int {
+            // SAFETY: the caller's contract (a PSCW access epoch on `raw`).
+            unsafe { ffi::MPI_Win_complete(raw) }
+        }
+    }
+
+    impl Close for Wait {
+        const CALL: &'static str = "MPI_Win_wait";
+        #[inline(always)]
+        unsafe fn call(self, raw: ffi::MPI_Win) -> c_int {
+            // SAFETY: the caller's contract (a PSCW exposure epoch on `raw`).
+            unsafe { ffi::MPI_Win_wait(raw) }
+        }
+    }
 }
 
 /// Closes an epoch: explicitly with `finish`, or on drop if the closure unwound, so
 /// that no MPI operation can still write into a buffer whose borrow has ended. A
 /// failing closing call aborts the job ([`closing_failed`]).
-pub(crate) struct Closer {
+pub(crate) struct Closer<C: Close> {
     raw: ffi::MPI_Win,
-    close: Close,
+    close: C,
 }
 
-impl Closer {
+impl<C: Close> Closer<C> {
+    /// A closer of the epoch just opened on `raw`, which `close` ends (every
+    /// synchronisation method creates its closer right after the opening call).
     #[inline]
-    pub(crate) fn new(raw: ffi::MPI_Win, close: Close) -> Self {
+    pub(crate) fn new(raw: ffi::MPI_Win, close: C) -> Self {
         Closer { raw, close }
     }
 
     #[inline(always)]
     fn run(&self) -> Result<()> {
-        let raw = self.raw;
-        // SAFETY: `raw` is a valid window with an open epoch of the kind `close` ends.
-        unsafe {
-            match self.close {
-                Close::Fence(a) => check("MPI_Win_fence", ffi::MPI_Win_fence(a.as_raw(), raw)),
-                Close::Unlock(t) => check("MPI_Win_unlock", ffi::MPI_Win_unlock(t, raw)),
-                Close::UnlockAll => check("MPI_Win_unlock_all", ffi::MPI_Win_unlock_all(raw)),
-                Close::Complete => check("MPI_Win_complete", ffi::MPI_Win_complete(raw)),
-                Close::Wait => check("MPI_Win_wait", ffi::MPI_Win_wait(raw)),
-            }
-        }
+        // SAFETY: `raw` is a valid window with an open epoch of the kind `close` ends
+        // (see `new`); a closer runs once (`finish` forgets it, `drop` only runs
+        // otherwise).
+        check(C::CALL, unsafe { self.close.call(self.raw) })
     }
 
-    /// Runs the closing call; returns only once it has succeeded. Inlined, so that
-    /// the `match` on the closing call folds away where the kind is known.
+    /// Runs the closing call; returns only once it has succeeded.
     #[inline(always)]
     pub(crate) fn finish(self) {
         let this = std::mem::ManuallyDrop::new(self);
@@ -802,7 +885,7 @@ impl Closer {
     }
 }
 
-impl Drop for Closer {
+impl<C: Close> Drop for Closer<C> {
     fn drop(&mut self) {
         // Only reached when the closure unwound: close the epoch all the same.
         if let Err(e) = self.run() {
