@@ -128,16 +128,28 @@ impl WithSimd for FusedPass<'_> {
     }
 }
 
-/// `Σ a_j b_j` with one vector accumulator (for the leftover rows and columns).
+/// `Σ a_j b_j` with four vector accumulators (one would wait on each FMA's
+/// latency); for `‖x‖²` and the leftover rows and columns.
 #[inline(always)]
 fn dot_simd<S: Simd>(simd: S, a: &[f64], b: &[f64]) -> f64 {
     let (ah, at) = S::as_simd_f64s(a);
     let (bh, bt) = S::as_simd_f64s(b);
-    let mut acc = simd.splat_f64s(0.0);
-    for (&p, &q) in ah.iter().zip(bh) {
-        acc = simd.mul_add_f64s(p, q, acc);
+    let (a4, b4) = (ah.chunks_exact(4), bh.chunks_exact(4));
+    let mut rest = simd.splat_f64s(0.0);
+    for (&p, &q) in a4.remainder().iter().zip(b4.remainder()) {
+        rest = simd.mul_add_f64s(p, q, rest);
     }
-    simd.reduce_sum_f64s(acc) + at.iter().zip(bt).map(|(p, q)| p * q).sum::<f64>()
+    let mut acc = [simd.splat_f64s(0.0); 4];
+    for (p, q) in a4.zip(b4) {
+        for l in 0..4 {
+            acc[l] = simd.mul_add_f64s(p[l], q[l], acc[l]);
+        }
+    }
+    let sum = simd.add_f64s(
+        simd.add_f64s(acc[0], acc[1]),
+        simd.add_f64s(acc[2], simd.add_f64s(acc[3], rest)),
+    );
+    simd.reduce_sum_f64s(sum) + at.iter().zip(bt).map(|(p, q)| p * q).sum::<f64>()
 }
 
 /// `y = x v`: two rows by four columns at a time (eight independent vector
