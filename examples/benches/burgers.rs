@@ -178,13 +178,13 @@ fn main() {
     );
     println!();
     println!(
-        "σ1..σ4 (Rust): {}; {} subspace iterations",
+        "σ1..σ4 (Rust): {}; {} block Krylov passes over the snapshots",
         pod.sigma
             .iter()
             .map(|s| format!("{s:.6}"))
             .collect::<Vec<_>>()
             .join(", "),
-        pod.iterations
+        pod.passes
     );
     match &peer {
         Ok(p) => {

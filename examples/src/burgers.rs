@@ -16,10 +16,12 @@
 //! keeps its `T × N_r` columns `X_r` of the snapshot matrix in memory.
 //!
 //! The leading singular triplets of `X = U Σ Vᵀ` are computed without moving
-//! snapshots ([`distributed_svd`]): subspace iteration on `X Xᵀ` with
-//! Rayleigh-Ritz, where `X Xᵀ Q = Σ_r X_r (X_rᵀ Q)` is one all-reduce of a
-//! `T × b` block per iteration (`b` = wanted modes + 8). Each rank ends with its
-//! own rows of the spatial modes. The total energy `‖X‖_F²` is one more sum.
+//! snapshots ([`distributed_svd`]): block Krylov (block Lanczos) on `Xᵀ X`
+//! with Rayleigh-Ritz on the whole basis and a residual test, where
+//! `X V = Σ_r X_r V_r` is one all-reduce of a `T × b` block per pass over the
+//! snapshots (`b` = wanted modes), and four small ones (the residuals and
+//! the orthogonalisation of the next block). Each rank ends with its own rows of the spatial
+//! modes. The total energy `‖X‖_F²` is summed in the first pass.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
@@ -27,6 +29,8 @@ use mpi::collective::SystemOperation;
 use mpi::topology::Communicator;
 use mpi::traits::*;
 use quicklb_transport::PersistentSet;
+
+mod kernels;
 
 /// Parameters of a run.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -116,17 +120,16 @@ impl BurgersParams {
     }
 
     /// An upper estimate of one rank's memory for `ranks` ranks and `modes`
-    /// modes, in bytes (the snapshots twice: kept and copied by the SVD, and
-    /// the SVD's bases); `None` if it overflows `u64`. Call after
-    /// [`BurgersParams::check`].
+    /// modes, in bytes (the snapshots twice: kept, and copied by the SVD
+    /// when not row-major; and the SVD's bases: at most `6 × modes` columns
+    /// of `𝒴`, `𝒱` and `𝒲`, and the newest block); `None` if it overflows
+    /// `u64`. Call after [`BurgersParams::check`].
     pub fn memory_per_rank(&self, ranks: usize, modes: usize) -> Option<u64> {
         let steps = (self.t_end / self.dt).ceil() as u64 + 1;
         let len = (self.n as u64).div_ceil(ranks.max(1) as u64);
-        let b = (modes as u64).checked_add(8)?;
+        let columns = (modes as u64).checked_mul(7)?;
         let snapshots = steps.checked_mul(len)?.checked_mul(2)?;
-        let bases = b
-            .checked_mul(steps.checked_add(len)?.checked_add(b)?)?
-            .checked_mul(3)?;
+        let bases = columns.checked_mul(steps.checked_add(len.checked_mul(2)?)?)?;
         snapshots.checked_add(bases)?.checked_mul(8)
     }
 
@@ -155,11 +158,11 @@ pub enum BurgersError {
     /// The eigendecomposition did not converge.
     #[error("eigendecomposition of the Gram matrix failed: {0:?}")]
     Eigen(faer::linalg::evd::EvdError),
-    /// The subspace iteration of the SVD did not converge.
-    #[error("the SVD did not converge in {iterations} iterations")]
+    /// The SVD did not converge.
+    #[error("the SVD did not converge in {passes} passes over the snapshots")]
     NoConvergence {
-        /// Iterations done.
-        iterations: usize,
+        /// Passes done.
+        passes: usize,
     },
     /// The solution blew up (time step too large for this grid and viscosity).
     #[error("the solution is not finite at step {step}: time step too large?")]
@@ -341,11 +344,15 @@ impl LocalBurgers {
     }
 }
 
-/// Sums a buffer over all ranks, in place (an all-reduce); the seam that lets the
-/// SVD run without MPI in unit tests.
+/// Sums over all ranks; the seam that lets the SVD run without MPI in unit tests.
 pub trait AllSum {
     /// Replaces `data` by its element-wise sum over all ranks (the same result on every rank).
     fn all_sum(&self, data: &mut [f64]);
+    /// The sum of `value` over the ranks before this one (0 on the first).
+    fn exclusive_prefix_sum(&self, value: usize) -> usize;
+    /// Whether there is one rank only: sums are then the local values, so a
+    /// product summed over ranks can be used at once.
+    fn is_single_rank(&self) -> bool;
 }
 
 /// [`AllSum`] over an MPI communicator.
@@ -358,6 +365,22 @@ impl<C: Communicator> AllSum for MpiSum<'_, C> {
         self.0
             .all_reduce_into(&local[..], data, SystemOperation::sum());
     }
+
+    fn exclusive_prefix_sum(&self, value: usize) -> usize {
+        let mut before = 0u64;
+        self.0
+            .exclusive_scan_into(&(value as u64), &mut before, SystemOperation::sum());
+        // MPI leaves the first rank's result undefined.
+        if self.0.rank() == 0 {
+            0
+        } else {
+            before as usize
+        }
+    }
+
+    fn is_single_rank(&self) -> bool {
+        self.0.size() == 1
+    }
 }
 
 /// [`AllSum`] of a single process: nothing to add.
@@ -366,6 +389,14 @@ pub struct NoComm;
 
 impl AllSum for NoComm {
     fn all_sum(&self, _data: &mut [f64]) {}
+
+    fn exclusive_prefix_sum(&self, _value: usize) -> usize {
+        0
+    }
+
+    fn is_single_rank(&self) -> bool {
+        true
+    }
 }
 
 /// The leading singular triplets of a column-distributed matrix, as seen by one rank.
@@ -379,8 +410,8 @@ pub struct Pod {
     pub temporal: Mat<f64>,
     /// This rank's rows of the spatial modes (right singular vectors), `len × k`.
     pub modes: Mat<f64>,
-    /// Subspace iterations done.
-    pub iterations: usize,
+    /// Passes over the snapshots (each one product `Y = X V` and one `W = Xᵀ Y`).
+    pub passes: usize,
 }
 
 impl Pod {
@@ -396,21 +427,22 @@ impl Pod {
 /// Options of [`distributed_svd`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SvdOptions {
-    /// Extra basis vectors beyond the `k` wanted (speeds convergence up).
-    pub oversampling: usize,
-    /// Stop when every wanted Ritz pair has `‖X v - σ u‖ <= tol σ_1`
-    /// (which bounds the error of each `σ` by `tol σ_1`).
+    /// Columns added to the basis by each pass over the snapshots; `None`: as
+    /// many as modes are wanted.
+    pub block: Option<usize>,
+    /// Stop when every wanted triplet has `‖Xᵀu − σv‖ <= tol σ_1` (`X v = σ u`
+    /// holds by construction), which bounds the error of each `σ` by `tol σ_1`.
     pub tol: f64,
-    /// Iteration limit.
-    pub max_iterations: usize,
+    /// Pass limit.
+    pub max_passes: usize,
 }
 
 impl Default for SvdOptions {
     fn default() -> Self {
         SvdOptions {
-            oversampling: 8,
+            block: None,
             tol: 1e-12,
-            max_iterations: 500,
+            max_passes: 200,
         }
     }
 }
@@ -424,211 +456,345 @@ fn hash_unit(i: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
 }
 
-/// `Σ_i a_i b_i`, in four independent sums (a single running sum waits for
-/// each addition: four times slower).
-#[inline]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().min(b.len());
-    let (a4, b4) = (a[..n].chunks_exact(4), b[..n].chunks_exact(4));
-    let tail: f64 = a4
-        .remainder()
-        .iter()
-        .zip(b4.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    let mut acc = [0.0f64; 4];
-    for (x, y) in a4.zip(b4) {
-        for l in 0..4 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+/// `a = a + alpha · l r` for column-major blocks (faer's product).
+fn add_product(a: MatMut<'_, f64>, l: MatRef<'_, f64>, r: MatRef<'_, f64>, alpha: f64) {
+    matmul(a, Accum::Add, l, r, alpha, Par::Seq);
 }
 
-/// Orthonormalises the `b` columns of length `t` stored one after the other in
-/// `q`: modified Gram-Schmidt, twice. A column that is (numerically) in the span
-/// of the previous ones is set to 0.
-fn orthonormalize(q: &mut [f64], t: usize) {
-    let b = q.len() / t;
-    for c in 0..b {
-        let (done, rest) = q.split_at_mut(c * t);
-        let col = &mut rest[..t];
-        let norm0 = dot(col, col).sqrt();
-        for _pass in 0..2 {
-            for p in 0..c {
-                let prev = &done[p * t..(p + 1) * t];
-                let d = dot(prev, col);
-                for (v, w) in col.iter_mut().zip(prev) {
-                    *v -= d * w;
-                }
-            }
-        }
-        let norm = dot(col, col).sqrt();
-        let scale = if norm > 1e-12 * norm0 && norm > 0.0 {
-            1.0 / norm
-        } else {
-            0.0
-        };
-        col.iter_mut().for_each(|v| *v *= scale);
-    }
-}
-
-/// `out_c = Σ_r cols_r W[r][c]` for the first `k` columns, where `cols` holds
-/// `b` columns of length `len` one after the other and `w` is `b × b`.
-fn combine(cols: &[f64], len: usize, w: &Mat<f64>, k: usize) -> Vec<f64> {
-    let b = w.nrows();
-    let mut out = vec![0.0; len * k];
-    for c in 0..k {
-        let dst = &mut out[c * len..(c + 1) * len];
-        for r in 0..b {
-            let f = w[(r, c)];
-            for (d, v) in dst.iter_mut().zip(&cols[r * len..(r + 1) * len]) {
-                *d += f * v;
-            }
-        }
-    }
+/// `lᵀ r` for column-major blocks.
+fn cross(l: MatRef<'_, f64>, r: MatRef<'_, f64>) -> Mat<f64> {
+    let mut out = Mat::<f64>::zeros(l.ncols(), r.ncols());
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        l.transpose(),
+        r,
+        1.0,
+        Par::Seq,
+    );
     out
+}
+
+/// The block `z` (`n × b` local rows, column-major) made orthonormal over all
+/// ranks and orthogonal to `basis` (`n × d`, orthonormal): projection, then
+/// `z ← z U Λ^{-1/2}` from the eigenpairs of the summed Gram matrix `zᵀz`
+/// (Cholesky-QR that tolerates rank loss: directions below `1e-12` of the
+/// block's norm are in the span already and are dropped), done twice
+/// (the second time corrects the rounding of the first). Returns the new
+/// block, possibly narrower (empty when `z` lies in the basis's span).
+/// Collective: three sums of `d × b + b × b` numbers or fewer.
+fn orthonormalize(
+    comm: &impl AllSum,
+    basis: MatRef<'_, f64>,
+    z: Mat<f64>,
+) -> Result<Mat<f64>, BurgersError> {
+    let (d, b) = (basis.ncols(), z.ncols());
+    let mut z = z;
+    // First round: project, then sum the Gram matrix (a separate sum: when z
+    // lies mostly in the basis's span, zᵀz − cᵀc would cancel).
+    let mut buf = cross(basis, z.as_ref())
+        .col_iter()
+        .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+        .collect::<Vec<f64>>();
+    let norm2: f64 = z
+        .col_iter()
+        .map(|c| c.iter().map(|v| v * v).sum::<f64>())
+        .sum();
+    buf.push(norm2);
+    comm.all_sum(&mut buf);
+    let norm2 = buf[d * b];
+    let c = MatRef::from_column_major_slice(&buf[..d * b], d, b);
+    add_product(z.as_mut(), basis, c, -1.0);
+    let mut gram: Vec<f64> = cross(z.as_ref(), z.as_ref())
+        .col_iter()
+        .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+        .collect();
+    comm.all_sum(&mut gram);
+    let z = scale_by_gram(z, &gram, 1e-24 * norm2)?;
+    if z.ncols() == 0 {
+        return Ok(z);
+    }
+    // Second round: the projection and the Gram matrix in one sum (z is now
+    // orthonormal to rounding, so zᵀz − cᵀc does not cancel).
+    let b = z.ncols();
+    let mut z = z;
+    let c = cross(basis, z.as_ref());
+    let g = cross(z.as_ref(), z.as_ref());
+    let mut buf: Vec<f64> = c
+        .col_iter()
+        .chain(g.col_iter())
+        .flat_map(|col| col.iter().copied().collect::<Vec<_>>())
+        .collect();
+    comm.all_sum(&mut buf);
+    let c = MatRef::from_column_major_slice(&buf[..d * b], d, b);
+    add_product(z.as_mut(), basis, c, -1.0);
+    let cc = cross(c, c);
+    let gram: Vec<f64> = (0..b * b)
+        .map(|i| buf[d * b + i] - cc[(i % b, i / b)])
+        .collect();
+    scale_by_gram(z, &gram, 0.25)
+}
+
+/// `z U_kept Λ_kept^{-1/2}` for the eigenpairs `(λ, U)` of the `b × b` Gram
+/// matrix `gram` (column-major) with `λ > floor`.
+fn scale_by_gram(z: Mat<f64>, gram: &[f64], floor: f64) -> Result<Mat<f64>, BurgersError> {
+    let b = z.ncols();
+    let g = MatRef::from_column_major_slice(gram, b, b);
+    let eig = g
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(BurgersError::Eigen)?;
+    let s = eig.S().column_vector();
+    let kept: Vec<usize> = (0..b)
+        .rev()
+        .filter(|&i| s[i] > floor && s[i] > 0.0)
+        .collect();
+    let map = Mat::<f64>::from_fn(b, kept.len(), |r, c| {
+        eig.U()[(r, kept[c])] / s[kept[c]].sqrt()
+    });
+    let mut out = Mat::<f64>::zeros(z.nrows(), kept.len());
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        z.as_ref(),
+        map.as_ref(),
+        1.0,
+        Par::Seq,
+    );
+    Ok(out)
 }
 
 /// The leading `k` singular values and vectors of the snapshot matrix
 /// `X = [X_0 X_1 … X_{p-1}]`, whose column blocks `X_r` (`T × len_r`) live on
 /// the ranks, without moving any of them.
 ///
-/// Subspace iteration on `X Xᵀ` with Rayleigh-Ritz (the method of snapshots
-/// done iteratively): every rank holds the same orthonormal basis `Q` (`T × b`,
-/// `b = k + oversampling`); an iteration computes `Z_r = X_rᵀ Q` locally and sums
-/// `X_r Z_r` (`T × b`) and `Z_rᵀ Z_r` (`b × b`) over the ranks in one all-reduce.
-/// The eigenpairs `(σ², w)` of `Σ_r Z_rᵀ Z_r = Qᵀ X Xᵀ Q` give the Ritz values `σ`,
-/// temporal modes `u = Q w` and this rank's rows of the spatial modes
-/// `v_r = Z_r w / σ`. It stops when every wanted pair's residual
-/// `‖X v − σ u‖ = ‖X Xᵀ Q w / σ − σ Q w‖` is below `tol · σ_1`, which bounds the
-/// error of each `σ` by `tol · σ_1` (in practice it is far smaller: Ritz values
-/// converge with the square of the residual). The demo's matrix needs 3 iterations.
+/// Block Krylov (block Lanczos) on `Xᵀ X` with Rayleigh-Ritz on the whole
+/// basis: every rank holds its rows of an orthonormal basis `𝒱` of the
+/// spatial side (`len_r × d`) and of `𝒲 = Xᵀ X 𝒱`, and the whole `𝒴 = X 𝒱`
+/// (`T × d`). A pass takes the newest block `V` (`b` columns, `b` = modes
+/// wanted), sums `Y = Σ_r X_r V_r` over the ranks (one all-reduce of `T × b`)
+/// and computes `W_r = X_rᵀ Y` (with one rank both products share one sweep
+/// over the rows of `X`). The eigenpairs `(θ², s)` of `𝒴ᵀ𝒴 = 𝒱ᵀ Xᵀ X 𝒱` give
+/// the Ritz triplets: `v = 𝒱 s` (this rank's rows of a spatial mode),
+/// `σ = ‖𝒴 s‖` and `u = 𝒴 s / σ`, so that `X v = σ u` exactly; the other
+/// residual `Xᵀ u − σ v = (𝒲 s − σ² v) / σ` costs no pass. The run stops when
+/// it is below `tol · σ_1` for every wanted mode, which bounds each `σ`'s
+/// error by `tol · σ_1` (Ritz values converge with the square of it: in
+/// practice they are exact to rounding); otherwise `W` orthogonalised against
+/// `𝒱` is the next block. The demo's matrix needs 4 passes of 4 columns.
+/// Past `d = k + 5 b` columns the basis restarts from its best `k + b` Ritz
+/// vectors (their images are combinations of the stored ones: no pass).
 ///
-/// The total energy `‖X‖_F²` is summed exactly. Signs: the largest entry in
-/// magnitude of each temporal mode is positive. Collective over the ranks of `comm`.
+/// The starting block is pseudo-random by global column index, so that every
+/// rank count spans the same spaces. The total energy `‖X‖_F²` is summed in
+/// the first pass. Signs: the largest entry in magnitude of each temporal
+/// mode is positive. Collective over the ranks of `comm`, which must give
+/// every rank the same sums (the decisions to stop are taken by each rank).
 pub fn distributed_svd(
     comm: &impl AllSum,
     x: MatRef<'_, f64>,
     k: usize,
     opts: SvdOptions,
 ) -> Result<Pod, BurgersError> {
-    let (t, len) = (x.nrows(), x.ncols());
-    // The global column count bounds the rank of X; and ‖X‖_F².
-    let mut energy = 0.0;
-    for i in 0..t {
-        energy += match x.row(i).try_as_row_major() {
-            Some(r) => dot(r.as_slice(), r.as_slice()),
-            None => (0..len).map(|j| x[(i, j)] * x[(i, j)]).sum(),
-        };
-    }
-    let mut counts = [len as f64, energy];
+    let (t, n) = (x.nrows(), x.ncols());
+    let offset = comm.exclusive_prefix_sum(n);
+    let mut counts = [n as f64];
     comm.all_sum(&mut counts);
-    let (n_global, energy_total) = (counts[0] as usize, counts[1]);
-    let b = (k + opts.oversampling).min(t).min(n_global);
-    let k = k.min(b);
+    let n_global = counts[0] as usize;
+    let k = k.min(t).min(n_global);
+    let b = opts.block.unwrap_or(k).max(1).min(n_global);
+    // The rows of X as slices (the snapshots are row-major; anything else is copied).
+    let copy: Vec<f64>;
+    let row_slices: Vec<&[f64]> = if (0..t).all(|i| x.row(i).try_as_row_major().is_some()) {
+        (0..t)
+            .map(|i| {
+                x.row(i)
+                    .try_as_row_major()
+                    .map_or(&[][..], |r| r.as_slice())
+            })
+            .collect()
+    } else {
+        copy = (0..t)
+            .flat_map(|i| (0..n).map(move |j| x[(i, j)]))
+            .collect();
+        (0..t).map(|i| &copy[i * n..(i + 1) * n]).collect()
+    };
+    let empty = |energy_total: f64| Pod {
+        sigma: Vec::new(),
+        energy_total,
+        temporal: Mat::zeros(t, 0),
+        modes: Mat::zeros(n, 0),
+        passes: 0,
+    };
+    if k == 0 {
+        let mut e = [row_slices
+            .iter()
+            .map(|r| r.iter().map(|v| v * v).sum::<f64>())
+            .sum()];
+        comm.all_sum(&mut e);
+        return Ok(empty(e[0]));
+    }
+    let keep = (k + b).min(n_global);
+    let d_max = (keep + 4 * b).min(n_global);
 
-    // Q: b columns of length t. Z: b columns of length len. The products
-    // with X are faer's matrix products (blocked, vectorised; one thread).
-    let mut q: Vec<f64> = (0..b * t).map(|i| hash_unit(i as u64)).collect();
-    orthonormalize(&mut q, t);
-    let mut z = vec![0.0; b * len];
-    let mut buf = vec![0.0; t * b + b * b];
-    for iteration in 1..=opts.max_iterations {
-        // Z_r = X_rᵀ Q.
+    let start = Mat::<f64>::from_fn(n, b, |j, c| hash_unit(((offset + j) * b + c) as u64));
+    // 𝒱, 𝒲 = Xᵀ X 𝒱 and 𝒴 = X 𝒱, with room for the largest basis.
+    let mut basis = Mat::<f64>::zeros(n, 0);
+    let mut images = Mat::<f64>::zeros(n, 0);
+    let mut temporal_basis = Mat::<f64>::zeros(t, 0);
+    for m in [&mut basis, &mut images] {
+        m.reserve(n, d_max);
+    }
+    temporal_basis.reserve(t, d_max);
+    // 𝒴ᵀ𝒴, grown by the new block's column each pass.
+    let mut gram = Mat::<f64>::zeros(0, 0);
+    let mut block = orthonormalize(comm, basis.as_ref(), start)?;
+    // Y (row-major T × b, then this rank's part of ‖X‖_F² in the first pass) and W.
+    let mut y = vec![0.0; t * b + 1];
+    let mut w = vec![0.0; n * b];
+    let mut v = vec![0.0; n * b];
+    let mut energy_total = 0.0;
+    for pass in 1..=opts.max_passes {
+        let bw = block.ncols();
+        for (c, col) in block.col_iter().enumerate() {
+            v[c * n..(c + 1) * n]
+                .iter_mut()
+                .zip(col.iter())
+                .for_each(|(d, s)| *d = *s);
+        }
+        let rows = kernels::Rows {
+            x: &row_slices,
+            n,
+            b: bw,
+        };
+        let (yb, wb, vb) = (&mut y[..t * bw + 1], &mut w[..n * bw], &v[..n * bw]);
+        let first = pass == 1;
+        if comm.is_single_rank() {
+            yb[t * bw] = kernels::fused_pass(rows, vb, &mut yb[..t * bw], wb, first, pass % 2 == 0);
+        } else {
+            yb[t * bw] = kernels::rows_times(rows, vb, &mut yb[..t * bw], first);
+            comm.all_sum(yb);
+            kernels::transposed_times(rows, &yb[..t * bw], wb);
+        }
+        if first {
+            energy_total = yb[t * bw];
+        }
+        let d = basis.ncols() + bw;
+        basis.resize_with(n, d, |i, j| block[(i, j + bw - d)]);
+        images.resize_with(n, d, |i, j| wb[(j + bw - d) * n + i]);
+        temporal_basis.resize_with(t, d, |i, j| yb[i * bw + j + bw - d]);
+        let new_y = temporal_basis.as_ref().subcols(d - bw, bw);
+        let cross_new = cross(temporal_basis.as_ref(), new_y);
+        gram.resize_with(d, d, |i, j| {
+            if j >= d - bw {
+                cross_new[(i, j + bw - d)]
+            } else {
+                cross_new[(j, i + bw - d)]
+            }
+        });
+
+        // Rayleigh-Ritz on the whole basis.
+        let eig = gram
+            .self_adjoint_eigen(Side::Lower)
+            .map_err(BurgersError::Eigen)?;
+        let lambda = eig.S().column_vector();
+        // Eigenvalues are nondecreasing: take them from the top.
+        let ritz = Mat::<f64>::from_fn(d, keep.max(k).min(d), |r, c| eig.U()[(r, d - 1 - c)]);
+        let sk = ritz.as_ref().subcols(0, k);
+        let theta2: Vec<f64> = (0..k).map(|c| lambda[d - 1 - c].max(0.0)).collect();
+        let mut modes = Mat::<f64>::zeros(n, k);
         matmul(
-            MatMut::from_column_major_slice_mut(&mut z, len, b),
+            modes.as_mut(),
             Accum::Replace,
-            x.transpose(),
-            MatRef::from_column_major_slice(&q, t, b),
+            basis.as_ref(),
+            sk,
             1.0,
             Par::Seq,
         );
-        // Y = X_r Z_r (b columns of length t) and M = Z_rᵀ Z_r, summed over ranks.
-        {
-            let zr = MatRef::from_column_major_slice(&z, len, b);
-            let (y, m) = buf.split_at_mut(t * b);
-            matmul(
-                MatMut::from_column_major_slice_mut(y, t, b),
-                Accum::Replace,
-                x,
-                zr,
-                1.0,
-                Par::Seq,
-            );
-            matmul(
-                MatMut::from_column_major_slice_mut(m, b, b),
-                Accum::Replace,
-                zr.transpose(),
-                zr,
-                1.0,
-                Par::Seq,
-            );
-        }
-        comm.all_sum(&mut buf);
-        let (y, m) = buf.split_at(t * b);
-        let m = MatRef::from_column_major_slice(m, b, b);
-
-        let eig = m
-            .self_adjoint_eigen(Side::Lower)
-            .map_err(BurgersError::Eigen)?;
-        let s = eig.S().column_vector();
-        // Eigenvalues are nondecreasing: take them from the top.
-        let mut w = Mat::<f64>::from_fn(b, b, |r, c| eig.U()[(r, b - 1 - c)]);
-        let mut sigma: Vec<f64> = (0..b).map(|c| s[b - 1 - c].max(0.0).sqrt()).collect();
-        let mut qw = combine(&q, t, &w, k);
-        let yw = combine(y, t, &w, k);
-        let sigma1 = sigma[0];
+        let mut residual = Mat::<f64>::zeros(n, k);
+        matmul(
+            residual.as_mut(),
+            Accum::Replace,
+            images.as_ref(),
+            sk,
+            1.0,
+            Par::Seq,
+        );
+        let mut res2: Vec<f64> = (0..k)
+            .map(|c| {
+                let (r, m) = (residual.col(c), modes.col(c));
+                r.iter()
+                    .zip(m.iter())
+                    .map(|(r, m)| (r - theta2[c] * m).powi(2))
+                    .sum()
+            })
+            .collect();
+        comm.all_sum(&mut res2);
+        let sigma1 = theta2[0].sqrt();
+        // ‖Xᵀu − σv‖ = ‖𝒲 s − σ² v‖ / σ.
         let converged = sigma1 == 0.0
             || (0..k).all(|c| {
-                if sigma[c] <= opts.tol * sigma1 {
-                    return true;
-                }
-                let r2: f64 = (0..t)
-                    .map(|i| {
-                        let r = yw[c * t + i] / sigma[c] - sigma[c] * qw[c * t + i];
-                        r * r
-                    })
-                    .sum();
-                r2.sqrt() <= opts.tol * sigma1
+                let sigma = theta2[c].sqrt();
+                sigma <= opts.tol * sigma1 || res2[c].sqrt() <= opts.tol * sigma1 * sigma
             });
-        if converged {
-            // Fix signs, then v_r = Z_r w / σ.
-            for c in 0..k {
-                let col = &mut qw[c * t..(c + 1) * t];
-                let big = col
-                    .iter()
-                    .fold(0.0f64, |acc, &v| if v.abs() > acc.abs() { v } else { acc });
-                if big < 0.0 {
-                    col.iter_mut().for_each(|v| *v = -*v);
-                    for r in 0..b {
-                        w[(r, c)] = -w[(r, c)];
-                    }
-                }
+        if !(converged || d >= n_global) {
+            if pass == opts.max_passes {
+                break;
             }
-            let v = combine(&z, len, &w, k);
-            sigma.truncate(k);
-            let modes = Mat::<f64>::from_fn(len, k, |i, c| {
-                if sigma[c] > 0.0 {
-                    v[c * len + i] / sigma[c]
-                } else {
-                    0.0
+            if d + b > d_max {
+                // Restart from the best Ritz vectors; their images are known.
+                let kept = ritz.as_ref().subcols(0, keep.min(d));
+                basis = basis.as_ref() * kept;
+                images = images.as_ref() * kept;
+                temporal_basis = temporal_basis.as_ref() * kept;
+                for m in [&mut basis, &mut images] {
+                    m.reserve(n, d_max);
                 }
-            });
-            let temporal = Mat::<f64>::from_fn(t, k, |i, c| qw[c * t + i]);
-            return Ok(Pod {
-                sigma,
-                energy_total,
-                temporal,
-                modes,
-                iterations: iteration,
-            });
+                temporal_basis.reserve(t, d_max);
+                gram = cross(temporal_basis.as_ref(), temporal_basis.as_ref());
+            }
+            // The next block: Xᵀ X V orthogonalised against the basis.
+            let next = MatRef::from_column_major_slice(wb, n, bw).to_owned();
+            block = orthonormalize(comm, basis.as_ref(), next)?;
+            if block.ncols() > 0 {
+                continue;
+            }
+            // Nothing new: the basis is invariant under XᵀX and its Ritz
+            // triplets are exact.
         }
-        q.copy_from_slice(y);
-        orthonormalize(&mut q, t);
+        // The triplets: u = 𝒴 s / σ with σ = ‖𝒴 s‖ (more accurate than √θ²),
+        // signs so that each u's largest entry is positive.
+        let mut u = Mat::<f64>::zeros(t, k);
+        matmul(
+            u.as_mut(),
+            Accum::Replace,
+            temporal_basis.as_ref(),
+            sk,
+            1.0,
+            Par::Seq,
+        );
+        let mut sigma = Vec::with_capacity(k);
+        for c in 0..k {
+            let s = u.col(c).norm_l2();
+            let big = u
+                .col(c)
+                .iter()
+                .fold(0.0f64, |acc, &v| if v.abs() > acc.abs() { v } else { acc });
+            let flip = if big < 0.0 { -1.0 } else { 1.0 };
+            let scale = if s > 0.0 { flip / s } else { 0.0 };
+            u.col_mut(c).iter_mut().for_each(|v| *v *= scale);
+            modes.col_mut(c).iter_mut().for_each(|v| *v *= flip);
+            sigma.push(s);
+        }
+        return Ok(Pod {
+            sigma,
+            energy_total,
+            temporal: u,
+            modes,
+            passes: pass,
+        });
     }
     Err(BurgersError::NoConvergence {
-        iterations: opts.max_iterations,
+        passes: opts.max_passes,
     })
 }
 
@@ -730,6 +896,6 @@ mod tests {
         }
         assert!(full.energy_captured(3) <= 1.0 && full.energy_captured(3) > 0.9);
         assert_eq!(full.energy_captured(n), 1.0f64.min(full.energy_captured(n)));
-        assert!(full.iterations >= 1);
+        assert!(full.passes >= 1);
     }
 }

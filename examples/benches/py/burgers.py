@@ -2,9 +2,9 @@
 the same snapshot matrix (read from the .npy the Rust benchmark wrote):
 numpy.linalg.svd (the full thin SVD), scipy.sparse.linalg.svds with k = 4
 (ARPACK: the first 4 modes only, as Rust computes) and a randomized SVD
-(Halko, Martinsson and Tropp: a range finder of k + 8 columns, as many as
-Rust's subspace, and one power iteration, which brings the first 4 singular
-values to machine precision like Rust's tolerance).
+(Halko, Martinsson and Tropp: a range finder of k + 8 columns and one power
+iteration, which brings the first 4 singular values to machine precision
+like Rust's tolerance; Rust's block Krylov SVD uses blocks of k = 4 columns).
 
 Prints one JSON object: median seconds of the numpy solve and of each SVD,
 the first four singular values of each, and how far numpy's matrix is from
