@@ -82,7 +82,7 @@ const LN2_64_LO: f64 = 2.9815858269852933e-12;
 const SHIFT: f64 = 6755399441055744.0;
 
 /// `e^x`.
-#[inline(always)]
+#[inline]
 pub(crate) fn exp(x: f64) -> f64 {
     if !(x > -708.0 && x < 709.0) {
         return libm::exp(x);

@@ -34,7 +34,7 @@ fn table() -> &'static [(f64, f64); INTERVALS] {
 }
 
 /// `ln x`.
-#[inline(always)]
+#[inline]
 pub(crate) fn ln(x: f64) -> f64 {
     if !(f64::MIN_POSITIVE..=f64::MAX).contains(&x) {
         return libm::log(x);
@@ -57,7 +57,7 @@ pub(crate) fn ln(x: f64) -> f64 {
 /// `x^y` for `x >= 0` as `exp(y ln x)`, to about `1e-15 |y ln x|` relative: for
 /// the integrators' step-size formulas, where `libm::pow`'s last bit buys
 /// nothing and costs several times the instructions.
-#[inline(always)]
+#[inline]
 pub(crate) fn pow(x: f64, y: f64) -> f64 {
     crate::fastexp::exp(y * ln(x))
 }

@@ -20,7 +20,6 @@ use crate::mechanism::{FalloffForm, Inner, MAX_UNITS};
 use crate::thermo::TPowers;
 use crate::units::{GAS_CONSTANT, ONE_ATM};
 use crate::vexp::exp_into;
-use pulp::{Simd, WithSimd};
 
 /// Cantera's clip of `1 / Kc` (its `BigNumber`).
 const BIG: f64 = 1e300;
@@ -40,13 +39,13 @@ const SMALL_GATHER: usize = 256;
 const LARGE_GATHER: usize = 1 << 16;
 
 /// `v` as an array of its first `N` entries.
-#[inline(always)]
+#[inline]
 fn fixed<const N: usize>(v: &[f64]) -> &[f64; N] {
     v[..N].try_into().expect("gather arrays have N entries")
 }
 
 /// One padded side of a reaction as an array (its length a constant of the kernel).
-#[inline(always)]
+#[inline]
 fn units<const W: usize>(side: &[u32]) -> &[u32; W] {
     side.try_into()
         .expect("sides are padded to the layout's width")
@@ -123,7 +122,7 @@ struct Mix {
 }
 
 /// `Π_j C_j` over the units of a side.
-#[inline(always)]
+#[inline]
 fn product(units: &[u32], conc: &[f64]) -> f64 {
     let mut p = 1.0;
     for &k in units {
@@ -134,7 +133,7 @@ fn product(units: &[u32], conc: &[f64]) -> f64 {
 
 /// `Π_{j != l} C_j`: the derivative of [`product`] through its `l`-th unit (a
 /// species appearing twice gets both units' terms, which sum to `2 C`).
-#[inline(always)]
+#[inline]
 fn product_without(units: &[u32], conc: &[f64], l: usize) -> f64 {
     let mut p = 1.0;
     for (j, &k) in units.iter().enumerate() {
@@ -149,7 +148,7 @@ fn product_without(units: &[u32], conc: &[f64], l: usize) -> f64 {
 /// derivatives only with `JAC` (0 otherwise: the right-hand side skips them).
 /// `e3, e1, e2` are `exp(-T/T3)`, `exp(-T/T1)`, `exp(-T2/T)` (computed for all
 /// falloff reactions in one vectorised pass).
-#[inline(always)]
+#[inline]
 #[allow(clippy::too_many_arguments)]
 fn troe<const JAC: bool>(
     a: f64,
@@ -256,7 +255,6 @@ impl Kinetics {
     }
 
     /// Thermo and concentrations at `y`.
-    #[inline(always)]
     fn prepare(&mut self, mech: &Inner, pressure: f64, y: &[f64]) -> Mix {
         let t = y[0];
         let tp = TPowers::new(t);
@@ -331,7 +329,6 @@ impl Kinetics {
     /// over all reactions: rate constants, third bodies and falloff,
     /// equilibrium constants, rates of progress, the scatter into `ω`; the
     /// Jacobian reuses every per-reaction quantity of these passes.
-    #[inline(always)]
     fn rates<const JAC: bool>(&mut self, m: &Mix) {
         let lay = &self.layout;
         let (rw, pw) = (lay.reactant_width, lay.product_width);
@@ -416,7 +413,6 @@ impl Kinetics {
         }
     }
 
-    #[inline(always)]
     fn progress_widths<const N: usize, const JAC: bool>(&mut self, rw: usize, pw: usize, m: &Mix) {
         match (rw, pw) {
             (2, 2) => self.progress::<2, 2, N, JAC>(m),
@@ -432,7 +428,6 @@ impl Kinetics {
     /// `PW` product units (the layout's widths: constants, so the loops over
     /// the units unroll), gathering from arrays of `N` entries (a power of
     /// two above every species index, so `s % N` needs no bounds check).
-    #[inline(always)]
     fn progress<const RW: usize, const PW: usize, const N: usize, const JAC: bool>(
         &mut self,
         m: &Mix,
@@ -528,7 +523,6 @@ impl Kinetics {
     }
 
     /// `J^C = ∂ω/∂C` and `∂ω/∂T` from the per-reaction quantities of `rates`.
-    #[inline(always)]
     fn rate_derivatives(&mut self, m: &Mix) {
         let lay = &self.layout;
         let k_sp = self.k;
@@ -594,23 +588,11 @@ impl Kinetics {
 
     /// The right-hand side `f(y)` into `f`.
     pub fn rhs(&mut self, mech: &Inner, pressure: f64, y: &[f64], f: &mut [f64]) {
-        pulp::Arch::new().dispatch(Rhs {
-            kinetics: self,
-            mech,
-            pressure,
-            y,
-            f,
-        });
-    }
-
-    #[inline(always)]
-    fn rhs_body(&mut self, mech: &Inner, pressure: f64, y: &[f64], f: &mut [f64]) {
         let m = self.prepare(mech, pressure, y);
         self.rates::<false>(&m);
         self.assemble_rhs(mech, &m, f);
     }
 
-    #[inline(always)]
     fn assemble_rhs(&self, mech: &Inner, m: &Mix, f: &mut [f64]) -> f64 {
         let mut n = 0.0;
         let mut dr = 0.0;
@@ -626,25 +608,6 @@ impl Kinetics {
 
     /// `f(y)` into `f` and the Jacobian `∂f/∂y` into `jac` (row-major `(K+1)²`).
     pub fn jacobian(
-        &mut self,
-        mech: &Inner,
-        pressure: f64,
-        y: &[f64],
-        f: &mut [f64],
-        jac: &mut [f64],
-    ) {
-        pulp::Arch::new().dispatch(Jacobian {
-            kinetics: self,
-            mech,
-            pressure,
-            y,
-            f,
-            jac,
-        });
-    }
-
-    #[inline(always)]
-    fn jacobian_body(
         &mut self,
         mech: &Inner,
         pressure: f64,
@@ -713,46 +676,5 @@ impl Kinetics {
     #[allow(dead_code)]
     pub fn production_rates(&self) -> &[f64] {
         &self.wdot[..self.k]
-    }
-}
-
-/// [`Kinetics::rhs`] compiled for the CPU's widest vector instruction set
-/// (every kernel it runs is inlined into it; the loops the compiler
-/// vectorises are element-wise, so the bits do not depend on the width).
-struct Rhs<'a> {
-    kinetics: &'a mut Kinetics,
-    mech: &'a Inner,
-    pressure: f64,
-    y: &'a [f64],
-    f: &'a mut [f64],
-}
-
-impl WithSimd for Rhs<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _simd: S) {
-        self.kinetics
-            .rhs_body(self.mech, self.pressure, self.y, self.f);
-    }
-}
-
-/// [`Kinetics::jacobian`] compiled like [`Rhs`].
-struct Jacobian<'a> {
-    kinetics: &'a mut Kinetics,
-    mech: &'a Inner,
-    pressure: f64,
-    y: &'a [f64],
-    f: &'a mut [f64],
-    jac: &'a mut [f64],
-}
-
-impl WithSimd for Jacobian<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _simd: S) {
-        self.kinetics
-            .jacobian_body(self.mech, self.pressure, self.y, self.f, self.jac);
     }
 }

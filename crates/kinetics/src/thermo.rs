@@ -22,7 +22,7 @@ pub(crate) struct TPowers {
 }
 
 impl TPowers {
-    #[inline(always)]
+    #[inline]
     pub fn new(t: f64) -> TPowers {
         let t2 = t * t;
         TPowers {
@@ -37,7 +37,7 @@ impl TPowers {
 }
 
 impl Nasa7 {
-    #[inline(always)]
+    #[inline]
     fn coeffs(&self, t: f64) -> &[f64; 7] {
         if t < self.t_mid {
             &self.low
@@ -47,7 +47,7 @@ impl Nasa7 {
     }
 
     /// `(cp/R, h/RT, s/R, d(cp/R)/dT)` at `tp.t`.
-    #[inline(always)]
+    #[inline]
     pub fn eval(&self, tp: &TPowers) -> (f64, f64, f64, f64) {
         let a = self.coeffs(tp.t);
         let cp = a[0] + a[1] * tp.t + a[2] * tp.t2 + a[3] * tp.t3 + a[4] * tp.t4;
