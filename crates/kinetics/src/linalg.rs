@@ -1,12 +1,4 @@
 //! Dense LU with partial pivoting, in place, row-major, no allocation.
-//!
-//! Both functions run compiled for the widest vector instruction set the CPU
-//! has (`pulp`'s run-time dispatch: AVX-512, AVX2 or the baseline SSE2); their
-//! loops are element-wise updates and fixed-order partial sums, which the
-//! compiler vectorises lane by lane without reordering any sum, so the bits
-//! do not depend on the width (tested).
-
-use pulp::{Simd, WithSimd};
 
 /// Factors the `n × n` row-major `a` into `P A = L U` (unit `L` below the
 /// diagonal, `U` above it, and on the diagonal the reciprocals of `U`'s
@@ -20,42 +12,6 @@ use pulp::{Simd, WithSimd};
 /// order of one column at a time, so the bits are those of the plain
 /// right-looking elimination.
 pub(crate) fn lu_factor(a: &mut [f64], n: usize, piv: &mut [usize]) -> bool {
-    pulp::Arch::new().dispatch(Factor { a, n, piv })
-}
-
-struct Factor<'a> {
-    a: &'a mut [f64],
-    n: usize,
-    piv: &'a mut [usize],
-}
-
-impl WithSimd for Factor<'_> {
-    type Output = bool;
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _simd: S) -> bool {
-        factor(self.a, self.n, self.piv)
-    }
-}
-
-struct Solve<'a> {
-    a: &'a [f64],
-    n: usize,
-    piv: &'a [usize],
-    b: &'a mut [f64],
-}
-
-impl WithSimd for Solve<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _simd: S) {
-        solve(self.a, self.n, self.piv, self.b)
-    }
-}
-
-#[inline(always)]
-fn factor(a: &mut [f64], n: usize, piv: &mut [usize]) -> bool {
     let mut c = 0;
     while c + 1 < n {
         // Column c: multipliers, and its update of column c + 1 only.
@@ -123,7 +79,6 @@ fn factor(a: &mut [f64], n: usize, piv: &mut [usize]) -> bool {
 /// Partial pivoting in column `col`: swaps the row with the largest entry
 /// into row `col` (`piv[col]`), stores the reciprocal pivot on the diagonal
 /// and returns it; `None` if the pivot is zero or not finite.
-#[inline(always)]
 fn pivot(a: &mut [f64], n: usize, col: usize, piv: &mut [usize]) -> Option<f64> {
     let mut p = col;
     let mut best = a[col * n + col].abs();
@@ -150,11 +105,6 @@ fn pivot(a: &mut [f64], n: usize, col: usize, piv: &mut [usize]) -> Option<f64> 
 
 /// Solves `A x = b` in place with the factors of [`lu_factor`].
 pub(crate) fn lu_solve(a: &[f64], n: usize, piv: &[usize], b: &mut [f64]) {
-    pulp::Arch::new().dispatch(Solve { a, n, piv, b })
-}
-
-#[inline(always)]
-fn solve(a: &[f64], n: usize, piv: &[usize], b: &mut [f64]) {
     for i in 0..n {
         b.swap(i, piv[i]);
     }
@@ -174,7 +124,7 @@ fn solve(a: &[f64], n: usize, piv: &[usize], b: &mut [f64]) {
 }
 
 /// `Σ a_j x_j` over four interleaved partial sums, added pairwise at the end.
-#[inline(always)]
+#[inline]
 fn dot(a: &[f64], x: &[f64]) -> f64 {
     let mut s = [0.0; 4];
     let (a4, a_rest) = a.split_at(a.len() / 4 * 4);
@@ -243,64 +193,6 @@ mod tests {
         lu_solve(&a, n, &piv, &mut b);
         for i in 0..n {
             assert!((b[i] - x[i]).abs() < 1e-10, "{b:?}");
-        }
-    }
-
-    /// The baseline build (SSE2 on x86-64), AVX2 and AVX-512 (where the CPU
-    /// has them) and the run-time choice factor and solve to the same bits.
-    /// Factors and solves `(a, piv, b)` in place, compiled for one width.
-    type FactorAndSolve<'f> = &'f dyn Fn(&mut [f64], &mut [usize], &mut [f64]);
-
-    #[test]
-    fn every_vector_width_gives_the_same_bits() {
-        let n = 54;
-        let a0: Vec<f64> = (0..n * n)
-            .map(|k| {
-                let (i, j) = (k / n, k % n);
-                let v = (((i * 31 + j * 17) % 23) as f64 - 11.0) / 7.0;
-                if i == j {
-                    v + 0.3
-                } else if (i + j) % 5 == 0 {
-                    0.0
-                } else {
-                    v
-                }
-            })
-            .collect();
-        let b0: Vec<f64> = (0..n).map(|i| (i as f64).sin()).collect();
-        let run = |op: FactorAndSolve<'_>| {
-            let (mut a, mut piv, mut b) = (a0.clone(), vec![0; n], b0.clone());
-            op(&mut a, &mut piv, &mut b);
-            let bits: Vec<u64> = a.iter().chain(&b).map(|x| x.to_bits()).collect();
-            (bits, piv)
-        };
-        let mut outs = vec![
-            run(&|a, piv, b| {
-                assert!(Factor { a, n, piv }.with_simd(pulp::Scalar::new()));
-                Solve { a, n, piv, b }.with_simd(pulp::Scalar::new());
-            }),
-            run(&|a, piv, b| {
-                assert!(lu_factor(a, n, piv));
-                lu_solve(a, n, piv, b);
-            }),
-        ];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if let Some(simd) = pulp::x86::V3::try_new() {
-                outs.push(run(&|a, piv, b| {
-                    assert!(Simd::vectorize(simd, Factor { a, n, piv }));
-                    Simd::vectorize(simd, Solve { a, n, piv, b });
-                }));
-            }
-            if let Some(simd) = pulp::x86::V4::try_new() {
-                outs.push(run(&|a, piv, b| {
-                    assert!(Simd::vectorize(simd, Factor { a, n, piv }));
-                    Simd::vectorize(simd, Solve { a, n, piv, b });
-                }));
-            }
-        }
-        for out in &outs[1..] {
-            assert_eq!(out, &outs[0]);
         }
     }
 }
