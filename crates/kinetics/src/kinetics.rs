@@ -97,10 +97,6 @@ pub(crate) struct Kinetics {
     /// Per falloff reaction: the low-pressure rate constant and `d ln k0 / dT`.
     k0: Vec<f64>,
     dlnk0: Vec<f64>,
-    /// Per falloff reaction, Troe's three exponents and their exponentials
-    /// (the layout's `troe_exponents` times `T` or `1/T`).
-    troe_arg: Vec<f64>,
-    troe_exp: Vec<f64>,
     /// Scratch for the exponents of the Arrhenius passes (one per reaction).
     arrhenius_arg: Vec<f64>,
 }
@@ -146,25 +142,39 @@ fn product_without(units: &[u32], conc: &[f64], l: usize) -> f64 {
 
 /// Troe blending: `(ln F, ∂ln F/∂ln Pr, ∂ln F/∂T at constant Pr)`; the
 /// derivatives only with `JAC` (0 otherwise: the right-hand side skips them).
-/// `e3, e1, e2` are `exp(-T/T3)`, `exp(-T/T1)`, `exp(-T2/T)` (computed for all
-/// falloff reactions in one vectorised pass).
 #[inline]
-#[allow(clippy::too_many_arguments)]
 fn troe<const JAC: bool>(
     a: f64,
     inv_t3: f64,
     inv_t1: f64,
     t2: f64,
-    [e3, e1, e2]: [f64; 3],
     t: f64,
     pr: f64,
 ) -> (f64, f64, f64) {
+    // T3 = 1e-30 and T1 = 1e30 are common ways to drop a term: skip the
+    // exponential where its value is exactly 0 or 1 anyway.
+    let (x3, x1) = (t * inv_t3, t * inv_t1);
+    let e3 = if x3 > 746.0 {
+        0.0
+    } else if x3 < 1e-17 {
+        1.0
+    } else {
+        exp(-x3)
+    };
+    let e1 = if x1 > 746.0 {
+        0.0
+    } else if x1 < 1e-17 {
+        1.0
+    } else {
+        exp(-x1)
+    };
     let mut fcent = (1.0 - a) * e3 + a * e1;
     let mut dfcent = 0.0;
     if JAC {
         dfcent = -(1.0 - a) * inv_t3 * e3 - a * inv_t1 * e1;
     }
     if t2 != 0.0 {
+        let e2 = exp(-t2 / t);
         fcent += e2;
         if JAC {
             dfcent += t2 / (t * t) * e2;
@@ -247,8 +257,6 @@ impl Kinetics {
             k0: vec![0.0; layout.falloff.len()],
             dlnk0: vec![0.0; layout.falloff.len()],
             arrhenius_arg: vec![0.0; n_r],
-            troe_arg: vec![0.0; 3 * layout.falloff.len()],
-            troe_exp: vec![0.0; 3 * layout.falloff.len()],
             layout,
             gather_len,
         }
@@ -363,17 +371,6 @@ impl Kinetics {
             }
             self.kf[i] *= self.cm[set as usize];
         }
-        // Troe's exponentials: T times -1/T3 and -1/T1, 1/T times -T2.
-        for (x, c) in self
-            .troe_arg
-            .chunks_exact_mut(3)
-            .zip(lay.troe_exponents.chunks_exact(3))
-        {
-            x[0] = c[0] * m.t;
-            x[1] = c[1] * m.t;
-            x[2] = c[2] * m.inv_t;
-        }
-        exp_into(&self.troe_arg, &mut self.troe_exp);
         for (j, fo) in lay.falloff.iter().enumerate() {
             let i = fo.reaction as usize;
             let cm = self.cm[fo.set as usize];
@@ -387,10 +384,7 @@ impl Kinetics {
                     inv_t3,
                     inv_t1,
                     t2,
-                } => {
-                    let e = &self.troe_exp[3 * j..3 * j + 3];
-                    troe::<JAC>(a, inv_t3, inv_t1, t2, [e[0], e[1], e[2]], m.t, pr)
-                }
+                } => troe::<JAC>(a, inv_t3, inv_t1, t2, m.t, pr),
             };
             let f = if ln_f == 0.0 { 1.0 } else { exp(ln_f) };
             let inv1pr = 1.0 / (1.0 + pr);

@@ -68,11 +68,6 @@ pub(crate) struct RateLayout {
     pub falloff: Vec<Falloff>,
     /// The low-pressure rates of `falloff`, in its order.
     pub falloff_low: ArrheniusArrays,
-    /// Per falloff reaction `j`, the factors of `T` or `1/T` in the exponents
-    /// of Troe's `F_cent`: entry `3j` is `-1/T3` (times `T`), `3j + 1` is
-    /// `-1/T1` (times `T`), `3j + 2` is `-T2` (times `1/T`); zeros for
-    /// Lindemann reactions (their exponentials are 1 and unused).
-    pub troe_exponents: Vec<f64>,
 }
 
 impl RateLayout {
@@ -130,7 +125,6 @@ impl RateLayout {
             three_body: Vec::new(),
             falloff: Vec::new(),
             falloff_low: ArrheniusArrays::default(),
-            troe_exponents: Vec::new(),
         };
         for (i, r) in reactions.iter().enumerate() {
             let i = i as u32;
@@ -168,12 +162,6 @@ impl RateLayout {
                 } => {
                     let set = layout.set_index(efficiencies);
                     layout.falloff_low.push(low);
-                    layout.troe_exponents.extend(match *form {
-                        FalloffForm::Lindemann => [0.0; 3],
-                        FalloffForm::Troe {
-                            inv_t3, inv_t1, t2, ..
-                        } => [-inv_t3, -inv_t1, -t2],
-                    });
                     layout.falloff.push(Falloff {
                         reaction: i,
                         set,
