@@ -19,6 +19,7 @@ use crate::layout::{RateLayout, NO_SET, PAD_SPECIES};
 use crate::mechanism::{FalloffForm, Inner, MAX_UNITS};
 use crate::thermo::TPowers;
 use crate::units::{GAS_CONSTANT, ONE_ATM};
+use crate::vexp::exp_into;
 
 /// Cantera's clip of `1 / Kc` (its `BigNumber`).
 const BIG: f64 = 1e300;
@@ -93,6 +94,11 @@ pub(crate) struct Kinetics {
     q: Vec<f64>,
     /// `[M]` of each distinct efficiency set.
     cm: Vec<f64>,
+    /// Per falloff reaction: the low-pressure rate constant and `d ln k0 / dT`.
+    k0: Vec<f64>,
+    dlnk0: Vec<f64>,
+    /// Scratch for the exponents of the Arrhenius passes (one per reaction).
+    arrhenius_arg: Vec<f64>,
 }
 
 /// Mixture quantities at the current state.
@@ -248,6 +254,9 @@ impl Kinetics {
             inv_kc: vec![0.0; n_r],
             q: vec![0.0; n_r],
             cm: vec![0.0; layout.efficiency_sets.len()],
+            k0: vec![0.0; layout.falloff.len()],
+            dlnk0: vec![0.0; layout.falloff.len()],
+            arrhenius_arg: vec![0.0; n_r],
             layout,
             gather_len,
         }
@@ -297,16 +306,14 @@ impl Kinetics {
             }
         }
         if species_kc {
-            for ((((&g, e), inv_e), ce), &c) in self
-                .g_rt
+            exp_into(&self.g_rt, &mut self.exp_g[..self.k]);
+            for (((&v, inv_e), ce), &c) in self
+                .exp_g
                 .iter()
-                .zip(self.exp_g.iter_mut())
-                .zip(self.inv_exp_g.iter_mut())
+                .zip(self.inv_exp_g[..self.k].iter_mut())
                 .zip(self.conc_exp_g.iter_mut())
                 .zip(&self.conc)
             {
-                let v = exp(g);
-                *e = v;
                 *inv_e = 1.0 / v;
                 *ce = c * v;
             }
@@ -335,18 +342,20 @@ impl Kinetics {
         let (rw, pw) = (lay.reactant_width, lay.product_width);
         let conc = &self.conc;
         // Rate constants (high-pressure ones for falloff).
-        for ((r, kf), dlnkf) in lay
-            .rate
-            .iter()
-            .zip(self.kf.iter_mut())
-            .zip(self.dlnkf.iter_mut())
-        {
-            let (k, d) = r.eval(m.ln_t, m.inv_t);
-            *kf = k;
-            if JAC {
-                *dlnkf = d;
-            }
-        }
+        lay.rate.eval(
+            m.ln_t,
+            m.inv_t,
+            &mut self.arrhenius_arg,
+            &mut self.kf,
+            if JAC { Some(&mut self.dlnkf) } else { None },
+        );
+        lay.falloff_low.eval(
+            m.ln_t,
+            m.inv_t,
+            &mut self.arrhenius_arg,
+            &mut self.k0,
+            if JAC { Some(&mut self.dlnk0) } else { None },
+        );
         // Third-body concentrations, one per distinct set.
         for (e, cm) in lay.efficiency_sets.iter().zip(self.cm.iter_mut()) {
             let mut c = e.default * m.csum;
@@ -362,11 +371,11 @@ impl Kinetics {
             }
             self.kf[i] *= self.cm[set as usize];
         }
-        for fo in &lay.falloff {
+        for (j, fo) in lay.falloff.iter().enumerate() {
             let i = fo.reaction as usize;
             let cm = self.cm[fo.set as usize];
             let kf = self.kf[i];
-            let (k0, dlnk0) = fo.low.eval(m.ln_t, m.inv_t);
+            let (k0, dlnk0) = (self.k0[j], self.dlnk0[j]);
             let pr = k0 * cm / (kf + SMALL);
             let (ln_f, fp, ft) = match fo.form {
                 FalloffForm::Lindemann => (0.0, 0.0, 0.0),

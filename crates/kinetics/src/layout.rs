@@ -8,15 +8,15 @@
 //! into production rates) instead of one pass that branches on the kind of
 //! every reaction and follows its pointers.
 
-use crate::mechanism::{Arrhenius, Efficiencies, FalloffForm, Inner, RateKind, MAX_UNITS};
+use crate::mechanism::{Efficiencies, FalloffForm, Inner, RateKind, MAX_UNITS};
+use crate::vexp::ArrheniusArrays;
 
-/// A falloff reaction's low-pressure rate and blending.
+/// A falloff reaction's blending (its low-pressure rate is in [`RateLayout::falloff_low`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Falloff {
     pub reaction: u32,
     /// Index into [`RateLayout::efficiency_sets`].
     pub set: u32,
-    pub low: Arrhenius,
     pub form: FalloffForm,
 }
 
@@ -47,7 +47,7 @@ pub(crate) struct RateLayout {
     pub reactant_len: Vec<u8>,
     pub product_len: Vec<u8>,
     /// High-pressure rate for falloff, the only rate otherwise.
-    pub rate: Vec<Arrhenius>,
+    pub rate: ArrheniusArrays,
     /// 1 for a reversible reaction, 0 for an irreversible one.
     pub reversible: Vec<f64>,
     /// `Δν + reactant_width`: the index of `c0^-Δν` in the kernels' table of powers.
@@ -66,6 +66,8 @@ pub(crate) struct RateLayout {
     /// `(reaction, set)` of the three-body reactions.
     pub three_body: Vec<(u32, u32)>,
     pub falloff: Vec<Falloff>,
+    /// The low-pressure rates of `falloff`, in its order.
+    pub falloff_low: ArrheniusArrays,
 }
 
 impl RateLayout {
@@ -111,7 +113,7 @@ impl RateLayout {
             products: Vec::new(),
             reactant_len: Vec::new(),
             product_len: Vec::new(),
-            rate: Vec::new(),
+            rate: ArrheniusArrays::default(),
             reversible: Vec::new(),
             c0_power: Vec::new(),
             delta_nu: Vec::new(),
@@ -122,6 +124,7 @@ impl RateLayout {
             set_of: Vec::new(),
             three_body: Vec::new(),
             falloff: Vec::new(),
+            falloff_low: ArrheniusArrays::default(),
         };
         for (i, r) in reactions.iter().enumerate() {
             let i = i as u32;
@@ -133,7 +136,7 @@ impl RateLayout {
                 .extend(padded(r.product_units.as_slice(), product_width, i));
             layout.reactant_len.push(r.reactant_units.len);
             layout.product_len.push(r.product_units.len);
-            layout.rate.push(r.rate);
+            layout.rate.push(&r.rate);
             layout.reversible.push(if r.reversible { 1.0 } else { 0.0 });
             // Δν lies in [-reactant_width, product_width].
             layout
@@ -158,10 +161,10 @@ impl RateLayout {
                     form,
                 } => {
                     let set = layout.set_index(efficiencies);
+                    layout.falloff_low.push(low);
                     layout.falloff.push(Falloff {
                         reaction: i,
                         set,
-                        low: *low,
                         form: *form,
                     });
                     set

@@ -44,6 +44,7 @@ mod rosenbrock;
 mod step_size;
 mod thermo;
 mod units;
+mod vexp;
 
 pub use error::{Error, Result};
 pub use ignition::{equilibrium_temperature, ignition, Ignition};

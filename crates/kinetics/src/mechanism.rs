@@ -16,23 +16,6 @@ pub(crate) struct Arrhenius {
     pub e_over_r: f64,
 }
 
-impl Arrhenius {
-    /// `(k, d ln k / dT)` at the temperature whose log and inverse are given.
-    #[inline]
-    pub fn eval(&self, ln_t: f64, inv_t: f64) -> (f64, f64) {
-        let k = if self.e_over_r == 0.0 && self.b == 0.0 {
-            self.a
-        } else if self.e_over_r == 0.0 && self.b == -1.0 {
-            self.a * inv_t
-        } else if self.e_over_r == 0.0 && self.b == -2.0 {
-            self.a * inv_t * inv_t
-        } else {
-            self.a * crate::fastexp::exp(self.b * ln_t - self.e_over_r * inv_t)
-        };
-        (k, (self.b + self.e_over_r * inv_t) * inv_t)
-    }
-}
-
 /// Collision efficiencies of a third body: `[M] = Σ eff_k C_k`.
 #[derive(Clone, Debug)]
 pub(crate) struct Efficiencies {
