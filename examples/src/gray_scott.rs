@@ -546,7 +546,7 @@ impl Simulation {
     fn is_probe(&self, s: usize) -> bool {
         self.balancer.is_none()
             || s == 0
-            || (self.config.compare_every > 0 && s % self.config.compare_every == 0)
+            || (self.config.compare_every > 0 && s.is_multiple_of(self.config.compare_every))
     }
 
     /// One step: ghosts, Laplacians, chemistry (balanced or not), update.
@@ -611,7 +611,10 @@ impl Simulation {
                     if self.config.cost == CostModel::Steps {
                         lb.set_weights(cells.costs())?;
                     }
-                } else if self.balanced_steps % self.config.partition_every == 0 {
+                } else if self
+                    .balanced_steps
+                    .is_multiple_of(self.config.partition_every)
+                {
                     let t = Instant::now();
                     if self.config.cost == CostModel::Steps {
                         lb.set_weights(cells.costs())?;

@@ -56,7 +56,7 @@ impl Progress {
                 bar.set_position(done as u64);
             }
             Progress::Lines { demo, every, start } => {
-                if done % every == 0 || done == steps {
+                if done.is_multiple_of(*every) || done == steps {
                     eprintln!(
                         "{demo}: step {done}/{steps}, {:.1} s, last step {ms:.1} ms",
                         start.elapsed().as_secs_f64()

@@ -868,7 +868,7 @@ mod tests {
                 })
                 .collect();
             let skip: Vec<u32> = (0..n)
-                .map(|_| u32::from(case % 2 == 1 && rnd() % 4 == 0))
+                .map(|_| u32::from(case % 2 == 1 && rnd().is_multiple_of(4)))
                 .collect();
             let lims: Vec<f64> = (0..(rnd() % 300))
                 .map(|_| (rnd() % 1200) as f64 / 100.0 / (1 + case % 7) as f64)

@@ -240,7 +240,7 @@ impl ChunkPool {
             };
             check("MPI_Win_shared_query", rc)?;
             if ptr.is_null()
-                || (ptr as usize) % std::mem::align_of::<AtomicU64>() != 0
+                || !(ptr as usize).is_multiple_of(std::mem::align_of::<AtomicU64>())
                 || (seg_bytes as usize) < len * 8
             {
                 return Err(invalid(

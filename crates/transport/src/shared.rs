@@ -314,7 +314,7 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
             let len = seg_bytes as usize / elem;
             if len == 0 {
                 ptr = std::ptr::NonNull::dangling().as_ptr();
-            } else if ptr.is_null() || (ptr as usize) % std::mem::align_of::<T>() != 0 {
+            } else if ptr.is_null() || !(ptr as usize).is_multiple_of(std::mem::align_of::<T>()) {
                 return Err(invalid(
                     "SharedArray::new",
                     format!("segment {r} at {ptr:p} is not aligned for the element type"),

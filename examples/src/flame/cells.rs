@@ -28,7 +28,10 @@ impl<'a, const N: usize> PaddedCells<'a, N> {
     /// If the lengths do not match.
     pub fn new(fields: &'a mut [f64], costs: &'a mut [f64], rows: usize, cols: usize) -> Self {
         let padded = (rows + 2) * (cols + 2);
-        assert!(padded > 0 && fields.len() % padded == 0, "padded fields");
+        assert!(
+            padded > 0 && fields.len().is_multiple_of(padded),
+            "padded fields"
+        );
         let count = fields.len() / padded;
         assert!(
             count < N,

@@ -197,7 +197,7 @@ where
     fn is_probe(&self, s: usize) -> bool {
         self.balancer.is_none()
             || s == 0
-            || (self.config.compare_every > 0 && s % self.config.compare_every == 0)
+            || (self.config.compare_every > 0 && s.is_multiple_of(self.config.compare_every))
     }
 
     /// Ghosts, then `u += D·dt/dx² · ∇²u` for every field.
@@ -281,7 +281,10 @@ where
                     if let Some(w) = weights {
                         lb.set_weights(w)?;
                     }
-                } else if self.balanced_steps % self.config.partition_every == 0 {
+                } else if self
+                    .balanced_steps
+                    .is_multiple_of(self.config.partition_every)
+                {
                     let t = Instant::now();
                     if let Some(w) = weights {
                         lb.set_weights(w)?;
