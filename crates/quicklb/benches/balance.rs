@@ -543,16 +543,7 @@ fn main() {
     }
     // The other ranks sleep (not spin in a collective) while rank 0 plans:
     // with more ranks than cores, spinning ranks would take its core.
-    let mut barrier = world.immediate_barrier();
-    loop {
-        match barrier.test() {
-            Ok(_) => break,
-            Err(pending) => {
-                barrier = pending;
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    }
+    quicklb_transport::sleeping_barrier(&world, Duration::from_millis(5));
 
     // Each rank alone (its own communicator: the local cost of iterate), then
     // on all ranks with the default count check (local, agreed at the next

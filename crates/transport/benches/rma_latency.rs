@@ -246,16 +246,7 @@ fn main() {
     } else {
         None
     };
-    let mut barrier = world.immediate_barrier();
-    loop {
-        match barrier.test() {
-            Ok(_) => break,
-            Err(pending) => {
-                barrier = pending;
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    }
+    quicklb_transport::sleeping_barrier(&world, Duration::from_millis(5));
 
     if rank == 0 {
         println!(

@@ -48,6 +48,7 @@
 
 pub mod abort;
 pub mod error;
+mod idle;
 pub mod info;
 pub mod io;
 mod layout;
@@ -59,6 +60,7 @@ pub mod shared;
 
 pub use abort::{abort_on_panic, initialize};
 pub use error::{Error, NpyError, Result};
+pub use idle::sleeping_barrier;
 pub use info::Info;
 pub use io::{read_npy, write_npy, RowSplit};
 pub use persistent::{proc_null, Element, InFlight, PersistentSet, PersistentSetBuilder};

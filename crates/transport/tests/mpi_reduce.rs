@@ -1,10 +1,13 @@
 //! `Reduction`: a non-blocking all-reduce started in one call and completed in
 //! another, with other collectives in between; misuse is an error; a reduction
-//! dropped in flight completes.
+//! dropped in flight completes. `sleeping_barrier` lets no rank out before
+//! the last one is in.
+
+use std::time::{Duration, Instant};
 
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
-use quicklb_transport::{Error, Reduction};
+use quicklb_transport::{sleeping_barrier, Error, Reduction};
 
 fn main() {
     let universe = quicklb_transport::initialize();
@@ -41,6 +44,19 @@ fn main() {
     dropped.start(&[rank as f64]).expect("start");
     drop(dropped);
     world.barrier();
+
+    // The last rank enters 100 ms late; nobody may leave before that.
+    let late = Duration::from_millis(100);
+    let clock = Instant::now();
+    if rank == size - 1 {
+        std::thread::sleep(late);
+    }
+    sleeping_barrier(&world, Duration::from_millis(1));
+    let waited = clock.elapsed();
+    assert!(
+        waited >= late.mul_f64(0.8),
+        "rank {rank} left the barrier after {waited:?}, before the last rank entered"
+    );
     if rank == 0 {
         println!("mpi_reduce: ok on {size} ranks");
     }
