@@ -8,7 +8,7 @@
 //! into production rates) instead of one pass that branches on the kind of
 //! every reaction and follows its pointers.
 
-use crate::mechanism::{Efficiencies, FalloffForm, Inner, RateKind, MAX_UNITS};
+use crate::mechanism::{Efficiencies, FalloffForm, Inner, RateKind, Reaction, MAX_UNITS};
 use crate::vexp::ArrheniusArrays;
 
 /// A falloff reaction's blending (its low-pressure rate is in [`RateLayout::falloff_low`]).
@@ -74,18 +74,11 @@ impl RateLayout {
     pub fn new(mech: &Inner) -> RateLayout {
         let k = mech.species.len() as u32;
         let reactions = &mech.reactions;
-        let reactant_width = reactions
-            .iter()
-            .map(|r| r.reactant_units.len as usize)
-            .max()
-            .unwrap_or(0)
-            .max(1);
-        let product_width = reactions
-            .iter()
-            .map(|r| r.product_units.len as usize)
-            .max()
-            .unwrap_or(0)
-            .max(1);
+        // The most units on one side over all reactions, at least one.
+        let widest =
+            |units: fn(&Reaction) -> usize| reactions.iter().map(units).max().unwrap_or(0).max(1);
+        let reactant_width = widest(|r| r.reactant_units.len as usize);
+        let product_width = widest(|r| r.product_units.len as usize);
         // The kernels are compiled for sides of 2, 3 or MAX_UNITS units.
         let round = |w: usize| {
             if w <= 2 {
