@@ -59,7 +59,7 @@ fn reference_laplacian(s: &Stencil, u: &Array2<f64>) -> Array2<f64> {
             }
             Stencil::Weights(w) => {
                 let mut acc = w[0][0] * x(-1, -1);
-                for (k, (a, b)) in [
+                for (a, b) in [
                     (0, 1),
                     (0, 2),
                     (1, 0),
@@ -68,11 +68,7 @@ fn reference_laplacian(s: &Stencil, u: &Array2<f64>) -> Array2<f64> {
                     (2, 0),
                     (2, 1),
                     (2, 2),
-                ]
-                .into_iter()
-                .enumerate()
-                {
-                    let _ = k;
+                ] {
                     acc += w[a][b] * x(a as isize - 1, b as isize - 1);
                 }
                 acc
