@@ -86,10 +86,8 @@ impl Layout {
         };
         check("MPI_Type_indexed", rc)?;
         // SAFETY: MPI_Type_indexed succeeded, so it wrote the handle.
-        let mut layout = Layout {
-            datatype: unsafe { datatype.assume_init() },
-            buffer,
-        };
+        let datatype = unsafe { datatype.assume_init() };
+        let mut layout = Layout { datatype, buffer };
         // SAFETY: a datatype just created by this layout, committed once.
         check("MPI_Type_commit", unsafe {
             ffi::MPI_Type_commit(&mut layout.datatype)
@@ -307,7 +305,12 @@ impl<'c, T: Element> InPlaceSetBuilder<'c, T> {
     }
 }
 
-fn spec(peer: Rank, tag: i32, buffer: usize, blocks: impl IntoIterator<Item = Range<usize>>) -> Spec {
+fn spec(
+    peer: Rank,
+    tag: i32,
+    buffer: usize,
+    blocks: impl IntoIterator<Item = Range<usize>>,
+) -> Spec {
     Spec {
         peer,
         tag,
@@ -320,7 +323,10 @@ fn spec(peer: Rank, tag: i32, buffer: usize, blocks: impl IntoIterator<Item = Ra
 fn check_blocks(lens: &[usize], sends: &[Spec], recvs: &[Spec]) -> Result<()> {
     let call = "InPlaceSet::build";
     if let Some(len) = lens.iter().find(|&&len| len > c_int::MAX as usize) {
-        return Err(invalid(call, format!("a buffer of {len} elements exceeds the MPI count limit")));
+        return Err(invalid(
+            call,
+            format!("a buffer of {len} elements exceeds the MPI count limit"),
+        ));
     }
     for (what, messages) in [("send", sends), ("recv", recvs)] {
         for (i, m) in messages.iter().enumerate() {
@@ -333,7 +339,10 @@ fn check_blocks(lens: &[usize], sends: &[Spec], recvs: &[Spec]) -> Result<()> {
             if let Some(b) = m.blocks.iter().find(|b| b.end > len) {
                 return Err(invalid(
                     call,
-                    format!("{what} {i}: block {b:?} outside buffer {} of {len} elements", m.buffer),
+                    format!(
+                        "{what} {i}: block {b:?} outside buffer {} of {len} elements",
+                        m.buffer
+                    ),
                 ));
             }
             if m.blocks.len() > c_int::MAX as usize {
@@ -354,7 +363,10 @@ fn check_blocks(lens: &[usize], sends: &[Spec], recvs: &[Spec]) -> Result<()> {
         if let Some(w) = received.windows(2).find(|w| w[1].start < w[0].end) {
             return Err(invalid(
                 call,
-                format!("receive blocks {:?} and {:?} of buffer {buffer} overlap", w[0], w[1]),
+                format!(
+                    "receive blocks {:?} and {:?} of buffer {buffer} overlap",
+                    w[0], w[1]
+                ),
             ));
         }
         for sent in blocks_of(sends) {
@@ -365,7 +377,9 @@ fn check_blocks(lens: &[usize], sends: &[Spec], recvs: &[Spec]) -> Result<()> {
                 if r.end > sent.start {
                     return Err(invalid(
                         call,
-                        format!("send block {sent:?} overlaps receive block {r:?} of buffer {buffer}"),
+                        format!(
+                            "send block {sent:?} overlaps receive block {r:?} of buffer {buffer}"
+                        ),
                     ));
                 }
             }

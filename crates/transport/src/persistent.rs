@@ -933,7 +933,14 @@ impl<'c, 'a, T: Element> PersistentSetBuilder<'c, 'a, T> {
     /// Adds a message over lent buffer `buffer` of `len` elements, described by
     /// `layout` (a send if `send`): its requests are created by
     /// [`PersistentSet::rebind`], not by the build.
-    pub(crate) fn lent(mut self, send: bool, layout: Layout, len: usize, peer: Rank, tag: i32) -> Self {
+    pub(crate) fn lent(
+        mut self,
+        send: bool,
+        layout: Layout,
+        len: usize,
+        peer: Rank,
+        tag: i32,
+    ) -> Self {
         let message = Message {
             buf: RawBuf {
                 ptr: std::ptr::NonNull::dangling().as_ptr(),

@@ -75,20 +75,38 @@ fn main() {
         two.run([&mut a[..], &mut b[..]]).expect("two-buffer round");
         let sent: Vec<usize> = to_right().into_iter().flatten().collect();
         for (k, &x) in a[0..4].iter().enumerate() {
-            assert_eq!(x, value(left, round, sent[k]), "rank {rank} round {round} a[{k}]");
+            assert_eq!(
+                x,
+                value(left, round, sent[k]),
+                "rank {rank} round {round} a[{k}]"
+            );
         }
-        assert_eq!(a[4..], (4..LEN).map(|k| value(rank, round, k)).collect::<Vec<_>>()[..]);
-        assert_eq!(b[0], value(left, round, 53), "rank {rank} round {round} b[0]");
+        assert_eq!(
+            a[4..],
+            (4..LEN).map(|k| value(rank, round, k)).collect::<Vec<_>>()[..]
+        );
+        assert_eq!(
+            b[0],
+            value(left, round, 53),
+            "rank {rank} round {round} b[0]"
+        );
         assert_eq!(b[1..], [51, 52, 53].map(|k| value(rank, round, k))[..]);
     }
 
     // 4. Wrong buffers at run: refused before anything starts; the set still works.
     let mut short = vec![0.0; LEN - 1];
-    let refused = |r: quicklb_transport::Result<()>| matches!(r, Err(Error::InvalidArgument { .. }));
+    let refused =
+        |r: quicklb_transport::Result<()>| matches!(r, Err(Error::InvalidArgument { .. }));
     assert!(refused(set.run([&mut short[..]])), "short buffer");
-    assert!(refused(set.run(std::iter::empty::<&mut [f64]>())), "no buffer");
+    assert!(
+        refused(set.run(std::iter::empty::<&mut [f64]>())),
+        "no buffer"
+    );
     let mut extra = vec![0.0; LEN];
-    assert!(refused(set.run([&mut buf[..], &mut extra[..]])), "two buffers");
+    assert!(
+        refused(set.run([&mut buf[..], &mut extra[..]])),
+        "two buffers"
+    );
     for (k, x) in buf.iter_mut().enumerate() {
         *x = value(rank, 9, k);
     }
