@@ -547,7 +547,7 @@ pub struct MessageHalo {
     /// its ghost order) or the ghosts of one field it fills, lent the fields
     /// for each exchange.
     set: InPlaceSet<f64>,
-    /// Neighbours this rank sends to (messages per field).
+    /// Neighbours this rank sends to.
     peers: usize,
     /// Ghosts copied from this rank's own cells (periodic with one rank along
     /// an axis): local cell → local ghost.
@@ -655,9 +655,9 @@ impl MessageHalo {
         &self.cart
     }
 
-    /// Number of messages sent per exchange.
+    /// Number of messages sent per exchange (one per neighbour and field).
     pub fn num_messages(&self) -> usize {
-        self.peers
+        self.peers * self.fields
     }
 
     /// Fills the ghosts of one field (the halo must have been built with
