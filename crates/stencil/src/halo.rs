@@ -5,9 +5,11 @@
 //! Two paths, same ghost values bit for bit (ghosts are copies):
 //!
 //! - [`MessageHalo`]: persistent requests
-//!   ([`quicklb_transport::PersistentSet`]) built once over rsmpi's Cartesian
+//!   ([`quicklb_transport::InPlaceSet`]) built once over rsmpi's Cartesian
 //!   communicator and started every step; one message per neighbour pair per
-//!   direction, diagonal neighbours included when the stencil reads corners.
+//!   direction and field, diagonal neighbours included when the stencil reads
+//!   corners, sent straight from the field's cells and received straight into
+//!   its ghosts (no packing).
 //! - [`SharedHalo`]: when all ranks share a node, every rank's padded block
 //!   lives in its segment of a [`quicklb_transport::SharedArray`] and ghosts
 //!   are read straight from the neighbours' segments, with no messages (one
@@ -25,7 +27,7 @@ use mpi::topology::{CartesianCommunicator, Communicator};
 use mpi::traits::CommunicatorCollectives;
 use ndarray::ArrayViewMut2;
 use quicklb_partition::even_block_owner;
-use quicklb_transport::{split_shared, PersistentSet};
+use quicklb_transport::{split_shared, InPlaceSet};
 
 /// Re-exported: the shared-memory array the [`SharedHalo`] path keeps fields in.
 pub use quicklb_transport::SharedArray;
@@ -541,13 +543,12 @@ fn create_cartesian<C: Communicator>(
 pub struct MessageHalo {
     decomp: Decomposition,
     fields: usize,
-    set: PersistentSet<'static, f64>,
-    /// Per send: its length per field and the runs packing it (local cell →
-    /// buffer position).
-    packs: Vec<(usize, Vec<Run>)>,
-    /// Per receive: its length per field and the runs unpacking it (buffer
-    /// position → local ghost).
-    unpacks: Vec<(usize, Vec<Run>)>,
+    /// The messages, each the cells one neighbour needs from one field (in
+    /// its ghost order) or the ghosts of one field it fills, lent the fields
+    /// for each exchange.
+    set: InPlaceSet<f64>,
+    /// Neighbours this rank sends to.
+    peers: usize,
     /// Ghosts copied from this rank's own cells (periodic with one rank along
     /// an axis): local cell → local ghost.
     self_copies: Vec<Run>,
@@ -586,8 +587,9 @@ impl MessageHalo {
         let cart = create_cartesian(comm, d, boundary)?;
         let me = d.rank();
         let mine = ghost_sources(d, boundary, corners);
-        let mut builder = PersistentSet::<f64>::builder(&cart);
-        let (mut packs, mut unpacks) = (Vec::new(), Vec::new());
+        let padded = d.padded_shape();
+        let mut builder = InPlaceSet::<f64>::builder(&cart, &vec![padded[0] * padded[1]; fields]);
+        let mut peers = 0;
         for peer in near_ranks(d) {
             // What `peer` needs from me, in `peer`'s order.
             let theirs = ghost_sources(&d.for_rank(peer)?, boundary, corners);
@@ -605,16 +607,16 @@ impl MessageHalo {
                     _ => None,
                 })
                 .collect();
-            if !pack.is_empty() {
-                builder = builder.send_owned(vec![0.0; pack.len() * fields], peer as i32, 0);
-                let run = runs(pack.iter().enumerate().map(|(pos, &cell)| (cell, pos)));
-                packs.push((pack.len(), run));
+            // Field `f`'s message carries tag `f`.
+            for f in 0..fields {
+                if !pack.is_empty() {
+                    builder = builder.send(peer as i32, f as i32, f, blocks(&pack));
+                }
+                if !unpack.is_empty() {
+                    builder = builder.recv(peer as i32, f as i32, f, blocks(&unpack));
+                }
             }
-            if !unpack.is_empty() {
-                builder = builder.recv_owned(vec![0.0; unpack.len() * fields], peer as i32, 0);
-                let run = runs(unpack.iter().enumerate().map(|(pos, &ghost)| (pos, ghost)));
-                unpacks.push((unpack.len(), run));
-            }
+            peers += usize::from(!pack.is_empty());
         }
         let set = builder.build()?;
         let self_copies = runs(mine.iter().filter_map(|&(dst, s)| match s {
@@ -634,8 +636,7 @@ impl MessageHalo {
             decomp: d.clone(),
             fields,
             set,
-            packs,
-            unpacks,
+            peers,
             self_copies,
             fixed,
             value,
@@ -654,9 +655,9 @@ impl MessageHalo {
         &self.cart
     }
 
-    /// Number of messages sent per exchange.
+    /// Number of messages sent per exchange (one per neighbour and field).
     pub fn num_messages(&self) -> usize {
-        self.packs.len()
+        self.peers * self.fields
     }
 
     /// Fills the ghosts of one field (the halo must have been built with
@@ -670,7 +671,7 @@ impl MessageHalo {
     /// messages.
     ///
     /// A wrong number, shape or layout of fields is an error on this rank;
-    /// it still takes part in the round (sending stale data), so its
+    /// it still takes part in the round (sending zeros), so its
     /// neighbours do not wait forever.
     pub fn exchange_fields(&mut self, fields: &mut [ArrayViewMut2<'_, f64>]) -> Result<()> {
         let checked = if fields.len() != self.fields {
@@ -683,33 +684,45 @@ impl MessageHalo {
             check_fields(&self.decomp, fields)
         };
         if let Err(e) = checked {
-            // Still take part in the round, so the neighbours do not hang.
-            self.set.start_all()?.wait()?;
+            self.stand_in_round()?;
             return Err(e);
         }
-        for (i, (n, pack)) in self.packs.iter().enumerate() {
-            let buf = self.set.send_buf_mut(i);
-            for (field, out) in fields.iter().zip(buf.chunks_exact_mut(*n)) {
-                let u = field.as_slice().expect("standard layout checked");
-                copy_runs(pack, u, out);
-            }
-        }
-        let flight = self.set.start_all()?;
         for field in fields.iter_mut() {
             let u = field.as_slice_mut().expect("standard layout checked");
             copy_runs_within(&self.self_copies, u);
             fill_runs(&self.fixed, u, self.value);
         }
-        flight.wait()?;
-        for (i, (n, unpack)) in self.unpacks.iter().enumerate() {
-            let buf = self.set.recv_buf(i);
-            for (field, vals) in fields.iter_mut().zip(buf.chunks_exact(*n)) {
-                let u = field.as_slice_mut().expect("standard layout checked");
-                copy_runs(unpack, vals, u);
-            }
-        }
+        // The ghosts set above are neither sent nor received: the messages
+        // read interior cells and write the other ghosts.
+        let slices = fields
+            .iter_mut()
+            .map(|f| f.as_slice_mut().expect("standard layout checked"));
+        self.set.run(slices)?;
         Ok(())
     }
+
+    /// The round of an exchange whose fields are unusable, over zeroed fields
+    /// of the right shape, so that the neighbours' messages are matched.
+    #[cold]
+    fn stand_in_round(&mut self) -> Result<()> {
+        let [r, c] = self.decomp.padded_shape();
+        let mut zeros = vec![vec![0.0; r * c]; self.fields];
+        self.set.run(zeros.iter_mut().map(|z| &mut z[..]))?;
+        Ok(())
+    }
+}
+
+/// The cells `cells` (flat indices, in message order) as ranges of
+/// consecutive cells.
+fn blocks(cells: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for &c in cells {
+        match out.last_mut() {
+            Some(b) if b.end == c => b.end += 1,
+            _ => out.push(c..c + 1),
+        }
+    }
+    out
 }
 
 impl std::fmt::Debug for MessageHalo {
@@ -717,7 +730,7 @@ impl std::fmt::Debug for MessageHalo {
         f.debug_struct("MessageHalo")
             .field("decomp", &self.decomp)
             .field("fields", &self.fields)
-            .field("messages", &self.packs.len())
+            .field("messages", &self.peers)
             .finish()
     }
 }

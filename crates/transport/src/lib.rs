@@ -3,6 +3,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`persistent`] | [`PersistentSet`]: persistent sends/receives (`MPI_Send_init`, `MPI_Recv_init`) started every step; buffers unreachable while in flight ([`InFlight`] guard) |
+//! | [`in_place`] | [`InPlaceSet`]: persistent messages of blocks of buffers lent for one round (indexed datatypes, no packing), e.g. a halo's rows sent and received in place |
 //! | [`shared`] | [`split_shared`] (the node communicator), [`node_map`] (rank → node), [`SharedArray`]: per-rank segments of one shared-memory window, read by every rank of the node through a [`SharedView`] after a collective sync |
 //! | [`pool`] | [`ChunkPool`]: per-rank rounds of cells in node shared memory, claimed in chunks by atomics by their owner and by idle ranks of the node (dynamic work sharing, no MPI call per claim) |
 //! | [`reduce`] | [`Reduction`]: a non-blocking all-reduce (`MPI_Iallreduce`) owning its buffers, started in one call and completed in a later one |
@@ -49,6 +50,7 @@
 pub mod abort;
 pub mod error;
 mod idle;
+pub mod in_place;
 pub mod info;
 pub mod io;
 mod layout;
@@ -61,6 +63,7 @@ pub mod shared;
 pub use abort::{abort_on_panic, initialize};
 pub use error::{Error, NpyError, Result};
 pub use idle::sleeping_barrier;
+pub use in_place::{InPlaceSet, InPlaceSetBuilder};
 pub use info::Info;
 pub use io::{read_npy, write_npy, RowSplit};
 pub use persistent::{proc_null, Element, InFlight, PersistentSet, PersistentSetBuilder};

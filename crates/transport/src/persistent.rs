@@ -131,6 +131,7 @@ use mpi::raw::{AsRaw, FromRaw};
 use mpi::topology::{Communicator, Rank, SimpleCommunicator};
 
 use crate::error::{check, invalid, mpi_error, set_errors_return, Result};
+use crate::in_place::Layout;
 
 /// `MPI_PROC_NULL`, read from the MPI bindings: a peer rank that makes a send or a
 /// receive a no-op that completes at once (useful at non-periodic boundaries).
@@ -170,12 +171,19 @@ enum BufKind {
     BorrowedMut,
     /// Borrowed `&'a [T]`: read-only.
     BorrowedShared,
+    /// Lent for one round at a time by an [`InPlaceSet`](crate::InPlaceSet): the
+    /// address is whatever [`PersistentSet::rebind`] was last given, never
+    /// dereferenced by the set (its accessors refuse such buffers).
+    Lent,
 }
 
 struct Message<T> {
     buf: RawBuf<T>,
     peer: Rank,
     tag: c_int,
+    /// The message is one element of this datatype at the buffer's address
+    /// (instead of `len` elements of `T`).
+    layout: Option<Layout>,
 }
 
 /// Where a builder gets its communicator from.
@@ -256,6 +264,9 @@ pub struct PersistentSet<'a, T: Element> {
     done_current: bool,
     /// A failure to simulate in the next round (tests of the recovery paths).
     fault: Option<Fault>,
+    /// The messages are over lent buffers and have no requests until
+    /// [`rebind`](Self::rebind) gives their addresses.
+    unbound: bool,
     comm: Rc<SimpleCommunicator>,
     datatype: T::Out,
     _borrow: PhantomData<&'a mut [T]>,
@@ -381,7 +392,7 @@ impl<'a, T: Element> PersistentSet<'a, T> {
     /// completes it).
     pub fn send_buf(&self, i: usize) -> &[T] {
         self.assert_idle();
-        let b = &self.sends[i].buf;
+        let b = reachable(&self.sends[i].buf);
         // SAFETY: the buffer is valid for `len` elements for 'a (borrowed) or for the
         // life of the set (owned), no round is in flight (checked above, and starting
         // one needs `&mut self`), and the returned borrow is tied to `&self`.
@@ -395,7 +406,7 @@ impl<'a, T: Element> PersistentSet<'a, T> {
     /// ([`PersistentSetBuilder::send`]), which cannot be written through.
     pub fn send_buf_mut(&mut self, i: usize) -> &mut [T] {
         self.complete_pending();
-        let b = &self.sends[i].buf;
+        let b = reachable(&self.sends[i].buf);
         assert!(
             b.kind != BufKind::BorrowedShared,
             "send {i} borrows its buffer read-only (added with `send`); use `send_owned` to fill it between rounds"
@@ -413,7 +424,7 @@ impl<'a, T: Element> PersistentSet<'a, T> {
     /// guard was leaked (see [`send_buf`](Self::send_buf)).
     pub fn recv_buf(&self, i: usize) -> &[T] {
         self.assert_idle();
-        let b = &self.recvs[i].buf;
+        let b = reachable(&self.recvs[i].buf);
         // SAFETY: as in `send_buf`.
         unsafe { std::slice::from_raw_parts(b.ptr, b.len) }
     }
@@ -424,7 +435,7 @@ impl<'a, T: Element> PersistentSet<'a, T> {
     /// If `i >= self.num_recvs()`.
     pub fn recv_buf_mut(&mut self, i: usize) -> &mut [T] {
         self.complete_pending();
-        let b = &self.recvs[i].buf;
+        let b = reachable(&self.recvs[i].buf);
         // SAFETY: receive buffers are always writable (owned or `&'a mut`); no round is
         // in flight (completed above); the borrow is tied to `&mut self`.
         unsafe { std::slice::from_raw_parts_mut(b.ptr, b.len) }
@@ -812,20 +823,21 @@ impl<T: Element> Drop for InFlight<'_, T> {
 impl<T: Element> Drop for PersistentSet<'_, T> {
     fn drop(&mut self) {
         self.complete_pending();
-        // SAFETY: reading an immutable handle constant exported by the MPI shim.
-        let null = unsafe { ffi::RSMPI_REQUEST_NULL };
-        for req in &mut self.requests {
-            if *req == null {
-                // Released by MPI after a failed round (Open MPI does this).
-                continue;
-            }
-            // SAFETY: each handle is a valid, inactive persistent request (the round
-            // was completed just above); freeing it sets it to MPI_REQUEST_NULL.
-            unsafe {
-                ffi::MPI_Request_free(req);
-            }
+        self.free_requests();
+        // The buffers are freed afterwards, when the fields are dropped (`RawBuf`),
+        // and so are the layouts' datatypes.
+    }
+}
+
+impl<'c, T: Element> PersistentSetBuilder<'c, 'static, T> {
+    /// [`PersistentSet::builder`] over a communicator behind `dyn`.
+    pub(crate) fn over(comm: &'c dyn Communicator) -> Self {
+        PersistentSetBuilder {
+            comm: CommSource::Duplicate(comm),
+            sends: Vec::new(),
+            recvs: Vec::new(),
+            _borrow: PhantomData,
         }
-        // The buffers are freed afterwards, when the fields are dropped (`RawBuf`).
     }
 }
 
@@ -841,6 +853,7 @@ impl<'c, 'a, T: Element> PersistentSetBuilder<'c, 'a, T> {
             },
             peer: dest,
             tag,
+            layout: None,
         });
         self
     }
@@ -856,6 +869,7 @@ impl<'c, 'a, T: Element> PersistentSetBuilder<'c, 'a, T> {
             },
             peer: dest,
             tag,
+            layout: None,
         });
         self
     }
@@ -867,6 +881,7 @@ impl<'c, 'a, T: Element> PersistentSetBuilder<'c, 'a, T> {
             buf: owned(buf),
             peer: dest,
             tag,
+            layout: None,
         });
         self
     }
@@ -882,6 +897,7 @@ impl<'c, 'a, T: Element> PersistentSetBuilder<'c, 'a, T> {
             },
             peer: src,
             tag,
+            layout: None,
         });
         self
     }
@@ -893,6 +909,7 @@ impl<'c, 'a, T: Element> PersistentSetBuilder<'c, 'a, T> {
             buf: owned(buf),
             peer: src,
             tag,
+            layout: None,
         });
         self
     }
@@ -910,6 +927,41 @@ impl<'c, 'a, T: Element> PersistentSetBuilder<'c, 'a, T> {
     /// (on this rank, or on another one for a collective build);
     /// [`Error::Mpi`](crate::Error::Mpi) if MPI rejects a call (e.g. a tag above `MPI_TAG_UB`).
     pub fn build(self) -> Result<PersistentSet<'a, T>> {
+        self.build_checked(Ok(()))
+    }
+
+    /// Adds a message over lent buffer `buffer` of `len` elements, described by
+    /// `layout` (a send if `send`): its requests are created by
+    /// [`PersistentSet::rebind`], not by the build.
+    pub(crate) fn lent(
+        mut self,
+        send: bool,
+        layout: Layout,
+        len: usize,
+        peer: Rank,
+        tag: i32,
+    ) -> Self {
+        let message = Message {
+            buf: RawBuf {
+                ptr: std::ptr::NonNull::dangling().as_ptr(),
+                len,
+                kind: BufKind::Lent,
+            },
+            peer,
+            tag,
+            layout: Some(layout),
+        };
+        if send {
+            self.sends.push(message);
+        } else {
+            self.recvs.push(message);
+        }
+        self
+    }
+
+    /// [`build`](Self::build), with the outcome of the caller's own checks of its
+    /// arguments taking part in the agreement of a collective build.
+    pub(crate) fn build_checked(self, checked: Result<()>) -> Result<PersistentSet<'a, T>> {
         let Self {
             comm,
             sends,
@@ -917,6 +969,10 @@ impl<'c, 'a, T: Element> PersistentSetBuilder<'c, 'a, T> {
             _borrow,
         } = self;
         let collective = matches!(comm, CommSource::Duplicate(_));
+        let unbound = sends
+            .iter()
+            .chain(&recvs)
+            .any(|m| m.buf.kind == BufKind::Lent);
         // From here on, `set` owns the buffers: its Drop frees them on every path.
         let mut set = PersistentSet {
             requests: Vec::with_capacity(sends.len() + recvs.len()),
@@ -930,6 +986,7 @@ impl<'c, 'a, T: Element> PersistentSetBuilder<'c, 'a, T> {
             done: Vec::new(),
             done_current: false,
             fault: None,
+            unbound,
             comm: match comm {
                 CommSource::Duplicate(c) => Rc::new(duplicate(c)?),
                 CommSource::Shared(c) => c,
@@ -938,7 +995,7 @@ impl<'c, 'a, T: Element> PersistentSetBuilder<'c, 'a, T> {
             _borrow: PhantomData,
             _single_thread: PhantomData,
         };
-        let local = set.init_requests();
+        let local = checked.and_then(|()| set.init_requests());
         if collective {
             // Agree on the outcome, so that a mistake on one rank is an error on every
             // rank instead of a deadlock at the first round.
@@ -987,19 +1044,31 @@ impl<T: Element> PersistentSet<'_, T> {
                 }
             }
         }
+        if set.unbound {
+            // Lent buffers: the requests are created by `rebind`.
+            return Ok(());
+        }
         let comm_raw = set.comm.as_raw();
-        let dtype = set.datatype.as_raw();
+        let element = set.datatype.as_raw();
+        // One element of its layout, or `len` elements of `T`.
+        let shape = |m: &Message<T>| match &m.layout {
+            Some(layout) => (1, layout.as_raw()),
+            None => (m.buf.len as c_int, element),
+        };
         // Receives first, so that self-messages find their receive already posted.
         for m in &set.recvs {
+            let (count, dtype) = shape(m);
             let mut req = MaybeUninit::<ffi::MPI_Request>::uninit();
             // SAFETY: the buffer is valid and writable for `len` elements of `T` for
-            // the life of the set, which frees the request before the buffer; the
-            // datatype matches `T` (Equivalence) and lives in the set; `req` is a
-            // valid out-pointer.
+            // the life of the set, which frees the request before the buffer (a lent
+            // buffer: for every round the request is started in, see `rebind`); the
+            // datatype is `T`'s (Equivalence), or a layout of `T` blocks within those
+            // `len` elements (checked by `InPlaceSetBuilder::build`), and lives in
+            // the set; `req` is a valid out-pointer.
             let rc = unsafe {
                 ffi::MPI_Recv_init(
                     m.buf.ptr as *mut c_void,
-                    m.buf.len as c_int,
+                    count,
                     dtype,
                     m.peer,
                     m.tag,
@@ -1012,12 +1081,13 @@ impl<T: Element> PersistentSet<'_, T> {
             set.requests.push(unsafe { req.assume_init() });
         }
         for m in &set.sends {
+            let (count, dtype) = shape(m);
             let mut req = MaybeUninit::<ffi::MPI_Request>::uninit();
             // SAFETY: as above; a send only reads its buffer.
             let rc = unsafe {
                 ffi::MPI_Send_init(
                     m.buf.ptr as *const c_void,
-                    m.buf.len as c_int,
+                    count,
                     dtype,
                     m.peer,
                     m.tag,
@@ -1035,6 +1105,61 @@ impl<T: Element> PersistentSet<'_, T> {
         set.done = vec![false; set.requests.len()];
         Ok(())
     }
+}
+
+impl<T: Element> PersistentSet<'static, T> {
+    /// Points the lent messages at `bases[k]` (the address of lent buffer `k`, at
+    /// least as long as the set was built for) and creates their requests anew,
+    /// freeing the old ones. Only for an idle set. The caller must start the
+    /// requests only while the buffers at `bases` are valid, and complete the
+    /// round before they may be touched or freed (`InPlaceSet::run` does both
+    /// within one call).
+    pub(crate) fn rebind(&mut self, bases: &[*mut T]) -> Result<()> {
+        assert!(!self.in_flight, "rebind of a set in flight");
+        self.free_requests();
+        for m in self.sends.iter_mut().chain(self.recvs.iter_mut()) {
+            if let Some(layout) = &m.layout {
+                m.buf.ptr = bases[layout.buffer()];
+            }
+        }
+        self.unbound = false;
+        let created = self.init_requests();
+        if created.is_err() {
+            // The requests created so far are freed when the set is dropped.
+            self.failed = true;
+        }
+        created
+    }
+}
+
+impl<T: Element> PersistentSet<'_, T> {
+    /// `MPI_Request_free` of every request (all idle), which empties `requests`.
+    fn free_requests(&mut self) {
+        // SAFETY: reading an immutable handle constant exported by the MPI shim.
+        let null = unsafe { ffi::RSMPI_REQUEST_NULL };
+        for req in &mut self.requests {
+            if *req == null {
+                // Released by MPI after a failed round (Open MPI does this).
+                continue;
+            }
+            // SAFETY: each handle is a valid, inactive persistent request (callers
+            // complete every round first); freeing it sets it to MPI_REQUEST_NULL.
+            unsafe {
+                ffi::MPI_Request_free(req);
+            }
+        }
+        self.requests.clear();
+    }
+}
+
+/// `b`, which the set's accessors may turn into a slice: not a lent buffer,
+/// whose address is only valid during a round.
+fn reachable<T>(b: &RawBuf<T>) -> &RawBuf<T> {
+    assert!(
+        b.kind != BufKind::Lent,
+        "the buffers of an InPlaceSet are lent for one round and not kept by the set"
+    );
+    b
 }
 
 /// The error of a start after a failed round.
