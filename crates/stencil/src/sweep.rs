@@ -587,6 +587,9 @@ impl<F: Finish> WithSimd for SweepBand<'_, '_, '_, F> {
                 // the compiler (4 vectors per iteration): in row pairs it
                 // measured faster at 64² and 4096² but about 40% slower at
                 // 128²–256² (cause not found without hardware counters).
+                // Computing each row into an L1 scratch row and copying it
+                // out with `memcpy` (its `rep movsb` path) measured slower
+                // at every size, 64² to 4096².
                 Stencil::FivePoint => sweep_rows(stencil, finish, rows, outs),
                 Stencil::NinePoint => sweep_nine_point(simd, finish, rows, outs),
                 Stencil::Weights(w) => sweep_block(simd, WeightsVector(w), finish, rows, outs),
@@ -802,15 +805,50 @@ mod tests {
         }
     }
 
-    /// [`SweepBand`] into a new array, for [`every_width`].
-    #[derive(Clone)]
-    struct SweepOnce<'a> {
-        stencil: &'a Stencil,
-        u: ndarray::ArrayView2<'a, f64>,
-        finish: Step,
+    /// The 9-point sweep's tiles of rows, with every count of rows left
+    /// over and of cells beyond the last whole vector, give the bits of the
+    /// documented expression written out cell by cell.
+    #[test]
+    fn nine_point_tiles_equal_the_expression_cell_by_cell() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let (e, k) = (NINE_POINT_WEIGHTS[0][1], NINE_POINT_WEIGHTS[0][0]);
+        for ny in 1..=2 * NINE_POINT_TILE_ROWS + 3 {
+            for nx in [1, 2, 3, 4, 5, 7, 8, 9, 17, 31] {
+                // Magnitudes far apart, so a sum taken in another order
+                // rounds differently (with values of one magnitude it
+                // mostly does not).
+                let u = Array2::from_shape_fn((ny + 2, nx + 2), |_| {
+                    rng.gen_range(-1.0..1.0) * 2f64.powi(rng.gen_range(-20..=20))
+                });
+                // The Laplacian itself: adding it, scaled, to the centre
+                // would round away a last-bit difference in a partial sum.
+                let expected = Array2::from_shape_fn((ny, nx), |(i, j)| {
+                    let v = |a: usize, b: usize| u[[i + a, j + b]];
+                    e * (v(0, 1) + v(1, 0) + v(1, 2) + v(2, 1))
+                        + k * (v(0, 0) + v(0, 2) + v(2, 0) + v(2, 2))
+                        - v(1, 1)
+                });
+                let swept = every_width(SweepOnce {
+                    stencil: &Stencil::NinePoint,
+                    u: u.view(),
+                    finish: Laplacian,
+                });
+                for (width, sweep) in swept.iter().enumerate() {
+                    assert_eq!(sweep, &expected, "{ny}x{nx}, width {width}");
+                }
+            }
+        }
     }
 
-    impl WithSimd for SweepOnce<'_> {
+    /// [`SweepBand`] into a new array, for [`every_width`].
+    #[derive(Clone)]
+    struct SweepOnce<'a, F> {
+        stencil: &'a Stencil,
+        u: ndarray::ArrayView2<'a, f64>,
+        finish: F,
+    }
+
+    impl<F: Finish> WithSimd for SweepOnce<'_, F> {
         type Output = Array2<f64>;
 
         fn with_simd<S: Simd>(self, simd: S) -> Array2<f64> {
