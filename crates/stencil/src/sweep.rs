@@ -263,6 +263,163 @@ fn row_vector<S: Simd, K: VectorStencil, F: Finish>(
     }
 }
 
+/// Cells `first..first + out.len()` of the output row between padded input
+/// rows `rows`, one at a time with the vector expression on single values
+/// ([`Scalar`]): the same bits as a lane of it.
+#[inline(always)]
+fn scalar_cells<K: VectorStencil, F: Finish>(
+    kernel: K,
+    finish: F,
+    [up, mid, down]: [&[f64]; 3],
+    first: usize,
+    out: &mut [f64],
+) {
+    let scalar = Scalar::new();
+    for (j, o) in (first..).zip(out) {
+        let nb = neighbours(up, mid, down, j);
+        *o = finish.finish_simd(scalar, nb[1][1], kernel.apply(scalar, nb));
+    }
+}
+
+/// Output rows per pass of [`sweep_nine_point`] (the indices `unrolled!`
+/// walks in [`nine_point_tile`]).
+const NINE_POINT_TILE_ROWS: usize = 4;
+
+/// `$body` once for each listed index, with `$i` a constant (a loop the
+/// compiler is sure to unroll).
+macro_rules! unrolled {
+    ($i:ident in [$($n:literal),*] $body:block) => {
+        $({
+            const $i: usize = $n;
+            $body
+        })*
+    };
+}
+
+/// Sweeps one column block of a band of rows with the 9-point stencil,
+/// [`NINE_POINT_TILE_ROWS`] output rows per pass ([`nine_point_tile`]); the
+/// rows left over in pairs and alone ([`sweep_block`]). `rows` has two rows
+/// more than `outs`.
+#[inline(always)]
+fn sweep_nine_point<'u, 'o, S: Simd, F: Finish>(
+    simd: S,
+    finish: F,
+    mut rows: impl Iterator<Item = &'u [f64]>,
+    mut outs: impl Iterator<Item = &'o mut [f64]>,
+) {
+    const H: usize = NINE_POINT_TILE_ROWS;
+    let (Some(first), Some(second)) = (rows.next(), rows.next()) else {
+        return;
+    };
+    let mut window: [&[f64]; H + 2] = [first; H + 2];
+    window[1] = second;
+    loop {
+        let mut tile: [&mut [f64]; H] = Default::default();
+        let mut filled = 0;
+        while filled < H {
+            let (Some(out), Some(row)) = (outs.next(), rows.next()) else {
+                break;
+            };
+            (tile[filled], window[filled + 2]) = (out, row);
+            filled += 1;
+        }
+        if filled < H {
+            let rows = window[..filled + 2].iter().copied();
+            sweep_block(
+                simd,
+                NinePointVector,
+                finish,
+                rows,
+                tile.into_iter().take(filled),
+            );
+            return;
+        }
+        nine_point_tile(simd, finish, &window, tile);
+        (window[0], window[1]) = (window[H], window[H + 1]);
+    }
+}
+
+/// [`NINE_POINT_TILE_ROWS`] output rows of the 9-point stencil from the
+/// padded input rows around them, walking down the tile one vector column at
+/// a time: each input row's three vectors are loaded once, and the partial
+/// sums it starts for the output row below it stay in registers, so an
+/// output vector costs 4.5 loads instead of 6 for a row pair. (Eight rows
+/// a pass need 38 row pointers, more than the registers, and measured
+/// slower.)
+///
+/// The sums keep [`Stencil::NinePoint`]'s order, `e·(((up + left) + right) +
+/// down) + k·(((up_left + up_right) + down_left) + down_right) - centre`: the
+/// row above contributes `(up + left) + right`, once the centre row is known,
+/// and `up_left + up_right`, its own left plus right, so the bits are those
+/// of [`NinePointVector`]. Three of the eight additions run as `a·1 + b` on
+/// the multiply-add units (the same bits, see below). The last cells of each
+/// row that fill no whole vector go one by one ([`scalar_cells`]).
+#[inline(always)]
+fn nine_point_tile<S: Simd, F: Finish>(
+    simd: S,
+    finish: F,
+    rows: &[&[f64]; NINE_POINT_TILE_ROWS + 2],
+    outs: [&mut [f64]; NINE_POINT_TILE_ROWS],
+) {
+    let [o0, o1, o2, o3] = outs;
+    let n = o0.len();
+    let [o0, o1, o2, o3] = [&mut o0[..n], &mut o1[..n], &mut o2[..n], &mut o3[..n]];
+    let [r0, r1, r2, r3, r4, r5] = *rows;
+    let (v0, t0) = S::as_mut_simd_f64s(o0);
+    let (v1, t1) = S::as_mut_simd_f64s(o1);
+    let (v2, t2) = S::as_mut_simd_f64s(o2);
+    let (v3, t3) = S::as_mut_simd_f64s(o3);
+    let m = v0.len();
+    let [v1, v2, v3] = [&mut v1[..m], &mut v2[..m], &mut v3[..m]];
+    let vectors = [
+        row_vectors::<S>(r0, n, m),
+        row_vectors::<S>(r1, n, m),
+        row_vectors::<S>(r2, n, m),
+        row_vectors::<S>(r3, n, m),
+        row_vectors::<S>(r4, n, m),
+        row_vectors::<S>(r5, n, m),
+    ];
+    let (e, k) = (NINE_POINT_WEIGHTS[0][1], NINE_POINT_WEIGHTS[0][0]);
+    let (e, k) = (simd.splat_f64s(e), simd.splat_f64s(k));
+    let add = |a, b| simd.add_f64s(a, b);
+    // `a·1 + b` rounds the exact `a + b` once, so it is `a + b` to the bit,
+    // fused or not; computed on the multiply-add units it spreads the eight
+    // additions an output vector needs over the adders and the idle
+    // multipliers (two of each on Zen 3), instead of queueing them all on the
+    // adders. `black_box` keeps the compiler from folding it back into an
+    // addition.
+    let one = simd.splat_f64s(std::hint::black_box(1.0));
+    let add_on_fma = |a, b| simd.mul_add_e_f64s(a, one, b);
+    for col in 0..m {
+        let load = |row: [&[S::f64s]; 3]| [row[0][col], row[1][col], row[2][col]];
+        let [left, centre_up, right] = load(vectors[0]);
+        let mut corners_up = add(left, right);
+        let [left, mut centre, right] = load(vectors[1]);
+        let mut edges_up = add(add(centre_up, left), right);
+        let mut sides = add(left, right);
+        let mut outs = [&mut v0[col], &mut v1[col], &mut v2[col], &mut v3[col]];
+        // Unrolled with constant indices, so the row slices and the partial
+        // sums live in registers rather than in arrays on the stack.
+        unrolled!(I in [0, 1, 2, 3] {
+            let [left, centre_below, right] = load(vectors[I + 2]);
+            let edges = add(edges_up, centre_below);
+            let corners = add(add_on_fma(corners_up, left), right);
+            let sum = add(simd.mul_f64s(e, edges), simd.mul_f64s(k, corners));
+            *outs[I] = finish.finish_simd(simd, centre, simd.sub_f64s(sum, centre));
+            edges_up = add(add_on_fma(centre, left), right);
+            (corners_up, sides) = (sides, add_on_fma(left, right));
+            centre = centre_below;
+        });
+        let _ = (edges_up, corners_up, sides, centre, &mut outs);
+    }
+    let done = n - t0.len();
+    let nine = NinePointVector;
+    scalar_cells(nine, finish, [r0, r1, r2], done, t0);
+    scalar_cells(nine, finish, [r1, r2, r3], done, t1);
+    scalar_cells(nine, finish, [r2, r3, r4], done, t2);
+    scalar_cells(nine, finish, [r3, r4, r5], done, t3);
+}
+
 /// `out[j] = value` for every `j` (`value` an expression in `j`), and with
 /// `save`, also `save[j] = copy[j]` in the same pass (the in-place step keeps
 /// the old values of the next row this way, without a second pass over it).
@@ -430,8 +587,11 @@ impl<F: Finish> WithSimd for SweepBand<'_, '_, '_, F> {
                 // the compiler (4 vectors per iteration): in row pairs it
                 // measured faster at 64² and 4096² but about 40% slower at
                 // 128²–256² (cause not found without hardware counters).
+                // Computing each row into an L1 scratch row and copying it
+                // out with `memcpy` (its `rep movsb` path) measured slower
+                // at every size, 64² to 4096².
                 Stencil::FivePoint => sweep_rows(stencil, finish, rows, outs),
-                Stencil::NinePoint => sweep_block(simd, NinePointVector, finish, rows, outs),
+                Stencil::NinePoint => sweep_nine_point(simd, finish, rows, outs),
                 Stencil::Weights(w) => sweep_block(simd, WeightsVector(w), finish, rows, outs),
             }
         }
@@ -645,15 +805,50 @@ mod tests {
         }
     }
 
-    /// [`SweepBand`] into a new array, for [`every_width`].
-    #[derive(Clone)]
-    struct SweepOnce<'a> {
-        stencil: &'a Stencil,
-        u: ndarray::ArrayView2<'a, f64>,
-        finish: Step,
+    /// The 9-point sweep's tiles of rows, with every count of rows left
+    /// over and of cells beyond the last whole vector, give the bits of the
+    /// documented expression written out cell by cell.
+    #[test]
+    fn nine_point_tiles_equal_the_expression_cell_by_cell() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let (e, k) = (NINE_POINT_WEIGHTS[0][1], NINE_POINT_WEIGHTS[0][0]);
+        for ny in 1..=2 * NINE_POINT_TILE_ROWS + 3 {
+            for nx in [1, 2, 3, 4, 5, 7, 8, 9, 17, 31] {
+                // Magnitudes far apart, so a sum taken in another order
+                // rounds differently (with values of one magnitude it
+                // mostly does not).
+                let u = Array2::from_shape_fn((ny + 2, nx + 2), |_| {
+                    rng.gen_range(-1.0..1.0) * 2f64.powi(rng.gen_range(-20..=20))
+                });
+                // The Laplacian itself: adding it, scaled, to the centre
+                // would round away a last-bit difference in a partial sum.
+                let expected = Array2::from_shape_fn((ny, nx), |(i, j)| {
+                    let v = |a: usize, b: usize| u[[i + a, j + b]];
+                    e * (v(0, 1) + v(1, 0) + v(1, 2) + v(2, 1))
+                        + k * (v(0, 0) + v(0, 2) + v(2, 0) + v(2, 2))
+                        - v(1, 1)
+                });
+                let swept = every_width(SweepOnce {
+                    stencil: &Stencil::NinePoint,
+                    u: u.view(),
+                    finish: Laplacian,
+                });
+                for (width, sweep) in swept.iter().enumerate() {
+                    assert_eq!(sweep, &expected, "{ny}x{nx}, width {width}");
+                }
+            }
+        }
     }
 
-    impl WithSimd for SweepOnce<'_> {
+    /// [`SweepBand`] into a new array, for [`every_width`].
+    #[derive(Clone)]
+    struct SweepOnce<'a, F> {
+        stencil: &'a Stencil,
+        u: ndarray::ArrayView2<'a, f64>,
+        finish: F,
+    }
+
+    impl<F: Finish> WithSimd for SweepOnce<'_, F> {
         type Output = Array2<f64>;
 
         fn with_simd<S: Simd>(self, simd: S) -> Array2<f64> {
