@@ -3,17 +3,23 @@
 //!
 //! ```text
 //! cargo bench -p quicklb-examples --bench flame --no-run
-//! mpiexec -n 2 <binary> [--quick] [--size N] [--steps S]
+//! mpiexec -n 2 <binary> [--quick] [--size N] [--steps S] [--all-costs]
 //! ```
 //!
 //! Prints markdown tables on stdout (notes and target lines as plain lines;
 //! progress on stderr):
 //!
 //! 1. The H2/air flame (`examples/src/flame`, bundled mechanism) from the
-//!    initial state, without balancing and with each planner of
-//!    [`PLANNERS`] (re-plan before every balanced step from the weights of
-//!    [`cost_of`]; step 0 unbalanced), runs
-//!    alternating, each kind keeping its fastest of 2. Columns: step time of
+//!    initial state with each balancer of [`PLANNERS`] (re-planning before
+//!    every balanced step; `--all-costs`: Transfer with each `--cost`
+//!    instead), 2 runs per row in turn. Each run alternates unbalanced and
+//!    balanced steps, so that every balanced step is timed between two
+//!    unbalanced ones 0.1 s away: the speed-up is the median over the
+//!    balanced steps of their neighbours' mean time over their own (a
+//!    paired ratio, as in the transport benches), with its 95 % interval.
+//!    Whole runs timed against each other moved by 20 % within 15 minutes
+//!    on this shared machine (the unbalanced step: 126–155 ms); neighbouring
+//!    steps share the machine's load. Columns: step time of
 //!    the slowest rank without / with, the speed-up, the work imbalance
 //!    (max/avg of the integrator steps per rank) before and after lending,
 //!    the time imbalance after (max/avg of the chemistry compute time: an
@@ -29,12 +35,15 @@
 //!    own time, a wall-clock difference, includes the time a rank is
 //!    descheduled.
 //! 2. The same with GRI-Mech 3.0 (53 species, CH4/air) when Cantera's data
-//!    folder is found (`python3 -c "import cantera"`), Transfer only; else a
-//!    line saying why it is skipped.
+//!    folder is found (`python3 -c "import cantera"`), Transfer with and
+//!    without dynamic sharing (`--all-costs`: Transfer with each cost),
+//!    1 run; else a line saying why it is skipped.
 
 use std::path::PathBuf;
 use std::process::Command;
 
+use clap::ValueEnum;
+use mpi::collective::SystemOperation;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use quicklb::Dynamic;
@@ -43,89 +52,191 @@ use quicklb_examples::flame::{
 };
 use quicklb_kinetics::Mechanism;
 
-/// The planners compared, by their `--algorithm` names; a name not in
-/// `flame::ALGORITHMS` (DLBFoam's, before its planner is merged) gets a row
-/// saying so.
+// The paired-ratio statistics of the transport benches (`best` is theirs).
+#[allow(dead_code)]
+#[path = "../../crates/transport/benches/paired/mod.rs"]
+mod paired;
+use paired::{paired_ratio, PairedRatio};
+
+/// The planners compared, by their `--algorithm` names, with the weights
+/// each plans with; a name not in `flame::ALGORITHMS` gets a row saying so.
 /// `NAME + dynamic` adds dynamic sharing within the step (`--dynamic`).
-const PLANNERS: &[&str] = &["transfer", "dlbfoam", "sort", "transfer + dynamic"];
+///
+/// Transfer plans with the demo's default cost; DLBFoam and Sort lend light
+/// cells too, so the growth the forecast adds to the lighter half already
+/// travels with them and the forecast over-corrects (work imbalance after
+/// at 4 ranks, replayed from the serial run's counts: 1.025 -> 1.035 for
+/// both): they plan with the last step's integrator steps.
+const PLANNERS: &[Balancer] = &[
+    Balancer::new("transfer", DEFAULT_COST),
+    Balancer::new("dlbfoam", CostModel::Steps),
+    Balancer::new("sort", CostModel::Steps),
+    Balancer::new("transfer + dynamic", DEFAULT_COST),
+];
 
-/// The balancer a planner row names: its algorithm and whether it shares
-/// dynamically within the step.
-fn balancer_of(name: &str) -> (Option<quicklb::Algorithm>, Dynamic) {
-    match name.strip_suffix(" + dynamic") {
-        Some(planner) => (algorithm_by_name(planner), Dynamic::OnNode),
-        None => (algorithm_by_name(name), Dynamic::Off),
+/// The balancers of the GRI-Mech 3.0 case: its time imbalance after
+/// lending is mostly the ranks' speed on a shared machine, which dynamic
+/// sharing follows within the step and no cost model can forecast.
+const GRI30_PLANNERS: &[Balancer] = &[
+    Balancer::new("transfer", DEFAULT_COST),
+    Balancer::new("transfer + dynamic", DEFAULT_COST),
+];
+
+/// The cost the demo plans with by default.
+const DEFAULT_COST: CostModel = CostModel::Forecast;
+
+/// A balanced row: a planner and the weights it plans with.
+#[derive(Clone, Copy, Debug)]
+struct Balancer {
+    planner: &'static str,
+    cost: CostModel,
+}
+
+impl Balancer {
+    const fn new(planner: &'static str, cost: CostModel) -> Self {
+        Balancer { planner, cost }
+    }
+
+    /// The algorithm and whether it shares dynamically within the step.
+    fn parts(&self) -> (Option<quicklb::Algorithm>, Dynamic) {
+        match self.planner.strip_suffix(" + dynamic") {
+            Some(planner) => (algorithm_by_name(planner), Dynamic::OnNode),
+            None => (algorithm_by_name(self.planner), Dynamic::Off),
+        }
+    }
+
+    /// `planner (cost)`, the cost by its `--cost` name.
+    fn label(&self) -> String {
+        let cost = self
+            .cost
+            .to_possible_value()
+            .expect("every cost has a name");
+        format!("{} ({})", self.planner, cost.get_name())
     }
 }
 
-/// The weights a planner row plans with: Transfer the work forecast for the
-/// step (`CostModel::Forecast`), which adds the rank's growth to its lighter
-/// half, the cells Transfer keeps (it lends the heaviest first); DLBFoam and
-/// Sort lend light cells too, so the growth already travels with them and
-/// the forecast over-corrects (work imbalance after at 4 ranks, replayed
-/// from the serial run's counts: 1.025 -> 1.035 for both): they plan with
-/// the last step's integrator steps (`CostModel::Steps`).
-fn cost_of(name: &str) -> CostModel {
-    if name.starts_with("transfer") {
-        CostModel::Forecast
-    } else {
-        CostModel::Steps
+/// Transfer with every cost model, for `--all-costs`.
+fn transfer_with_every_cost() -> Vec<Balancer> {
+    CostModel::value_variants()
+        .iter()
+        .map(|&cost| Balancer::new("transfer", cost))
+        .collect()
+}
+
+/// One run's steps: the slowest rank's wall time of each, and which were
+/// balanced; the same on every rank.
+struct Run {
+    summary: Summary,
+    slowest: Vec<f64>,
+    balanced: Vec<bool>,
+}
+
+impl Run {
+    /// Each balanced step's time, paired with the time the step would have
+    /// taken unbalanced: the mean of the unbalanced steps just before and
+    /// after it. Neighbours 0.1 s apart see the same machine, and their mean
+    /// cancels the flame's growth to first order. Steps 0 and 1 are left out
+    /// (first touches, first messages).
+    fn paired_steps(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        (3..self.slowest.len().saturating_sub(1))
+            .filter(|&k| self.balanced[k] && !self.balanced[k - 1] && !self.balanced[k + 1])
+            .map(|k| {
+                let w = &self.slowest;
+                ((w[k - 1] + w[k + 1]) / 2.0, w[k])
+            })
     }
 }
 
-/// Runs `steps` steps from the initial state; returns the summary.
+/// Runs `steps` steps from the initial state, balanced by `balancer` and
+/// unbalanced in turn (even steps unbalanced).
 fn simulate(
     world: &SimpleCommunicator,
     mech: &Mechanism,
     base: &Config,
     steps: usize,
-    algorithm: Option<&str>,
-) -> Summary {
-    let cost = algorithm.map_or(base.cost, cost_of);
-    let (algorithm, dynamic) = algorithm.map_or((None, Dynamic::Off), balancer_of);
+    balancer: &Balancer,
+) -> Run {
+    let (algorithm, dynamic) = balancer.parts();
     let config = Config {
         algorithm,
         dynamic,
-        cost,
-        compare_every: 0,
+        cost: balancer.cost,
+        compare_every: 2,
         ..base.clone()
     };
     let mut sim = flame::build(world, mech, config).expect("simulation set up");
     for _ in 0..steps {
         sim.step().expect("step");
     }
-    sim.summary()
+    let local: Vec<f64> = sim.records().iter().map(|r| r.wall).collect();
+    let mut slowest = vec![0.0; local.len()];
+    world.all_reduce_into(&local[..], &mut slowest[..], SystemOperation::max());
+    Run {
+        summary: sim.summary(),
+        slowest,
+        balanced: sim.records().iter().map(|r| r.balanced).collect(),
+    }
 }
 
-/// One row of the table: the unbalanced run against a balanced one.
-struct Row {
-    planner: String,
+/// What a row measured over its runs.
+struct Measured {
+    /// Step time without balancing (the unbalanced steps), s.
     without: f64,
-    with: Option<(f64, PhaseStats)>,
+    /// The balanced steps, averaged over the runs.
+    with: PhaseStats,
+    speedup: PairedRatio,
+}
+
+/// One row of the table.
+struct Row {
+    label: String,
+    measured: Option<Measured>,
+}
+
+/// The field-by-field mean of the runs' statistics.
+fn mean_stats(runs: &[PhaseStats]) -> PhaseStats {
+    let k = runs.len() as f64;
+    let mean = |field: fn(&PhaseStats) -> f64| runs.iter().map(field).sum::<f64>() / k;
+    PhaseStats {
+        steps: runs.iter().map(|p| p.steps).sum(),
+        time_per_step: mean(|p| p.time_per_step),
+        chemistry_per_step: mean(|p| p.chemistry_per_step),
+        imbalance_before: mean(|p| p.imbalance_before),
+        imbalance_after: mean(|p| p.imbalance_after),
+        cells_lent: mean(|p| p.cells_lent),
+        cells_taken: mean(|p| p.cells_taken),
+        work: mean(|p| p.work),
+        work_imbalance_before: mean(|p| p.work_imbalance_before),
+        work_imbalance_after: mean(|p| p.work_imbalance_after),
+        balancer_per_step: mean(|p| p.balancer_per_step),
+    }
 }
 
 fn print_table(case: &str, ranks: usize, rows: &[Row]) {
-    println!("| case | ranks | planner | without balancing (ms/step) | with balancing (ms/step) | speed-up | work imbalance before | work imbalance after | time imbalance after | balancer's own time / chemistry | cells lent/step | cells taken dynamically/step |");
-    println!("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    println!("| case | ranks | planner (cost) | without balancing (ms/step) | with balancing (ms/step) | speed-up | speed-up 95 % interval | work imbalance before | work imbalance after | time imbalance after | balancer's own time / chemistry | cells lent/step | cells taken dynamically/step |");
+    println!("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for r in rows {
-        match &r.with {
-            Some((t, p)) => println!(
-                "| {case} | {ranks} | {} | {:.2} | {:.2} | {:.2}x | {:.3} | {:.3} | {:.3} | {:.2} % | {:.0} | {:.0} |",
-                r.planner,
-                r.without * 1e3,
-                t * 1e3,
-                r.without / t,
-                p.work_imbalance_before,
-                p.work_imbalance_after,
-                p.imbalance_after,
-                100.0 * p.balancer_share(),
-                p.cells_lent,
-                p.cells_taken
-            ),
+        match &r.measured {
+            Some(m) => {
+                let p = &m.with;
+                println!(
+                    "| {case} | {ranks} | {} | {:.2} | {:.2} | {:.2}x | ±{:.1} % | {:.3} | {:.3} | {:.3} | {:.2} % | {:.0} | {:.0} |",
+                    r.label,
+                    m.without * 1e3,
+                    p.time_per_step * 1e3,
+                    m.speedup.median,
+                    100.0 * m.speedup.half_width,
+                    p.work_imbalance_before,
+                    p.work_imbalance_after,
+                    p.imbalance_after,
+                    100.0 * p.balancer_share(),
+                    p.cells_lent,
+                    p.cells_taken
+                )
+            }
             None => println!(
-                "| {case} | {ranks} | {} (not in this build) | {:.2} | | | | | | | | |",
-                r.planner,
-                r.without * 1e3
+                "| {case} | {ranks} | {} (not in this build) | | | | | | | | | | |",
+                r.label
             ),
         }
     }
@@ -142,25 +253,25 @@ fn verdict(ok: bool) -> &'static str {
 
 fn print_targets(ranks: usize, rows: &[Row]) {
     for r in rows {
-        let Some((t, p)) = &r.with else { continue };
-        let speedup = r.without / t;
+        let Some(m) = &r.measured else { continue };
+        let (p, speedup) = (&m.with, m.speedup.median);
         if ranks == 2 {
             let goal = 0.9 * p.work_imbalance_before;
             println!(
                 "target ({}): speed-up at 2 ranks >= 0.9 x work imbalance before: {speedup:.2}x vs {goal:.2}x: {}",
-                r.planner,
+                r.label,
                 verdict(speedup >= goal)
             );
         }
         println!(
             "target ({}): work imbalance after <= 1.03: {:.3}: {}",
-            r.planner,
+            r.label,
             p.work_imbalance_after,
             verdict(p.work_imbalance_after <= 1.03)
         );
         println!(
             "target ({}): balancer's own time <= 2 % of the chemistry time: {:.2} %: {}",
-            r.planner,
+            r.label,
             100.0 * p.balancer_share(),
             verdict(p.balancer_share() <= 0.02)
         );
@@ -168,21 +279,22 @@ fn print_targets(ranks: usize, rows: &[Row]) {
     println!();
 }
 
-/// Runs the case without balancing and with each planner, alternating, each
-/// keeping its fastest of `repeats` runs.
+/// Runs the case with each balancer, `repeats` times in turn; each run
+/// alternates balanced and unbalanced steps, and a row's speed-up is the
+/// median of its balanced steps' speed-ups over all its runs
+/// ([`Run::paired_steps`]).
 fn compare(
     world: &SimpleCommunicator,
     mech: &Mechanism,
     base: &Config,
     steps: usize,
-    planners: &[&str],
+    balancers: &[Balancer],
     repeats: usize,
     label: &str,
 ) -> Vec<Row> {
     let root = world.rank() == 0;
     let ranks = world.size();
-    let mut without = f64::INFINITY;
-    let mut with: Vec<Option<(f64, PhaseStats)>> = vec![None; planners.len()];
+    let mut runs: Vec<Vec<Run>> = balancers.iter().map(|_| Vec::new()).collect();
     for r in 0..repeats {
         if root {
             eprintln!(
@@ -191,28 +303,36 @@ fn compare(
                 n = base.size
             );
         }
-        let s = simulate(world, mech, base, steps, None);
-        without = without.min(s.without.map_or(f64::INFINITY, |p| p.time_per_step));
-        for (k, name) in planners.iter().enumerate() {
-            if balancer_of(name).0.is_none() {
-                continue;
-            }
-            let s = simulate(world, mech, base, steps, Some(name));
-            let p = s.with.expect("balanced steps");
-            if with[k].is_none_or(|(t, _)| p.time_per_step < t) {
-                with[k] = Some((p.time_per_step, p));
+        for (b, runs) in balancers.iter().zip(&mut runs) {
+            if b.parts().0.is_some() {
+                runs.push(simulate(world, mech, base, steps, b));
             }
         }
     }
-    planners
+    balancers
         .iter()
-        .zip(with)
-        .map(|(name, with)| Row {
-            planner: name.to_string(),
-            without,
-            with,
+        .zip(runs)
+        .map(|(b, runs)| Row {
+            label: b.label(),
+            measured: measured(&runs),
         })
         .collect()
+}
+
+/// A row's figures from its runs (`None` without runs or paired steps).
+fn measured(runs: &[Run]) -> Option<Measured> {
+    let without: Vec<PhaseStats> = runs.iter().filter_map(|r| r.summary.without).collect();
+    let with: Vec<PhaseStats> = runs.iter().filter_map(|r| r.summary.with).collect();
+    let (unbalanced, balanced): (Vec<f64>, Vec<f64>) =
+        runs.iter().flat_map(Run::paired_steps).unzip();
+    if with.is_empty() || without.is_empty() {
+        return None;
+    }
+    Some(Measured {
+        without: mean_stats(&without).time_per_step,
+        with: mean_stats(&with),
+        speedup: paired_ratio(&unbalanced, &balanced)?,
+    })
 }
 
 /// GRI-Mech 3.0 from Cantera's data folder, found by rank 0 and agreed.
@@ -266,14 +386,17 @@ fn option(name: &str) -> Option<usize> {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let all_costs = std::env::args().any(|a| a == "--all-costs");
     let universe = quicklb_transport::initialize();
     let world = universe.world();
     let ranks = world.size() as usize;
     let root = world.rank() == 0;
+    let every_cost = transfer_with_every_cost();
+    let estimator = "time per step of the slowest rank, balanced and unbalanced steps alternating in each run (step 0 unbalanced); without: the unbalanced steps 2.., with: the balanced steps 1..; speed-up: the median over the balanced steps 3.. of the mean of the unbalanced steps before and after over the balanced step, with the 95 % interval of that median";
 
     // 1. H2/air, bundled mechanism.
     let mech = Mechanism::bundled_h2_o2();
-    let (size, steps, repeats) = if quick { (24, 6, 1) } else { (64, 60, 2) };
+    let (size, steps, repeats) = if quick { (24, 7, 1) } else { (64, 61, 2) };
     let size = option("--size").unwrap_or(size);
     let steps = option("--steps").unwrap_or(steps);
     let base = Config {
@@ -281,10 +404,11 @@ fn main() {
         ..Config::new(&mech).expect("default config")
     };
     // Warm-up (page faults, caches, the first MPI messages), not measured.
-    let _ = simulate(&world, &mech, &base, 2, Some("transfer"));
-    let rows = compare(&world, &mech, &base, steps, PLANNERS, repeats, "H2/air");
+    let _ = simulate(&world, &mech, &base, 2, &PLANNERS[0]);
+    let balancers = if all_costs { &every_cost[..] } else { PLANNERS };
+    let rows = compare(&world, &mech, &base, steps, balancers, repeats, "H2/air");
     if root {
-        println!("Flame, stoichiometric H2/air (bundled mechanism), {size}x{size}, {steps} steps from the initial state; time per step of the slowest rank (without: steps 1.., with: the balanced steps 1..); fastest of {repeats} alternating runs each. Transfer plans with the work forecast for the step, DLBFoam and Sort with the last step's integrator steps.");
+        println!("Flame, stoichiometric H2/air (bundled mechanism), {size}x{size}, {steps} steps from the initial state, {repeats} runs per row in turn; {estimator}.");
         println!();
         print_table(&format!("H2/air {size}x{size}"), ranks, &rows);
         print_targets(ranks, &rows);
@@ -299,7 +423,7 @@ fn main() {
         }
         Ok(path) => {
             let mech = load_mechanism(Some(&path)).expect("gri30.yaml loads");
-            let (size, steps) = if quick { (8, 2) } else { (48, 20) };
+            let (size, steps) = if quick { (8, 5) } else { (48, 41) };
             let mut base = Config {
                 size,
                 ..Config::new(&mech).expect("a config")
@@ -308,11 +432,17 @@ fn main() {
                 flame::mixture_mass_fractions(&mech, "CH4:1, O2:2, N2:7.52")
                     .expect("CH4/air in gri30");
             base.physics.kernel_temperature = 2000.0;
-            let rows = compare(&world, &mech, &base, steps, &["transfer"], 1, "gri30");
+            let balancers = if all_costs {
+                &every_cost[..]
+            } else {
+                GRI30_PLANNERS
+            };
+            let rows = compare(&world, &mech, &base, steps, balancers, 1, "gri30");
             if root {
-                println!("Flame, stoichiometric CH4/air (GRI-Mech 3.0 from {}, 53 species), {size}x{size}, {steps} steps, kernels at 2000 K.", path.display());
+                println!("Flame, stoichiometric CH4/air (GRI-Mech 3.0 from {}, 53 species), {size}x{size}, {steps} steps, kernels at 2000 K, 1 run per row; {estimator}.", path.display());
                 println!();
                 print_table(&format!("CH4/air gri30 {size}x{size}"), ranks, &rows);
+                print_targets(ranks, &rows);
             }
         }
     }

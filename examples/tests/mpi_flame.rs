@@ -196,7 +196,13 @@ fn main() {
     assert_same("Transfer with the message halo", &out, &reference);
     checks += 1;
 
-    for name in ["transfer", "sort"] {
+    // Measured times, and the time forecast from the fitted step cost; the
+    // unbalanced steps in between feed both.
+    for (name, cost) in [
+        ("transfer", CostModel::Time),
+        ("sort", CostModel::Time),
+        ("transfer", CostModel::Calibrated),
+    ] {
         let out = run(
             &world,
             &mech,
@@ -204,11 +210,11 @@ fn main() {
                 algorithm: algorithm_by_name(name),
                 partition_every: 1,
                 compare_every: 2,
-                cost: CostModel::Time,
+                cost,
                 ..config(&mech)
             },
         );
-        assert_same(&format!("{name} planning with times"), &out, &reference);
+        assert_same(&format!("{name} planning with {cost:?}"), &out, &reference);
         checks += 1;
     }
 

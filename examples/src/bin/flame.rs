@@ -124,8 +124,9 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = HaloKind::Auto)]
     halo: HaloKind,
     /// Cell weights the balancer plans with: the integrator steps (the work)
-    /// forecast for the next step, those of the last step, or measured
-    /// compute time.
+    /// forecast for the next step, those of the last step, measured compute
+    /// time, or the forecast of time from the steps weighted by a fitted
+    /// time per step (calibrated).
     #[arg(long, value_enum, default_value_t = CostModel::Forecast)]
     cost: CostModel,
     /// Directory (must exist) for flame-T.png, flame-<radical>.png and their .npy files.

@@ -64,6 +64,12 @@ pub enum CostModel {
     Steps,
     /// Each cell's measured compute time in the last step (QUICKLB's way).
     Time,
+    /// The forecast of each cell's time, from its integrator steps in the
+    /// last two steps weighted as `steps^exponent`, the exponent fitted to
+    /// the measured times of every rank's cells ([`super::calibration`]):
+    /// the plan balances time while the step counts drive it (a cold
+    /// cell's few steps cost more each than a burning cell's many).
+    Calibrated,
 }
 
 /// The gas, the grid spacing and the split time step.

@@ -32,6 +32,7 @@
 //! changes its result: balanced, unbalanced and [`serial`] runs give bitwise
 //! the same fields.
 
+pub mod calibration;
 pub mod cells;
 pub mod config;
 pub mod error;

@@ -14,6 +14,7 @@ use quicklb_stencil::halo::{all_on_one_node, MessageHalo, SharedHalo};
 use quicklb_stencil::{laplacian, split, Boundary, Decomposition, Stencil};
 use quicklb_transport::{split_shared, SharedArray};
 
+use super::calibration::StepTimeFit;
 use super::cells::PaddedCells;
 use super::config::{Config, CostModel, HaloKind};
 use super::error::{FlameError, Result};
@@ -79,6 +80,8 @@ where
     forecast: Vec<f64>,
     /// The forecast's working copy (its median), reused every step.
     scratch: Vec<f64>,
+    /// Time per cell and per integrator step ([`CostModel::Calibrated`]).
+    time_fit: StepTimeFit,
     step: usize,
     balanced_steps: usize,
     records: Vec<StepRecord>,
@@ -182,6 +185,7 @@ where
             before: vec![0.0; rows * cols],
             forecast: Vec::with_capacity(rows * cols),
             scratch: Vec::with_capacity(rows * cols),
+            time_fit: StepTimeFit::new(),
             step: 0,
             balanced_steps: 0,
             records: Vec::new(),
@@ -251,6 +255,7 @@ where
             (self.step >= 2).then_some(&self.before[..]),
             &mut self.forecast,
             &mut self.scratch,
+            &mut self.time_fit,
         );
         let weights = (!probe).then_some(weights).flatten();
         self.before.copy_from_slice(&self.costs);
@@ -300,6 +305,15 @@ where
                 record.taken = lb.last_step().cells_taken;
                 self.balanced_steps += 1;
             }
+        }
+        if self.config.cost == CostModel::Calibrated {
+            let t = Instant::now();
+            let times = match (probe, &self.balancer) {
+                (false, Some(lb)) => lb.weights(),
+                _ => self.unbalanced.weights(),
+            };
+            self.time_fit.update(&self.comm, &self.costs, times);
+            record.planning += t.elapsed().as_secs_f64();
         }
         record.work = work;
         record.own_work = self.costs.iter().sum::<f64>() as u64;
@@ -394,6 +408,7 @@ fn planning_weights<'a>(
     before: Option<&[f64]>,
     forecast: &'a mut Vec<f64>,
     scratch: &mut Vec<f64>,
+    time_fit: &mut StepTimeFit,
 ) -> Option<&'a [f64]> {
     match cost {
         CostModel::Time => return None,
@@ -402,6 +417,10 @@ fn planning_weights<'a>(
             forecast.extend_from_slice(last);
         }
         CostModel::Forecast => forecast_work(last, before, forecast, scratch),
+        CostModel::Calibrated => {
+            let (last, before) = time_fit.time_weights(last, before);
+            forecast_work(last, before, forecast, scratch);
+        }
     }
     Some(forecast)
 }
