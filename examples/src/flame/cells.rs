@@ -129,7 +129,7 @@ mod tests {
         let (rows, cols) = (2, 3);
         let pl = (rows + 2) * (cols + 2);
         let mut fields: Vec<f64> = (0..3 * pl).map(|v| v as f64).collect();
-        let mut step_sizes: Vec<f64> = (0..rows * cols).map(|v| 1e-6 * v as f64).collect();
+        let mut step_sizes: Vec<f64> = (0..rows * cols).map(|v| 0.5 * v as f64).collect();
         let mut costs = vec![0.0; rows * cols];
         let mut cells =
             PaddedCells::<16>::new(&mut fields, &mut step_sizes, &mut costs, rows, cols);
@@ -137,7 +137,7 @@ mod tests {
         let c = cells.load(0);
         assert_eq!(&c[..4], &[6.0, 6.0 + pl as f64, 6.0 + 2.0 * pl as f64, 0.0]);
         assert_eq!(cells.load(5)[0], 13.0);
-        assert_eq!(cells.load(5)[step_size_slot(16)], 5e-6);
+        assert_eq!(cells.load(5)[step_size_slot(16)], 2.5);
         let mut w = [0.0; 16];
         w[..3].copy_from_slice(&[-1.0, -2.0, -3.0]);
         w[step_size_slot(16)] = 2.5e-6;
