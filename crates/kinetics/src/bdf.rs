@@ -105,8 +105,8 @@ pub(crate) struct Tolerances {
     pub max_attempts: usize,
 }
 
-/// Work counters of one integration.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Work counters of one integration, and where its step size ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Work {
     pub steps: u32,
     pub rejected: u32,
@@ -115,6 +115,9 @@ pub(crate) struct Work {
     pub factorizations: u32,
     /// Highest order used by an accepted step.
     pub max_order: u32,
+    /// The step an integration from the end point starts with at order 1,
+    /// by the error estimate of the last step ([`Bdf::order_one_factor`]).
+    pub next_step: f64,
 }
 
 /// Why an integration stopped early: at `t`, for `reason`.
@@ -212,6 +215,17 @@ impl Bdf {
         self.hist[..(order + 1) * n].copy_from_slice(&self.tmp[..(order + 1) * n]);
     }
 
+    /// The step factor an order-1 step from the newest point would take, by
+    /// the order-1 error estimate `∇²y / 2` of the last accepted step (the
+    /// second difference `D_2`, exact after any order, with that step's
+    /// error weights): a new integration from that point starts at order 1,
+    /// where a step sized for a higher order would fail the error test.
+    fn order_one_factor(&self) -> f64 {
+        let n = self.n;
+        let error = err_const(1) * Self::wrms(&self.hist[2 * n..3 * n], &self.ewt);
+        eta(error, BIAS_SAME, 1).min(MAX_FACTOR)
+    }
+
     /// Weighted RMS norm of `v` with the inverse weights `ewt`.
     fn wrms(v: &[f64], ewt: &[f64]) -> f64 {
         let mut s = 0.0;
@@ -222,16 +236,20 @@ impl Bdf {
         (s / v.len() as f64).sqrt()
     }
 
-    /// Integrates `y` over `[0, dt]` in place. `observer(t, y, f)` sees `t = 0`
+    /// Integrates `y` over `[0, dt]` in place. The first step is `start`
+    /// (at most `dt`; finite and > 0) or, if `None`, the first-step
+    /// heuristic's. `observer(t, y, f)` sees `t = 0`
     /// and every accepted point; `f` is `f(y)` there when `observe_f` (one
     /// more right-hand side per step), else empty after `t = 0`. On failure
     /// `y` is unchanged.
+    #[allow(clippy::too_many_arguments)]
     pub fn integrate<S: OdeSystem, O: FnMut(f64, &[f64], &[f64])>(
         &mut self,
         sys: &mut S,
         y: &mut [f64],
         dt: f64,
         tol: &Tolerances,
+        start: Option<f64>,
         observe_f: bool,
         mut observer: O,
     ) -> Result<Work, (Failure, Work)> {
@@ -253,20 +271,23 @@ impl Bdf {
             return Ok(work);
         }
         // Order 1 first: local error O(h^2).
-        let mut h = first_step(
-            y,
-            &self.f,
-            dt,
-            2.0,
-            tol.rtol,
-            tol.atol,
-            &mut self.y_pred,
-            &mut self.delta,
-            |y, f| {
-                work.rhs += 1;
-                sys.rhs(y, f)
-            },
-        );
+        let mut h = match start {
+            Some(h) => h.min(dt),
+            None => first_step(
+                y,
+                &self.f,
+                dt,
+                2.0,
+                tol.rtol,
+                tol.atol,
+                &mut self.y_pred,
+                &mut self.delta,
+                |y, f| {
+                    work.rhs += 1;
+                    sys.rhs(y, f)
+                },
+            ),
+        };
         self.hist.iter_mut().for_each(|v| *v = 0.0);
         self.hist[..n].copy_from_slice(y);
         for i in 0..n {
@@ -485,6 +506,7 @@ impl Bdf {
                 observer(t, &self.y_new, &[]);
             }
             if t >= dt {
+                work.next_step = h * self.order_one_factor();
                 break;
             }
             n_equal += 1;
@@ -628,6 +650,7 @@ mod tests {
                     &mut y,
                     t_end,
                     &tol(rtol, 1e-12),
+                    None,
                     false,
                     |_, _, _| {},
                 )
@@ -664,6 +687,7 @@ mod tests {
                 &mut y,
                 40.0,
                 &tol(1e-8, 1e-14),
+                None,
                 false,
                 |_, _, _| {},
             )
@@ -711,6 +735,7 @@ mod tests {
                     &mut y,
                     10.0,
                     &tol(rtol, 1e-20),
+                    None,
                     false,
                     &mut observer,
                 )

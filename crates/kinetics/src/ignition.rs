@@ -105,7 +105,7 @@ pub fn ignition(
     let mut best = (0.0, f64::NEG_INFINITY);
     let mut before = (f64::NAN, f64::NAN);
     let mut after: Option<(f64, f64)> = None;
-    let stats = reactor.integrate(&mut state, pressure, t_end, true, |t, _, f| {
+    let (stats, _) = reactor.integrate(&mut state, pressure, t_end, None, true, |t, _, f| {
         let point = (t, f[0]);
         if point.1 > best.1 {
             before = last;

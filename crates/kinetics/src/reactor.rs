@@ -208,7 +208,43 @@ impl Reactor {
     ///
     /// On error `state` is left unchanged.
     pub fn advance(&mut self, state: &mut [f64], pressure: f64, dt: f64) -> Result<StepStats> {
-        self.integrate(state, pressure, dt, false, |_, _, _| {})
+        self.integrate(state, pressure, dt, None, false, |_, _, _| {})
+            .map(|(stats, _)| stats)
+    }
+
+    /// [`Reactor::advance`] for a cell advanced again and again (operator
+    /// splitting), with the step size it carries from call to call in
+    /// `*step` (0 to begin with).
+    ///
+    /// If `*step >= dt` (the cell's last call ended with a step the length of
+    /// the interval or more: a cold, frozen mixture), the first step is the
+    /// whole interval, error-tested like any other, without the first-step
+    /// heuristic's trial right-hand side; else the heuristic's, as in
+    /// [`Reactor::advance`] (a carried shorter step starts worse: the state
+    /// changes between calls, by diffusion in the flame, and a burning
+    /// cell's carried step took twice the rejections of the heuristic's,
+    /// measured). On success `*step` becomes the next call's: for BDF, which
+    /// starts every call at order 1, the step the order-1 error estimate of
+    /// the last step allows; for RODAS4, the size of the last accepted step
+    /// before its cut to end at `dt`.
+    ///
+    /// The result is [`Reactor::advance`]'s wherever the heuristic runs, and
+    /// as deterministic everywhere: the same `(state, *step)` gives bitwise
+    /// the same `(state, *step)`. On error `state` and `*step` are left
+    /// unchanged.
+    pub fn advance_from_step(
+        &mut self,
+        state: &mut [f64],
+        pressure: f64,
+        dt: f64,
+        step: &mut f64,
+    ) -> Result<StepStats> {
+        let start = (*step >= dt).then_some(dt);
+        let (stats, next) = self.integrate(state, pressure, dt, start, false, |_, _, _| {})?;
+        if next > 0.0 {
+            *step = next;
+        }
+        Ok(stats)
     }
 
     /// `d[T, Y]/dt` at `state` into `dydt` (both of length `K + 1`).
@@ -347,7 +383,9 @@ impl Reactor {
         }
     }
 
-    /// The integrator; `observer(t, y, f)` sees every accepted point, and
+    /// The integrator, from a first step of `start` (else the heuristic's):
+    /// the work and the step size to start a next call with (0 if no step
+    /// was taken); `observer(t, y, f)` sees every accepted point, and
     /// `t = 0`; `f = f(y)` when `observe_f` (an extra right-hand side per BDF
     /// step), else possibly empty.
     pub(crate) fn integrate<O: FnMut(f64, &[f64], &[f64])>(
@@ -355,9 +393,10 @@ impl Reactor {
         state: &mut [f64],
         pressure: f64,
         dt: f64,
+        start: Option<f64>,
         observe_f: bool,
         observer: O,
-    ) -> Result<StepStats> {
+    ) -> Result<(StepStats, f64)> {
         self.check_state(state, pressure)?;
         if !(dt.is_finite() && dt >= 0.0) {
             return Err(Error::InvalidInput(format!(
@@ -375,10 +414,10 @@ impl Reactor {
             self.kin
                 .rhs(&self.mech.inner, pressure, &self.y, &mut self.f0);
             observer(0.0, &self.y, &self.f0);
-            return Ok(StepStats::default());
+            return Ok((StepStats::default(), 0.0));
         }
         match opts.method {
-            Method::Rodas4 => self.integrate_rodas(state, pressure, dt, observer),
+            Method::Rodas4 => self.integrate_rodas(state, pressure, dt, start, observer),
             Method::Bdf => {
                 let tol = Tolerances {
                     rtol: opts.rtol,
@@ -393,9 +432,9 @@ impl Reactor {
                 };
                 match self
                     .bdf
-                    .integrate(&mut sys, state, dt, &tol, observe_f, observer)
+                    .integrate(&mut sys, state, dt, &tol, start, observe_f, observer)
                 {
-                    Ok(work) => Ok(work.into()),
+                    Ok(work) => Ok((work.into(), work.next_step)),
                     Err((failure, _)) => Err(Error::Integration {
                         t: failure.t,
                         reason: failure.reason,
@@ -405,14 +444,17 @@ impl Reactor {
         }
     }
 
-    /// RODAS4; `observer(t, y, f(y))` sees every accepted point, and `t = 0`.
+    /// RODAS4 from a first step of `start` (else the heuristic's): the work
+    /// and the size of the last accepted step before its cut to `dt`;
+    /// `observer(t, y, f(y))` sees every accepted point, and `t = 0`.
     fn integrate_rodas<O: FnMut(f64, &[f64], &[f64])>(
         &mut self,
         state: &mut [f64],
         pressure: f64,
         dt: f64,
+        start: Option<f64>,
         mut observer: O,
-    ) -> Result<StepStats> {
+    ) -> Result<(StepStats, f64)> {
         let opts = self.options;
         let tab = self.tableau;
         let mut stats = StepStats::default();
@@ -423,7 +465,7 @@ impl Reactor {
             stats.rhs_evaluations += 1;
             self.kin.rhs(mech, pressure, &self.y, &mut self.f0);
             observer(0.0, &self.y, &self.f0);
-            return Ok(stats);
+            return Ok((stats, 0.0));
         }
         // f(y) comes with the Jacobian, which the first step needs anyway.
         stats.jacobians += 1;
@@ -440,25 +482,29 @@ impl Reactor {
 
         let atol = opts.atol.min(MAX_ATOL);
         let kin = &mut self.kin;
-        let mut h = first_step(
-            &self.y,
-            &self.f0,
-            dt,
-            tab.elo,
-            opts.rtol,
-            atol,
-            &mut self.y_stage,
-            &mut self.f_stage,
-            |y, f| {
-                if y[0] > 0.0 {
-                    stats.rhs_evaluations += 1;
-                    kin.rhs(mech, pressure, y, f);
-                    true
-                } else {
-                    false
-                }
-            },
-        );
+        let mut h = match start {
+            Some(h) => h.min(dt),
+            None => first_step(
+                &self.y,
+                &self.f0,
+                dt,
+                tab.elo,
+                opts.rtol,
+                atol,
+                &mut self.y_stage,
+                &mut self.f_stage,
+                |y, f| {
+                    if y[0] > 0.0 {
+                        stats.rhs_evaluations += 1;
+                        kin.rhs(mech, pressure, y, f);
+                        true
+                    } else {
+                        false
+                    }
+                },
+            ),
+        };
+        let mut next_step = 0.0;
 
         let mut t = 0.0;
         let mut last_rejected = false;
@@ -479,6 +525,7 @@ impl Reactor {
                     reason: format!("step size underflow (h = {h:e})"),
                 });
             }
+            let h_chosen = h;
             let last = t + 1.01 * h >= dt;
             if last {
                 h = dt - t;
@@ -520,6 +567,7 @@ impl Reactor {
                 }
                 last_accepted = Some((h, err.max(1e-2)));
                 stats.steps += 1;
+                next_step = h_chosen;
                 std::mem::swap(&mut self.y, &mut self.y_new);
                 t = if last { dt } else { t + h };
                 // The next step needs J(y) and f(y): one pass gives both; the
@@ -545,7 +593,7 @@ impl Reactor {
             }
         }
         state.copy_from_slice(&self.y);
-        Ok(stats)
+        Ok((stats, next_step))
     }
 }
 
@@ -756,6 +804,88 @@ mod tests {
             hot[0] = 2000.0;
             assert!(r.advance(&mut hot, 101325.0, 1e-5).unwrap().steps > 20);
         }
+    }
+
+    /// A cold cell carrying its step size takes the whole interval without
+    /// the first-step trial (one right-hand side fewer) and lands within the
+    /// tolerance of the heuristic's start; a burning cell's carried step is
+    /// shorter than the interval, so it starts as `advance` does, bit for bit.
+    #[test]
+    fn carried_step_sizes_skip_the_trial_in_cold_cells_only() {
+        let mech = Mechanism::bundled_h2_o2();
+        let options = ReactorOptions::default();
+        let mut r = Reactor::new(&mech, options);
+        let dt = 5e-6;
+        let mut cold = vec![600.0];
+        cold.extend(mech.mass_fractions("H2:2, O2:1, N2:3.76").unwrap());
+        // The first call has nothing to carry: exactly `advance`.
+        let (mut a, mut b) = (cold.clone(), cold.clone());
+        let mut step = 0.0;
+        let plain = r.advance(&mut a, 101325.0, dt).unwrap();
+        assert_eq!(
+            r.advance_from_step(&mut b, 101325.0, dt, &mut step)
+                .unwrap(),
+            plain
+        );
+        assert_eq!(a, b);
+        assert!(step >= dt, "a frozen cell's next step {step:e} < dt");
+        // The second: the whole interval at once, one right-hand side fewer.
+        let (mut a2, mut b2) = (a.clone(), b.clone());
+        let plain = r.advance(&mut a2, 101325.0, dt).unwrap();
+        let carried = r
+            .advance_from_step(&mut b2, 101325.0, dt, &mut step)
+            .unwrap();
+        assert_eq!(carried.steps, 1, "{carried:?}");
+        assert_eq!(
+            carried.rhs_evaluations + 1,
+            plain.rhs_evaluations,
+            "{carried:?} vs {plain:?}"
+        );
+        for (x, y) in a2.iter().zip(&b2) {
+            assert!(
+                (x - y).abs() <= options.rtol * x.abs() + MAX_ATOL,
+                "{x} vs {y}"
+            );
+        }
+        // The same input again gives the same bits.
+        let (mut b3, mut step3) = (b.clone(), dt);
+        let mut step2 = dt;
+        let mut b2_again = b.clone();
+        r.advance_from_step(&mut b3, 101325.0, dt, &mut step3)
+            .unwrap();
+        r.advance_from_step(&mut b2_again, 101325.0, dt, &mut step2)
+            .unwrap();
+        assert_eq!((b3.clone(), step3.to_bits()), (b2_again, step2.to_bits()));
+        // A burning cell ends with steps far below dt and restarts like `advance`.
+        let mut hot = cold.clone();
+        hot[0] = 2000.0;
+        let mut step = 0.0;
+        r.advance_from_step(&mut hot, 101325.0, dt, &mut step)
+            .unwrap();
+        assert!(step > 0.0 && step < dt, "{step:e}");
+        let (mut a, mut b) = (hot.clone(), hot.clone());
+        let plain = r.advance(&mut a, 101325.0, dt).unwrap();
+        assert_eq!(
+            r.advance_from_step(&mut b, 101325.0, dt, &mut step)
+                .unwrap(),
+            plain
+        );
+        assert_eq!(a, b);
+        // A failed call leaves the state and the step alone.
+        let mut few = Reactor::new(
+            &mech,
+            ReactorOptions {
+                max_steps: 3,
+                ..options
+            },
+        );
+        let mut igniting = cold.clone();
+        igniting[0] = 1200.0;
+        let (keep, mut step) = (igniting.clone(), 1e-3);
+        assert!(few
+            .advance_from_step(&mut igniting, 101325.0, 1e-3, &mut step)
+            .is_err());
+        assert_eq!((igniting, step), (keep, 1e-3));
     }
 
     #[test]

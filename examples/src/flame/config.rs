@@ -5,6 +5,7 @@ use std::path::Path;
 use quicklb::{Algorithm, Dynamic};
 use quicklb_kinetics::{Mechanism, ReactorOptions};
 
+use super::cells::CARRIED;
 use super::error::{FlameError, Result};
 
 /// Makes an algorithm with its default parameters.
@@ -214,10 +215,10 @@ impl Config {
                 p.mass_fractions.len()
             ));
         }
-        if k + 2 > super::MAX_CELL {
+        if k + 1 + CARRIED > super::MAX_CELL {
             return bad(format!(
                 "the mechanism has {k} species; the demo's largest cell holds {}",
-                super::MAX_CELL - 2
+                super::MAX_CELL - 1 - CARRIED
             ));
         }
         let sigma = p.diffusion_number();

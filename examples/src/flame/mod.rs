@@ -54,10 +54,11 @@ pub use serial::serial;
 pub use simulation::{FlameRun, Simulation};
 
 /// Cell sizes the demo is built for (values per cell: `T`, the species, the
-/// cost); a mechanism runs with the smallest that holds `species + 2`.
+/// integrator's step size, the cost); a mechanism runs with the smallest
+/// that holds `species + 1 + cells::CARRIED`.
 pub const CELL_SIZES: [usize; 4] = [16, 32, 64, 128];
 
-/// The largest mechanism cell: 126 species.
+/// The largest mechanism cell: 125 species.
 pub const MAX_CELL: usize = 128;
 
 /// The simulation with the smallest cell that holds the mechanism.
@@ -68,7 +69,7 @@ pub fn build<C: Communicator>(
     config: Config,
 ) -> Result<Box<dyn FlameRun>> {
     config.check(mech, comm.size() as usize)?;
-    let need = mech.num_species() + 2;
+    let need = mech.num_species() + 1 + cells::CARRIED;
     Ok(if need <= 16 {
         Box::new(Simulation::<16>::new(comm, mech, config)?)
     } else if need <= 32 {

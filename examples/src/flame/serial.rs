@@ -29,6 +29,9 @@ pub fn serial(mech: &Mechanism, config: &Config, steps: usize) -> Result<Array3<
     let mut reactor = Reactor::new(mech, p.reactor);
     let mut lap = Array2::<f64>::zeros((n, n));
     let mut state = vec![0.0; k + 1];
+    // Each cell's integrator step size, carried from step to step as the
+    // distributed runs carry it in the cell.
+    let mut step_sizes = vec![0.0; n * n];
     let sigma = p.diffusion_number();
     for step in 0..steps {
         for mut field in fields.axis_iter_mut(Axis(0)) {
@@ -41,13 +44,14 @@ pub fn serial(mech: &Mechanism, config: &Config, steps: usize) -> Result<Array3<
                 for (f, s) in state.iter_mut().enumerate() {
                     *s = fields[[f, i, j]];
                 }
-                reactor.advance(&mut state, p.pressure, p.dt).map_err(|e| {
-                    FlameError::Chemistry {
+                let step_size = &mut step_sizes[(i - 1) * n + j - 1];
+                reactor
+                    .advance_from_step(&mut state, p.pressure, p.dt, step_size)
+                    .map_err(|e| FlameError::Chemistry {
                         step,
                         rank: 0,
                         detail: format!(": {e}"),
-                    }
-                })?;
+                    })?;
                 for (f, &s) in state.iter().enumerate() {
                     fields[[f, i, j]] = s;
                 }

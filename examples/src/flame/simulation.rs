@@ -15,7 +15,7 @@ use quicklb_stencil::{laplacian, split, Boundary, Decomposition, Stencil};
 use quicklb_transport::{split_shared, SharedArray};
 
 use super::calibration::StepTimeFit;
-use super::cells::PaddedCells;
+use super::cells::{cost_slot, step_size_slot, PaddedCells, CARRIED};
 use super::config::{Config, CostModel, HaloKind};
 use super::error::{FlameError, Result};
 use super::forecast::forecast_work;
@@ -53,7 +53,7 @@ enum Halo {
 }
 
 /// One rank's part of the simulation, with cells of `N` values
-/// (`N >= species + 2`).
+/// (`N >= species + 1 + CARRIED`).
 pub struct Simulation<const N: usize>
 where
     [f64; N]: bytemuck::Pod,
@@ -72,6 +72,9 @@ where
     /// Runs the unbalanced steps: quicklb's `Algorithm::Off`, never
     /// partitioned (nothing lent, every cell timed), the same loop.
     unbalanced: LoadBalancer<[f64; N]>,
+    /// Per-cell step size the integrator starts the next step with (0: none
+    /// yet, the integrator's first-step heuristic).
+    step_sizes: Vec<f64>,
     /// Per-cell integrator steps of the last step.
     costs: Vec<f64>,
     /// Per-cell integrator steps of the step before the last.
@@ -110,7 +113,7 @@ where
         let (rank, ranks) = (comm.rank() as usize, comm.size() as usize);
         config.check(mech, ranks)?;
         let species = mech.num_species();
-        if species + 2 > N {
+        if species + 1 + CARRIED > N {
             return Err(FlameError::InvalidArgument(format!(
                 "{species} species do not fit a cell of {N} values"
             )));
@@ -181,6 +184,7 @@ where
             lap: Array2::zeros((rows, cols)),
             balancer,
             unbalanced,
+            step_sizes: vec![0.0; rows * cols],
             costs: vec![0.0; rows * cols],
             before: vec![0.0; rows * cols],
             forecast: Vec::with_capacity(rows * cols),
@@ -260,8 +264,13 @@ where
         let weights = (!probe).then_some(weights).flatten();
         self.before.copy_from_slice(&self.costs);
         {
-            let mut cells =
-                PaddedCells::<N>::new(self.fields.local_mut(), &mut self.costs, rows, cols);
+            let mut cells = PaddedCells::<N>::new(
+                self.fields.local_mut(),
+                &mut self.step_sizes,
+                &mut self.costs,
+                rows,
+                cols,
+            );
             let mut compute = |c: &mut [f64; N]| {
                 react_cell(reactor, species, pressure, dt, c, &mut work, &mut failure)
             };
@@ -425,8 +434,9 @@ fn planning_weights<'a>(
     Some(forecast)
 }
 
-/// Advances one cell over `dt`; counts its integrator steps into `work` and
-/// into the cell's last value, keeps the first error.
+/// Advances one cell over `dt` from the step size it carries (and leaves
+/// its next one there); counts its integrator steps into `work` and into the
+/// cell's cost, keeps the first error.
 ///
 /// Never inlined, so the balanced and the unbalanced paths run the very same
 /// machine code per cell and their times compare fairly.
@@ -440,11 +450,13 @@ fn react_cell<const N: usize>(
     work: &mut u64,
     failure: &mut Option<quicklb_kinetics::Error>,
 ) {
-    match reactor.advance(&mut c[..=species], pressure, dt) {
+    let mut step_size = c[step_size_slot(N)];
+    match reactor.advance_from_step(&mut c[..=species], pressure, dt, &mut step_size) {
         Ok(stats) => {
             let steps = stats.steps + stats.rejected;
             *work += u64::from(steps);
-            c[N - 1] = f64::from(steps);
+            c[step_size_slot(N)] = step_size;
+            c[cost_slot(N)] = f64::from(steps);
         }
         Err(e) => {
             failure.get_or_insert(e);
