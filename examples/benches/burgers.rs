@@ -6,12 +6,6 @@
 //! (range finder of 12 columns, one power iteration). The peers run on one
 //! BLAS thread (`OPENBLAS_NUM_THREADS=1` unless set), like the one Rust rank.
 //!
-//! Rust's analysis is the demo's: the first Krylov pass is taken during the
-//! time stepping (the sketch), the rest after it. Its figure against the SVD
-//! peers is the sketch's time (building it and absorbing the snapshots,
-//! timed inside the stepping) plus the SVD's. The solve row is a run with the
-//! sketch off.
-//!
 //! An MPI program: `cargo xtask bench burgers` runs it; by hand,
 //! `cargo bench -p quicklb-examples --bench burgers --no-run`, then
 //! `mpiexec -n N <binary> [--quick]`. Markdown on stdout, progress on stderr.
@@ -26,8 +20,7 @@ use mpi::topology::Communicator;
 use mpi::traits::*;
 use ndarray::Array2;
 use quicklb_examples::burgers::{
-    block_range, distributed_svd, distributed_svd_in_situ, BurgersParams, InSituSketch,
-    LocalBurgers, MpiHalo, MpiSum, SvdOptions, IN_SITU_BLOCK,
+    block_range, distributed_svd, BurgersParams, LocalBurgers, MpiHalo, MpiSum, SvdOptions,
 };
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -114,10 +107,7 @@ fn main() {
     let params = BurgersParams::default();
     let (start, len) = block_range(params.n, size, rank);
 
-    let comm = MpiSum(&world);
-    let modes = 4;
-    let mut times = [(); 5].map(|()| Vec::new());
-    let [solve_times, sketch_times, svd_times, in_situ_solve_times, post_hoc_times] = &mut times;
+    let (mut solve_times, mut svd_times) = (Vec::new(), Vec::new());
     let mut last = None;
     for rep in 0..reps {
         if rank == 0 {
@@ -125,56 +115,22 @@ fn main() {
         }
         world.barrier();
         let clock = Instant::now();
-        let mut plain = LocalBurgers::new(params, start, len).expect("valid block");
+        let mut local = LocalBurgers::new(params, start, len).expect("valid block");
         let mut halo = MpiHalo::new(&world).expect("halo requests");
-        plain.run(&mut halo, |_, _| Ok(())).expect("time stepping");
+        local.run(&mut halo, |_, _| Ok(())).expect("time stepping");
         world.barrier();
         solve_times.push(clock.elapsed().as_secs_f64());
 
         let clock = Instant::now();
-        let mut local = LocalBurgers::new(params, start, len).expect("valid block");
-        let mut halo = MpiHalo::new(&world).expect("halo requests");
-        let sketch_clock = Instant::now();
-        let mut sketch = InSituSketch::new(&comm, len, params.num_steps(), IN_SITU_BLOCK)
-            .expect("in-situ sketch");
-        let built = sketch_clock.elapsed();
-        local
-            .run_in_situ(&mut halo, &comm, &mut sketch, |_, _| Ok(()))
-            .expect("time stepping");
-        world.barrier();
-        in_situ_solve_times.push(clock.elapsed().as_secs_f64());
-        // Every rank's sketch time: the slowest one holds the others up.
-        let mut sketch_s = [(built + sketch.busy()).as_secs_f64()];
-        world.all_reduce_into(
-            &[sketch_s[0]][..],
-            &mut sketch_s[..],
-            mpi::collective::SystemOperation::max(),
-        );
-        sketch_times.push(sketch_s[0]);
-
-        let clock = Instant::now();
-        let pod = distributed_svd_in_situ(
-            &comm,
-            local.snapshots(),
-            modes,
-            SvdOptions::default(),
-            sketch,
-        )
-        .expect("SVD converges");
-        world.barrier();
-        svd_times.push(clock.elapsed().as_secs_f64());
-
-        // The analysis without the in-situ pass, as before it (blocks of 4).
-        let clock = Instant::now();
-        distributed_svd(&comm, plain.snapshots(), modes, SvdOptions::default())
+        let pod = distributed_svd(&MpiSum(&world), local.snapshots(), 4, SvdOptions::default())
             .expect("SVD converges");
         world.barrier();
-        post_hoc_times.push(clock.elapsed().as_secs_f64());
+        svd_times.push(clock.elapsed().as_secs_f64());
         last = Some((local, pod));
     }
     let (local, pod) = last.expect("at least one repetition");
-    let [solve_s, sketch_s, svd_s, in_situ_solve_s, post_hoc_s] = times.map(median);
-    let analysis_s = sketch_s + svd_s;
+    let solve_s = median(solve_times);
+    let svd_s = median(svd_times);
 
     let peer = if size == 1 {
         let x = local.snapshots();
@@ -204,50 +160,25 @@ fn main() {
         solve_s,
         peer_ok.map(|p| p.solve_s),
     );
-    row(
-        &format!("solve with the in-situ sketch ({IN_SITU_BLOCK} columns), Rust only"),
-        in_situ_solve_s,
-        None,
-    );
-    row(
-        "in-situ sketch alone (first Krylov pass, timed inside the solve)",
-        sketch_s,
-        None,
-    );
-    row("SVD after the in-situ pass alone", svd_s, None);
-    row(
-        &format!(
-            "SVD without the in-situ pass (all passes after the solve, blocks of {IN_SITU_BLOCK}), Rust only"
-        ),
-        post_hoc_s,
-        None,
-    );
-    let svd = "SVD of the 2001 × 256 snapshots (Rust: 4 modes, distributed, sketch + SVD)";
+    let svd = "SVD of the 2001 × 256 snapshots (Rust: 4 modes, distributed)";
     row(
         &format!("{svd}; peer: numpy full thin SVD"),
-        analysis_s,
+        svd_s,
         peer_ok.map(|p| p.svd_s),
     );
     row(
         &format!("{svd}; peer: scipy.sparse.linalg.svds, k = 4"),
-        analysis_s,
+        svd_s,
         peer_ok.map(|p| p.svds_s),
     );
     row(
         &format!("{svd}; peer: randomized SVD (numpy, 12 columns, 1 power iteration)"),
-        analysis_s,
+        svd_s,
         peer_ok.map(|p| p.rsvd_s),
     );
     println!();
     println!(
-        "Rust's SVD figure against the peers is the in-situ sketch's time plus the SVD's \
-         ({:.2} + {:.2} ms); the solve row has the sketch off.",
-        sketch_s * 1e3,
-        svd_s * 1e3
-    );
-    println!(
-        "σ1..σ4 (Rust): {}; {} block Krylov passes of {IN_SITU_BLOCK} columns over the snapshots, \
-         the first during the time stepping",
+        "σ1..σ4 (Rust): {}; {} block Krylov passes over the snapshots",
         pod.sigma
             .iter()
             .map(|s| format!("{s:.6}"))
@@ -275,9 +206,9 @@ fn main() {
             );
             let slowest_ratio = [p.svds_s, p.rsvd_s]
                 .iter()
-                .fold(f64::INFINITY, |m, &t| m.min(t / analysis_s));
+                .fold(f64::INFINITY, |m, &t| m.min(t / svd_s));
             println!(
-                "target: Rust's SVD (sketch + SVD) >= 3x faster than each matching peer (svds, randomized): {:.2}x: {}",
+                "target: Rust's SVD >= 3x faster than each matching peer (svds, randomized): {:.2}x: {}",
                 slowest_ratio,
                 if slowest_ratio >= 3.0 { "met" } else { "NOT met" }
             );

@@ -19,14 +19,9 @@
 //! snapshots ([`distributed_svd`]): block Krylov (block Lanczos) on `Xᵀ X`
 //! with Rayleigh-Ritz on the whole basis and a residual test, where
 //! `X V = Σ_r X_r V_r` is one all-reduce of a `T × b` block per pass over the
-//! snapshots (`b` columns a pass), and four small ones (the residuals and
+//! snapshots (`b` = wanted modes), and four small ones (the residuals and
 //! the orthogonalisation of the next block). Each rank ends with its own rows of the spatial
 //! modes. The total energy `‖X‖_F²` is summed in the first pass.
-//!
-//! In situ ([`InSituSketch`], [`LocalBurgers::run_in_situ`],
-//! [`distributed_svd_in_situ`]), the first pass is taken while the snapshots
-//! are produced, a few rows at a time while they are in cache; the demo's
-//! matrix then needs 3 passes of [`IN_SITU_BLOCK`] columns after the stepping.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
@@ -36,9 +31,6 @@ use mpi::traits::*;
 use quicklb_transport::PersistentSet;
 
 mod kernels;
-mod sketch;
-
-pub use sketch::InSituSketch;
 
 /// Parameters of a run.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -127,16 +119,15 @@ impl BurgersParams {
         Ok(())
     }
 
-    /// An upper estimate of one rank's memory for `ranks` ranks, `modes`
-    /// modes and blocks of `block` columns, in bytes (the snapshots twice:
-    /// kept, and copied by the SVD when not row-major; and the SVD's bases:
-    /// at most `modes + 5 × block` columns of `𝒴`, `𝒱` and `𝒲`, and the
-    /// newest block); `None` if it overflows `u64`. Call after
-    /// [`BurgersParams::check`].
-    pub fn memory_per_rank(&self, ranks: usize, modes: usize, block: usize) -> Option<u64> {
+    /// An upper estimate of one rank's memory for `ranks` ranks and `modes`
+    /// modes, in bytes (the snapshots twice: kept, and copied by the SVD
+    /// when not row-major; and the SVD's bases: at most `6 × modes` columns
+    /// of `𝒴`, `𝒱` and `𝒲`, and the newest block); `None` if it overflows
+    /// `u64`. Call after [`BurgersParams::check`].
+    pub fn memory_per_rank(&self, ranks: usize, modes: usize) -> Option<u64> {
         let steps = (self.t_end / self.dt).ceil() as u64 + 1;
         let len = (self.n as u64).div_ceil(ranks.max(1) as u64);
-        let columns = (block as u64).checked_mul(6)?.checked_add(modes as u64)?;
+        let columns = (modes as u64).checked_mul(7)?;
         let snapshots = steps.checked_mul(len)?.checked_mul(2)?;
         let bases = columns.checked_mul(steps.checked_add(len.checked_mul(2)?)?)?;
         snapshots.checked_add(bases)?.checked_mul(8)
@@ -337,34 +328,11 @@ impl LocalBurgers {
     pub fn run(
         &mut self,
         halo: &mut impl HaloExchange,
-        observe: impl FnMut(usize, &[f64]) -> Result<(), BurgersError>,
-    ) -> Result<(), BurgersError> {
-        self.run_with(halo, |_| Ok(()), observe)
-    }
-
-    /// [`LocalBurgers::run`] that also feeds every new snapshot to `sketch`
-    /// (the SVD's first pass, done while the row is in cache). **Collective**
-    /// over `comm`, like the halo exchange.
-    pub fn run_in_situ(
-        &mut self,
-        halo: &mut impl HaloExchange,
-        comm: &impl AllSum,
-        sketch: &mut InSituSketch,
-        observe: impl FnMut(usize, &[f64]) -> Result<(), BurgersError>,
-    ) -> Result<(), BurgersError> {
-        self.run_with(halo, |snapshots| sketch.absorb(comm, snapshots), observe)
-    }
-
-    fn run_with(
-        &mut self,
-        halo: &mut impl HaloExchange,
-        mut after_step: impl FnMut(&[f64]) -> Result<(), BurgersError>,
         mut observe: impl FnMut(usize, &[f64]) -> Result<(), BurgersError>,
     ) -> Result<(), BurgersError> {
         observe(self.step, self.field())?;
         while !self.done() {
             self.advance(halo)?;
-            after_step(&self.snapshots)?;
             observe(self.step, self.field())?;
         }
         Ok(())
@@ -442,8 +410,7 @@ pub struct Pod {
     pub temporal: Mat<f64>,
     /// This rank's rows of the spatial modes (right singular vectors), `len × k`.
     pub modes: Mat<f64>,
-    /// Passes over the snapshots (each one product `Y = X V` and one `W = Xᵀ Y`),
-    /// the one done during the time stepping by [`distributed_svd_in_situ`] included.
+    /// Passes over the snapshots (each one product `Y = X V` and one `W = Xᵀ Y`).
     pub passes: usize,
 }
 
@@ -456,15 +423,6 @@ impl Pod {
         self.sigma.iter().take(m).map(|s| s * s).sum::<f64>() / self.energy_total
     }
 }
-
-/// The block width of the demo's in-situ analysis: the fewest FMAs to the
-/// residual test on the demo's matrix (4 passes of 4 columns, the first in
-/// situ). Wider blocks need fewer passes (8 columns: 3; 16: still 4, the
-/// orthogonalisation drops the directions below its rounding floor) but a
-/// pass costs in proportion to its columns on a machine without AVX-512,
-/// where the kernels, not the stream of `X`, set the pace: measured, 8 and
-/// 16 columns were slower in total.
-pub const IN_SITU_BLOCK: usize = 4;
 
 /// Options of [`distributed_svd`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -612,8 +570,8 @@ fn scale_by_gram(z: Mat<f64>, gram: &[f64], floor: f64) -> Result<Mat<f64>, Burg
 /// Block Krylov (block Lanczos) on `Xᵀ X` with Rayleigh-Ritz on the whole
 /// basis: every rank holds its rows of an orthonormal basis `𝒱` of the
 /// spatial side (`len_r × d`) and of `𝒲 = Xᵀ X 𝒱`, and the whole `𝒴 = X 𝒱`
-/// (`T × d`). A pass takes the newest block `V` (`b` columns: `opts.block`,
-/// by default the modes wanted), sums `Y = Σ_r X_r V_r` over the ranks (one all-reduce of `T × b`)
+/// (`T × d`). A pass takes the newest block `V` (`b` columns, `b` = modes
+/// wanted), sums `Y = Σ_r X_r V_r` over the ranks (one all-reduce of `T × b`)
 /// and computes `W_r = X_rᵀ Y` (with one rank both products share one sweep
 /// over the rows of `X`). The eigenpairs `(θ², s)` of `𝒴ᵀ𝒴 = 𝒱ᵀ Xᵀ X 𝒱` give
 /// the Ritz triplets: `v = 𝒱 s` (this rank's rows of a spatial mode),
@@ -637,63 +595,13 @@ pub fn distributed_svd(
     k: usize,
     opts: SvdOptions,
 ) -> Result<Pod, BurgersError> {
-    block_krylov(comm, x, k, opts, None)
-}
-
-/// [`distributed_svd`] whose first pass was done during the time stepping
-/// by `sketch` (see [`LocalBurgers::run_in_situ`]): the same result as
-/// [`distributed_svd`] with `opts.block` the sketch's width (which replaces
-/// it), one pass over the stored snapshots fewer. `x` must be the matrix the
-/// sketch saw. **Collective.**
-pub fn distributed_svd_in_situ(
-    comm: &impl AllSum,
-    x: MatRef<'_, f64>,
-    k: usize,
-    opts: SvdOptions,
-    sketch: InSituSketch,
-) -> Result<Pod, BurgersError> {
-    let opts = SvdOptions {
-        block: Some(sketch.width),
-        ..opts
-    };
-    block_krylov(comm, x, k, opts, Some(sketch))
-}
-
-/// This rank's first column in the whole matrix, and the whole matrix's
-/// column count. **Collective.**
-fn global_columns(comm: &impl AllSum, n: usize) -> (usize, usize) {
+    let (t, n) = (x.nrows(), x.ncols());
     let offset = comm.exclusive_prefix_sum(n);
     let mut counts = [n as f64];
     comm.all_sum(&mut counts);
-    (offset, counts[0] as usize)
-}
-
-/// The block width used for `width` asked: at least one column, at most all.
-fn block_width(width: usize, n_global: usize) -> usize {
-    width.max(1).min(n_global)
-}
-
-/// The starting block of the Krylov basis, this rank's `n` rows of it:
-/// pseudo-random by global column index (so that every rank count spans the
-/// same spaces), orthonormalised over the ranks. **Collective.**
-fn start_block(comm: &impl AllSum, n: usize, width: usize) -> Result<Mat<f64>, BurgersError> {
-    let (offset, n_global) = global_columns(comm, n);
-    let b = block_width(width, n_global);
-    let start = Mat::<f64>::from_fn(n, b, |j, c| hash_unit(((offset + j) * b + c) as u64));
-    orthonormalize(comm, Mat::<f64>::zeros(n, 0).as_ref(), start)
-}
-
-fn block_krylov(
-    comm: &impl AllSum,
-    x: MatRef<'_, f64>,
-    k: usize,
-    opts: SvdOptions,
-    mut sketch: Option<InSituSketch>,
-) -> Result<Pod, BurgersError> {
-    let (t, n) = (x.nrows(), x.ncols());
-    let n_global = global_columns(comm, n).1;
+    let n_global = counts[0] as usize;
     let k = k.min(t).min(n_global);
-    let b = block_width(opts.block.unwrap_or(k), n_global);
+    let b = opts.block.unwrap_or(k).max(1).min(n_global);
     // The rows of X as slices (the snapshots are row-major; anything else is copied).
     let copy: Vec<f64>;
     let row_slices: Vec<&[f64]> = if (0..t).all(|i| x.row(i).try_as_row_major().is_some()) {
@@ -717,13 +625,7 @@ fn block_krylov(
         modes: Mat::zeros(n, 0),
         passes: 0,
     };
-    if let Some(sketch) = &mut sketch {
-        sketch.finish(comm, &row_slices)?;
-    }
     if k == 0 {
-        if let Some(sketch) = &sketch {
-            return Ok(empty(sketch.energy));
-        }
         let mut e = [row_slices
             .iter()
             .map(|r| r.iter().map(|v| v * v).sum::<f64>())
@@ -734,6 +636,7 @@ fn block_krylov(
     let keep = (k + b).min(n_global);
     let d_max = (keep + 4 * b).min(n_global);
 
+    let start = Mat::<f64>::from_fn(n, b, |j, c| hash_unit(((offset + j) * b + c) as u64));
     // 𝒱, 𝒲 = Xᵀ X 𝒱 and 𝒴 = X 𝒱, with room for the largest basis.
     let mut basis = Mat::<f64>::zeros(n, 0);
     let mut images = Mat::<f64>::zeros(n, 0);
@@ -744,48 +647,36 @@ fn block_krylov(
     temporal_basis.reserve(t, d_max);
     // 𝒴ᵀ𝒴, grown by the new block's column each pass.
     let mut gram = Mat::<f64>::zeros(0, 0);
-    let mut block = match &sketch {
-        Some(sketch) => sketch.start.clone(),
-        None => start_block(comm, n, b)?,
-    };
-    // Y (row-major T × b, then this rank's part of ‖X‖_F² in the first pass)
-    // and W; the sketch's are the first pass's.
-    let first_pass_in_situ = sketch.is_some();
-    let (mut y, mut w, mut energy_total) = match sketch {
-        Some(sketch) => (sketch.y, sketch.w, sketch.energy),
-        None => (vec![0.0; t * b + 1], vec![0.0; n * b], 0.0),
-    };
-    y.resize(t * b + 1, 0.0);
-    w.resize(n * b, 0.0);
+    let mut block = orthonormalize(comm, basis.as_ref(), start)?;
+    // Y (row-major T × b, then this rank's part of ‖X‖_F² in the first pass) and W.
+    let mut y = vec![0.0; t * b + 1];
+    let mut w = vec![0.0; n * b];
     let mut v = vec![0.0; n * b];
+    let mut energy_total = 0.0;
     for pass in 1..=opts.max_passes {
         let bw = block.ncols();
-        let (yb, wb) = (&mut y[..t * bw + 1], &mut w[..n * bw]);
+        for (c, col) in block.col_iter().enumerate() {
+            v[c * n..(c + 1) * n]
+                .iter_mut()
+                .zip(col.iter())
+                .for_each(|(d, s)| *d = *s);
+        }
+        let rows = kernels::Rows {
+            x: &row_slices,
+            n,
+            b: bw,
+        };
+        let (yb, wb, vb) = (&mut y[..t * bw + 1], &mut w[..n * bw], &v[..n * bw]);
         let first = pass == 1;
-        if !(first && first_pass_in_situ) {
-            for (c, col) in block.col_iter().enumerate() {
-                v[c * n..(c + 1) * n]
-                    .iter_mut()
-                    .zip(col.iter())
-                    .for_each(|(d, s)| *d = *s);
-            }
-            let rows = kernels::Rows {
-                x: &row_slices,
-                n,
-                b: bw,
-            };
-            let vb = &v[..n * bw];
-            if comm.is_single_rank() {
-                yb[t * bw] =
-                    kernels::fused_pass(rows, vb, &mut yb[..t * bw], wb, first, pass % 2 == 0);
-            } else {
-                yb[t * bw] = kernels::rows_times(rows, vb, &mut yb[..t * bw], first);
-                comm.all_sum(yb);
-                kernels::transposed_times(rows, &yb[..t * bw], wb);
-            }
-            if first {
-                energy_total = yb[t * bw];
-            }
+        if comm.is_single_rank() {
+            yb[t * bw] = kernels::fused_pass(rows, vb, &mut yb[..t * bw], wb, first, pass % 2 == 0);
+        } else {
+            yb[t * bw] = kernels::rows_times(rows, vb, &mut yb[..t * bw], first);
+            comm.all_sum(yb);
+            kernels::transposed_times(rows, &yb[..t * bw], wb);
+        }
+        if first {
+            energy_total = yb[t * bw];
         }
         let d = basis.ncols() + bw;
         basis.resize_with(n, d, |i, j| block[(i, j + bw - d)]);
@@ -982,55 +873,6 @@ mod tests {
                 .sum();
             assert!((dot.abs() - 1.0).abs() < 1e-9, "u{a}: {dot}");
         }
-    }
-
-    /// The in-situ path (first pass during the stepping) is the post-hoc SVD
-    /// with the same block, to the bit on one rank (the sketch adds the rows
-    /// in the order of a whole pass).
-    #[test]
-    fn in_situ_svd_is_the_post_hoc_svd_bit_for_bit() {
-        let params = BurgersParams::default();
-        let mut b = LocalBurgers::new(params, 0, params.n).unwrap();
-        let mut sketch = InSituSketch::new(&NoComm, params.n, 2001, IN_SITU_BLOCK).unwrap();
-        b.run_in_situ(&mut PeriodicHalo, &NoComm, &mut sketch, |_, _| Ok(()))
-            .unwrap();
-        let opts = SvdOptions {
-            block: Some(IN_SITU_BLOCK),
-            ..SvdOptions::default()
-        };
-        let x = b.snapshots();
-        let in_situ =
-            distributed_svd_in_situ(&NoComm, x, 4, SvdOptions::default(), sketch).unwrap();
-        let post_hoc = distributed_svd(&NoComm, x, 4, opts).unwrap();
-        assert_eq!(in_situ.sigma, post_hoc.sigma);
-        assert_eq!(in_situ.energy_total, post_hoc.energy_total);
-        assert_eq!(in_situ.modes, post_hoc.modes);
-        assert_eq!(in_situ.temporal, post_hoc.temporal);
-        assert_eq!(in_situ.passes, post_hoc.passes);
-        // One of the demo's 4 passes is the sketch's.
-        assert_eq!(in_situ.passes, 4);
-    }
-
-    /// A sketch refuses rows beyond its room and a matrix of another shape.
-    #[test]
-    fn in_situ_sketch_checks_the_matrix() {
-        let x = Mat::<f64>::from_fn(10, 3, |i, j| (i * 3 + j) as f64);
-        let values: Vec<f64> = (0..30).map(|i| i as f64).collect();
-        let mut sketch = InSituSketch::new(&NoComm, 3, 9, 2).unwrap();
-        assert!(sketch.absorb(&NoComm, &values[..27]).is_ok());
-        assert!(matches!(
-            sketch.absorb(&NoComm, &values),
-            Err(BurgersError::InvalidArgument(_))
-        ));
-        let opts = SvdOptions::default();
-        assert!(matches!(
-            distributed_svd_in_situ(&NoComm, x.as_ref(), 2, opts, sketch),
-            Err(BurgersError::InvalidArgument(_))
-        ));
-        let sketch = InSituSketch::new(&NoComm, 3, 10, 2).unwrap();
-        let pod = distributed_svd_in_situ(&NoComm, x.as_ref(), 2, opts, sketch).unwrap();
-        let direct = x.as_ref().singular_values().unwrap();
-        assert!((pod.sigma[0] - direct[0]).abs() < 1e-10 * direct[0]);
     }
 
     /// Splitting the columns over simulated "ranks" (sums done by hand) gives

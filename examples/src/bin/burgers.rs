@@ -6,12 +6,10 @@
 //!
 //! Space is split in contiguous blocks over the ranks, with a halo exchange of
 //! one point each side by persistent requests; every step's field stays in
-//! memory. The leading singular triplets of the `T × N` snapshot matrix are
-//! computed across the ranks by block Krylov passes over the snapshots, without
-//! moving them: the first pass while the snapshots are produced (each group of
-//! 64 new rows, still in cache, updates `X V_0` and `Xᵀ X V_0` with one
-//! all-reduce), the others after the last step (one all-reduce of a `T × 4`
-//! block per pass). Rank 0 prints σ1..σ4 and the energy captured by the
+//! memory. At the end the leading singular triplets of the `T × N` snapshot
+//! matrix are computed across the ranks by block Krylov passes over the
+//! snapshots (one all-reduce of a `T × modes` block per pass), without moving
+//! the snapshots. Rank 0 prints σ1..σ4 and the energy captured by the
 //! first 1, 2, 3 modes.
 
 use std::path::{Path, PathBuf};
@@ -22,8 +20,8 @@ use mpi::datatype::PartitionMut;
 use mpi::topology::Communicator;
 use mpi::traits::*;
 use quicklb_examples::burgers::{
-    block_range, distributed_svd_in_situ, BurgersError, BurgersParams, InSituSketch, LocalBurgers,
-    MpiHalo, MpiSum, SvdOptions, IN_SITU_BLOCK,
+    block_range, distributed_svd, BurgersError, BurgersParams, LocalBurgers, MpiHalo, MpiSum,
+    SvdOptions,
 };
 use quicklb_examples::plot::{heat_map, LinePlot};
 use quicklb_examples::preflight;
@@ -127,16 +125,11 @@ fn preflight<C: Communicator>(
     .and_then(|()| {
         preflight::check_memory(
             world,
-            params.memory_per_rank(size, args.modes.max(3), block_width(args)),
+            params.memory_per_rank(size, args.modes.max(3)),
             "the snapshot matrix",
         )
     })
     .map_err(BurgersError::InvalidArgument)
-}
-
-/// The in-situ analysis's block: the demo's measured width, or the modes if more.
-fn block_width(args: &Args) -> usize {
-    IN_SITU_BLOCK.max(args.modes.max(3))
 }
 
 fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
@@ -151,8 +144,6 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
     let (start, len) = block_range(params.n, size, rank as usize);
     let mut local = LocalBurgers::new(params, start, len)?;
     let mut halo = MpiHalo::new(world)?;
-    let comm = MpiSum(world);
-    let mut sketch = InSituSketch::new(&comm, len, params.num_steps(), block_width(args))?;
 
     let started = std::time::Instant::now();
     let mut fields: Vec<(usize, Vec<f64>)> = Vec::new();
@@ -160,7 +151,7 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
     let stride = (params.num_steps() / 250).max(1);
     let mut spacetime: Vec<f64> = Vec::new();
     let want_png = args.png_dir.is_some();
-    local.run_in_situ(&mut halo, &comm, &mut sketch, |step, field| {
+    local.run(&mut halo, |step, field| {
         if want_png && (step % args.png_every == 0 || step % stride == 0) {
             let all = gather_to_root(world, field, params.n);
             if rank == 0 {
@@ -175,11 +166,10 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
         Ok(())
     })?;
     let sim_time = started.elapsed();
-    let sketch_time = sketch.busy();
 
     let started = std::time::Instant::now();
     let k = args.modes.max(3);
-    let pod = distributed_svd_in_situ(&comm, local.snapshots(), k, SvdOptions::default(), sketch)?;
+    let pod = distributed_svd(&MpiSum(world), local.snapshots(), k, SvdOptions::default())?;
     let svd_time = started.elapsed();
 
     // Spatial modes on rank 0 for the PNG, one gather per mode.
@@ -203,16 +193,12 @@ fn run<C: Communicator>(world: &C, args: &Args) -> Result<(), BurgersError> {
             size
         );
         println!(
-            "snapshot matrix {} x {} kept in memory; time stepping {:.3} s (of which the in-situ \
-             first SVD pass {:.3} s), SVD {:.3} s ({} block Krylov passes of {} columns, the \
-             first during the stepping)",
+            "snapshot matrix {} x {} kept in memory; time stepping {:.3} s, SVD {:.3} s ({} block Krylov passes)",
             steps,
             params.n,
             sim_time.as_secs_f64(),
-            sketch_time.as_secs_f64(),
             svd_time.as_secs_f64(),
-            pod.passes,
-            block_width(args)
+            pod.passes
         );
         for (m, s) in pod.sigma.iter().take(args.modes).enumerate() {
             println!("sigma{} = {:.6}", m + 1, s);

@@ -35,11 +35,6 @@ pub(super) fn rows_times(rows: Rows<'_>, v: &[f64], y: &mut [f64], energy: bool)
 /// `w = Xᵀ y` (replacing `w`).
 pub(super) fn transposed_times(rows: Rows<'_>, y: &[f64], w: &mut [f64]) {
     w.iter_mut().for_each(|v| *v = 0.0);
-    accumulate_transposed(rows, y, w);
-}
-
-/// `w += Xᵀ y`.
-pub(super) fn accumulate_transposed(rows: Rows<'_>, y: &[f64], w: &mut [f64]) {
     Arch::new().dispatch(AccumulateTransposed { rows, y, w });
 }
 
@@ -56,19 +51,6 @@ pub(super) fn fused_pass(
     backward: bool,
 ) -> f64 {
     w.iter_mut().for_each(|v| *v = 0.0);
-    fused_accumulate(rows, v, y, w, energy, backward)
-}
-
-/// [`fused_pass`] adding to `w` instead of replacing it: the rows may be a
-/// part of `X` (the rows of a few time steps, while they are in cache).
-pub(super) fn fused_accumulate(
-    rows: Rows<'_>,
-    v: &[f64],
-    y: &mut [f64],
-    w: &mut [f64],
-    energy: bool,
-    backward: bool,
-) -> f64 {
     Arch::new().dispatch(FusedPass {
         rows,
         v,
