@@ -730,7 +730,7 @@ impl std::fmt::Debug for MessageHalo {
         f.debug_struct("MessageHalo")
             .field("decomp", &self.decomp)
             .field("fields", &self.fields)
-            .field("messages", &self.peers)
+            .field("messages", &self.num_messages())
             .finish()
     }
 }

@@ -6,6 +6,12 @@ use quicklb::CellStore;
 /// size its integrator starts the next step with, and its cost.
 pub const CARRIED: usize = 2;
 
+/// The values a cell of a mechanism with `species` species travels with:
+/// `T`, the mass fractions and the [`CARRIED`] values.
+pub const fn cell_values(species: usize) -> usize {
+    species + 1 + CARRIED
+}
+
 /// Where a cell of `n` values carries its integrator's next step size.
 pub const fn step_size_slot(n: usize) -> usize {
     n - 2

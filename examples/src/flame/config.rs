@@ -5,7 +5,7 @@ use std::path::Path;
 use quicklb::{Algorithm, Dynamic};
 use quicklb_kinetics::{Mechanism, ReactorOptions};
 
-use super::cells::CARRIED;
+use super::cells::cell_values;
 use super::error::{FlameError, Result};
 
 /// Makes an algorithm with its default parameters.
@@ -215,10 +215,10 @@ impl Config {
                 p.mass_fractions.len()
             ));
         }
-        if k + 1 + CARRIED > super::MAX_CELL {
+        if cell_values(k) > super::MAX_CELL {
             return bad(format!(
                 "the mechanism has {k} species; the demo's largest cell holds {}",
-                super::MAX_CELL - 1 - CARRIED
+                super::MAX_CELL - cell_values(0)
             ));
         }
         let sigma = p.diffusion_number();

@@ -55,7 +55,7 @@ pub use simulation::{FlameRun, Simulation};
 
 /// Cell sizes the demo is built for (values per cell: `T`, the species, the
 /// integrator's step size, the cost); a mechanism runs with the smallest
-/// that holds `species + 1 + cells::CARRIED`.
+/// that holds [`cells::cell_values`] of its species.
 pub const CELL_SIZES: [usize; 4] = [16, 32, 64, 128];
 
 /// The largest mechanism cell: 125 species.
@@ -69,7 +69,7 @@ pub fn build<C: Communicator>(
     config: Config,
 ) -> Result<Box<dyn FlameRun>> {
     config.check(mech, comm.size() as usize)?;
-    let need = mech.num_species() + 1 + cells::CARRIED;
+    let need = cells::cell_values(mech.num_species());
     Ok(if need <= 16 {
         Box::new(Simulation::<16>::new(comm, mech, config)?)
     } else if need <= 32 {

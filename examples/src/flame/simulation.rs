@@ -15,7 +15,7 @@ use quicklb_stencil::{laplacian, split, Boundary, Decomposition, Stencil};
 use quicklb_transport::{split_shared, SharedArray};
 
 use super::calibration::StepTimeFit;
-use super::cells::{cost_slot, step_size_slot, PaddedCells, CARRIED};
+use super::cells::{cell_values, cost_slot, step_size_slot, PaddedCells};
 use super::config::{Config, CostModel, HaloKind};
 use super::error::{FlameError, Result};
 use super::forecast::forecast_work;
@@ -53,7 +53,7 @@ enum Halo {
 }
 
 /// One rank's part of the simulation, with cells of `N` values
-/// (`N >= species + 1 + CARRIED`).
+/// (`N >= cell_values(species)`).
 pub struct Simulation<const N: usize>
 where
     [f64; N]: bytemuck::Pod,
@@ -113,7 +113,7 @@ where
         let (rank, ranks) = (comm.rank() as usize, comm.size() as usize);
         config.check(mech, ranks)?;
         let species = mech.num_species();
-        if species + 1 + CARRIED > N {
+        if cell_values(species) > N {
             return Err(FlameError::InvalidArgument(format!(
                 "{species} species do not fit a cell of {N} values"
             )));
