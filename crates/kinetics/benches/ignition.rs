@@ -101,6 +101,7 @@ fn rust_time(case: &Case, options: ReactorOptions) -> (f64, u32, f64, f64) {
     let mut steps = 0;
     let mut t_final = 0.0;
     let mut state = vec![0.0; y.len() + 1];
+    let mut last_stats = Default::default();
     let cpu_start = thread_cpu_ns();
     for _ in 0..case.repeats {
         state[0] = case.t0;
@@ -111,8 +112,12 @@ fn rust_time(case: &Case, options: ReactorOptions) -> (f64, u32, f64, f64) {
             .expect("ignition integrates");
         best = best.min(start.elapsed().as_secs_f64());
         steps = stats.steps;
+        last_stats = stats;
         t_final = state[0];
     }
+    // The work counts on stderr explain a row's cost per step without
+    // touching the table the bench harness parses from stdout.
+    eprintln!("{} {options:?}: {last_stats:?}", case.label);
     let cpu = match (cpu_start, thread_cpu_ns()) {
         (Some(a), Some(b)) => (b - a) as f64 * 1e-9 / case.repeats as f64,
         _ => f64::NAN,
