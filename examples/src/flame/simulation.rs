@@ -2,7 +2,7 @@
 //! balanced chemistry of its cells.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mpi::datatype::PartitionMut;
 use mpi::topology::{Communicator, SimpleCommunicator};
@@ -24,6 +24,18 @@ use crate::step_stats::{summarize, StepRecord, Summary};
 
 /// The walls of the box: zero flux of heat and species.
 pub const BOUNDARY: Boundary = Boundary::Reflecting;
+
+/// How long a waiting rank sleeps between tests of its messages when the
+/// ranks on its node outnumber the cores: a spinning wait would take the core
+/// a computing rank needs, and a chemistry step lasts milliseconds.
+const OVERSUBSCRIBED_POLL: Duration = Duration::from_micros(50);
+
+/// Whether more ranks share this rank's node than it has cores.
+fn oversubscribed<C: Communicator>(comm: &C) -> Result<bool> {
+    let node_ranks = split_shared(comm)?.size() as usize;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(node_ranks > cores)
+}
 
 /// A running flame simulation, whatever its cell size (see [`super::build`]).
 pub trait FlameRun {
@@ -159,8 +171,10 @@ where
                 }
             }
         }
+        let wait_poll = oversubscribed(comm)?.then_some(OVERSUBSCRIBED_POLL);
         let unbalanced = LoadBalancer::<[f64; N]>::builder(comm, rows * cols)
             .algorithm(Algorithm::Off)
+            .wait_poll(wait_poll)
             .build()?;
         let balancer = match &config.algorithm {
             Some(alg) => Some(
@@ -168,6 +182,7 @@ where
                     .algorithm(*alg)
                     .replan(config.replan)
                     .dynamic(config.dynamic)
+                    .wait_poll(wait_poll)
                     .build()?,
             ),
             None => None,
