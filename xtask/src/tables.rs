@@ -189,14 +189,14 @@ fn merge_cell(cells: &[&str]) -> String {
     }
     let numbers: Option<Vec<Number<'_>>> = cells.iter().map(|c| single_number(c)).collect();
     let Some(numbers) = numbers else {
-        return format!("{first} (varies)");
+        return most_common(cells);
     };
     let (prefix, suffix) = (numbers[0].prefix, numbers[0].suffix);
     if numbers
         .iter()
         .any(|n| n.prefix != prefix || n.suffix != suffix)
     {
-        return format!("{first} (varies)");
+        return most_common(cells);
     }
     let mut values: Vec<f64> = numbers.iter().map(|n| n.value).collect();
     values.sort_by(f64::total_cmp);
@@ -210,6 +210,19 @@ fn merge_cell(cells: &[&str]) -> String {
         format_like(values[0], like),
         format_like(values[values.len() - 1], like)
     )
+}
+
+/// The text most runs printed, with how many did: a verdict such as `met`
+/// must follow the runs, not the first of them (ties go to the earliest).
+fn most_common(cells: &[&str]) -> String {
+    let count = |c: &str| cells.iter().filter(|x| **x == c).count();
+    let mut best = cells[0];
+    for c in cells {
+        if count(c) > count(best) {
+            best = c;
+        }
+    }
+    format!("{best} ({} of {} runs)", count(best), cells.len())
 }
 
 /// Merges the reports of repeated runs of one benchmark. Tables that do not
@@ -298,7 +311,8 @@ mod tests {
         );
         assert_eq!(merge_cell(&["-2", "-4"]), "-3 (-4–-2)");
         assert_eq!(merge_cell(&["a-1", "a-1"]), "a-1");
-        assert_eq!(merge_cell(&["1/2", "1/3"]), "1/2 (varies)");
+        assert_eq!(merge_cell(&["1/2", "1/3"]), "1/2 (1 of 2 runs)");
+        assert_eq!(merge_cell(&["NOT met", "met", "met"]), "met (2 of 3 runs)");
     }
 
     #[test]
