@@ -35,7 +35,10 @@
 //!    chemistry over the cores, so no balancer beats no balancing by more
 //!    than `max(1, imbalance before x cores / ranks)`, and the balancer's
 //!    own time, a wall-clock difference, includes the time a rank is
-//!    descheduled.
+//!    descheduled. There a waiting rank sleeps between polls (50 µs, see
+//!    `flame::simulation`) so as not to take a computing rank's core, in the
+//!    balanced and the unbalanced steps alike; each sleep's overshoot counts
+//!    in the own time too.
 //! 2. The same with GRI-Mech 3.0 (53 species, CH4/air) when Cantera's data
 //!    folder is found (`python3 -c "import cantera"`), Transfer with and
 //!    without dynamic sharing (`--all-costs`: Transfer with each cost),
