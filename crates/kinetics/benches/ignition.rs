@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use quicklb_kinetics::{Mechanism, Method, Reactor, ReactorOptions};
+use quicklb_kinetics::{Mechanism, Method, Reactor, ReactorOptions, StepStats};
 
 struct Case {
     label: &'static str,
@@ -98,10 +98,9 @@ fn rust_time(case: &Case, options: ReactorOptions) -> (f64, u32, f64, f64) {
     let y = mech.mass_fractions(case.mixture).expect("mixture");
     let mut reactor = Reactor::new(&mech, options);
     let mut best = f64::INFINITY;
-    let mut steps = 0;
     let mut t_final = 0.0;
     let mut state = vec![0.0; y.len() + 1];
-    let mut last_stats = Default::default();
+    let mut last_stats = StepStats::default();
     let cpu_start = thread_cpu_ns();
     for _ in 0..case.repeats {
         state[0] = case.t0;
@@ -111,7 +110,6 @@ fn rust_time(case: &Case, options: ReactorOptions) -> (f64, u32, f64, f64) {
             .advance(&mut state, 101325.0, case.t_end)
             .expect("ignition integrates");
         best = best.min(start.elapsed().as_secs_f64());
-        steps = stats.steps;
         last_stats = stats;
         t_final = state[0];
     }
@@ -122,7 +120,7 @@ fn rust_time(case: &Case, options: ReactorOptions) -> (f64, u32, f64, f64) {
         (Some(a), Some(b)) => (b - a) as f64 * 1e-9 / case.repeats as f64,
         _ => f64::NAN,
     };
-    (best, steps, t_final, cpu)
+    (best, last_stats.steps, t_final, cpu)
 }
 
 /// Rounds of the whole table (see `main`).

@@ -30,11 +30,10 @@ pub const BOUNDARY: Boundary = Boundary::Reflecting;
 /// a computing rank needs, and a chemistry step lasts milliseconds.
 const OVERSUBSCRIBED_POLL: Duration = Duration::from_micros(50);
 
-/// Whether more ranks share this rank's node than it has cores.
-fn oversubscribed<C: Communicator>(comm: &C) -> Result<bool> {
-    let node_ranks = split_shared(comm)?.size() as usize;
+/// Whether the `node_ranks` ranks sharing this rank's node outnumber its cores.
+fn oversubscribed(node_ranks: usize) -> bool {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Ok(node_ranks > cores)
+    node_ranks > cores
 }
 
 /// A running flame simulation, whatever its cell size (see [`super::build`]).
@@ -145,13 +144,13 @@ where
         };
         let [pr, pc] = decomp.padded_shape();
         let padded_len = pr * pc;
+        let node = split_shared(comm)?;
         let (halo, mut fields) = if kind == HaloKind::Shared {
             let h = SharedHalo::new(comm, &decomp, BOUNDARY, false, nfields)?;
             let f = h.allocate(comm)?;
             (Halo::Shared(h), f)
         } else {
             let h = MessageHalo::new(comm, &decomp, BOUNDARY, false, nfields)?;
-            let node = split_shared(comm)?;
             let f = SharedArray::new(&node, nfields * padded_len)?;
             (Halo::Messages(h), f)
         };
@@ -171,7 +170,7 @@ where
                 }
             }
         }
-        let wait_poll = oversubscribed(comm)?.then_some(OVERSUBSCRIBED_POLL);
+        let wait_poll = oversubscribed(node.size() as usize).then_some(OVERSUBSCRIBED_POLL);
         let unbalanced = LoadBalancer::<[f64; N]>::builder(comm, rows * cols)
             .algorithm(Algorithm::Off)
             .wait_poll(wait_poll)
