@@ -681,29 +681,19 @@ impl DistributedPlanner for Transfer {
 /// (buckets of the key range, stable so each bucket keeps cell order), then a
 /// sort within each bucket: `O(n)` for weights spread over their range,
 /// never worse than one comparison sort of all cells. No allocation per cell.
-struct Pool {
-    /// Ascending: heaviest first, ties by lower cell index.
-    order: Vec<Entry>,
+///
+/// The order holds cell indices only (4 bytes a cell) and reads each key
+/// from the weights: at 10^6 cells the pool's fresh memory, page faults
+/// included, was most of the planning time with 12-byte entries.
+struct Pool<'w> {
+    weights: &'w [f64],
+    /// Cells, ascending by [`Pool::rank`]: heaviest first, ties by lower index.
+    order: Vec<u32>,
     /// Union-find over positions of `order` (one past the end included):
     /// the first position at or after `i` not taken.
     next: Vec<u32>,
     /// Comparisons made by the sorts within buckets (for tests).
     comparisons: usize,
-}
-
-/// A free cell and its key, 12 bytes (the pool's memory is most of the
-/// planning time at 10^6 cells).
-#[derive(Debug, Clone, Copy)]
-#[repr(C, packed(4))]
-struct Entry {
-    key: u64,
-    cell: u32,
-}
-
-impl Entry {
-    fn rank(self) -> (u64, u32) {
-        (self.key, self.cell)
-    }
 }
 
 /// Key of a positive finite weight: ascending keys are descending weights.
@@ -716,38 +706,44 @@ fn weight_of(key: u64) -> f64 {
     f64::from_bits(!key)
 }
 
-impl Pool {
+/// Calls `f(key, cell)` for every cell with positive weight whose `skip`
+/// (if any) is 0, in cell order.
+#[inline(always)]
+fn for_each_free(weights: &[f64], skip: Option<&[u32]>, mut f: impl FnMut(u64, u32)) {
+    match skip {
+        None => {
+            for (c, &w) in weights.iter().enumerate() {
+                if w > 0.0 {
+                    f(key_of(w), c as u32);
+                }
+            }
+        }
+        Some(skip) => {
+            for (c, (&w, &s)) in weights.iter().zip(skip).enumerate() {
+                if w > 0.0 && s == 0 {
+                    f(key_of(w), c as u32);
+                }
+            }
+        }
+    }
+}
+
+impl<'w> Pool<'w> {
     /// Most cells a sender can lend from (positions and cells are `u32`).
     const MAX_CELLS: usize = u32::MAX as usize - 1;
 
     /// The cells with positive weight whose `skip` (if any) is 0; at most
     /// [`Pool::MAX_CELLS`] weights.
-    fn new(weights: &[f64], skip: Option<&[u32]>) -> Self {
+    fn new(weights: &'w [f64], skip: Option<&[u32]>) -> Self {
         debug_assert!(weights.len() <= Self::MAX_CELLS);
-        // Calls `f(key, cell)` for every free cell, in cell order.
-        let each = |f: &mut dyn FnMut(u64, u32)| match skip {
-            None => {
-                for (c, &w) in weights.iter().enumerate() {
-                    if w > 0.0 {
-                        f(key_of(w), c as u32);
-                    }
-                }
-            }
-            Some(skip) => {
-                for (c, (&w, &s)) in weights.iter().zip(skip).enumerate() {
-                    if w > 0.0 && s == 0 {
-                        f(key_of(w), c as u32);
-                    }
-                }
-            }
-        };
         let (mut lo, mut hi, mut len) = (u64::MAX, 0u64, 0usize);
-        each(&mut |k, _| {
+        for_each_free(weights, skip, |k, _| {
             lo = lo.min(k);
             hi = hi.max(k);
             len += 1;
         });
         let mut pool = Pool {
+            weights,
             order: Vec::new(),
             next: (0..=len as u32).collect(),
             comparisons: 0,
@@ -765,29 +761,36 @@ impl Pool {
         let buckets = (((hi - lo) >> shift) + 1) as usize;
         let bucket = |k: u64| ((k - lo) >> shift) as usize;
         let mut start = vec![0usize; buckets + 1];
-        each(&mut |k, _| start[bucket(k) + 1] += 1);
+        for_each_free(weights, skip, |k, _| start[bucket(k) + 1] += 1);
         for b in 0..buckets {
             start[b + 1] += start[b];
         }
-        let mut order = vec![Entry { key: 0, cell: 0 }; len];
+        let mut order = vec![0u32; len];
         let mut fill = start.clone();
-        each(&mut |key, cell| {
+        for_each_free(weights, skip, |key, cell| {
             let b = bucket(key);
-            order[fill[b]] = Entry { key, cell };
+            order[fill[b]] = cell;
             fill[b] += 1;
         });
         let comparisons = &mut pool.comparisons;
         for b in 0..buckets {
             let run = &mut order[start[b]..start[b + 1]];
-            if run.len() > 1 {
-                run.sort_unstable_by(|x, y| {
+            // A bucket of one weight is already in cell order (most buckets
+            // of few distinct weights): checking costs one pass.
+            if run.len() > 1 && !run.is_sorted_by_key(|&c| key_of(weights[c as usize])) {
+                run.sort_unstable_by(|&x, &y| {
                     *comparisons += 1;
-                    x.rank().cmp(&y.rank())
+                    (key_of(weights[x as usize]), x).cmp(&(key_of(weights[y as usize]), y))
                 });
             }
         }
         pool.order = order;
         pool
+    }
+
+    /// The key of the cell at position `pos` of the order.
+    fn key_at(&self, pos: usize) -> u64 {
+        key_of(self.weights[self.order[pos] as usize])
     }
 
     fn find(&mut self, i: usize) -> usize {
@@ -807,16 +810,22 @@ impl Pool {
     /// Takes the first free cell, in heaviest-first order, weighing at most
     /// `lim` (`lim > 0`); returns its weight and index.
     fn take_fit(&mut self, lim: f64) -> Option<(f64, usize)> {
+        if self.order.is_empty() {
+            return None;
+        }
         let klim = key_of(lim);
         // Most takes of a large move fit the heaviest cell: no search.
-        let start = match self.order.first() {
-            Some(e) if { e.key } >= klim => 0,
-            _ => self.order.partition_point(|e| { e.key } < klim),
+        let start = if self.key_at(0) >= klim {
+            0
+        } else {
+            let weights = self.weights;
+            self.order
+                .partition_point(|&c| key_of(weights[c as usize]) < klim)
         };
         let pos = self.find(start);
-        let e = *self.order.get(pos)?;
+        let cell = *self.order.get(pos)? as usize;
         self.next[pos] = pos as u32 + 1;
-        Some((weight_of(e.key), e.cell as usize))
+        Some((self.weights[cell], cell))
     }
 }
 
