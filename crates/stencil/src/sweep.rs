@@ -690,6 +690,45 @@ fn block_rows<'b, 'u: 'b, 'o: 'b>(
     (rows, outs)
 }
 
+/// [`kernel::copy_interior`](crate::kernel::copy_interior): `out` = the
+/// interior of `u`, one band.
+pub(crate) fn copy_interior(u: ArrayView2<'_, f64>, out: ArrayViewMut2<'_, f64>) {
+    vectorised(CopyBand { u, out });
+}
+
+struct CopyBand<'u, 'o> {
+    u: ArrayView2<'u, f64>,
+    out: ArrayViewMut2<'o, f64>,
+}
+
+impl WithSimd for CopyBand<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let CopyBand { u, mut out } = self;
+        // `x + (-0)` is `x` to the bit (also for ±0, infinities and NaN
+        // payloads); the addition keeps the compiler from turning the loop
+        // into a call of `memcpy`, whose speed is the reference, not the
+        // ceiling of a kernel's own loop. `black_box` keeps it from folding.
+        let minus_zero = simd.splat_f64s(std::hint::black_box(-0.0));
+        for (start, end) in column_blocks(out.ncols()) {
+            let (rows, outs) = block_rows(&u, &mut out, start, end);
+            for (row, out) in rows.skip(1).zip(outs) {
+                let n = out.len();
+                let (out, tail) = S::as_mut_simd_f64s(out);
+                let m = out.len();
+                let [_, centre, _] = row_vectors::<S>(row, n, m);
+                for (out, &centre) in out.iter_mut().zip(centre) {
+                    *out = simd.add_f64s(centre, minus_zero);
+                }
+                let done = n - tail.len();
+                tail.copy_from_slice(&row[done + 1..n + 1]);
+            }
+        }
+    }
+}
+
 /// [`sweep`] on one band of rows: for each column block, every output row
 /// from the three input rows around it.
 struct SweepBand<'s, 'u, 'o, F> {
