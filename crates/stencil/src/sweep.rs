@@ -973,6 +973,7 @@ mod tests {
     #[test]
     fn tiles_equal_the_expression_cell_by_cell() {
         type Neighbour<'a> = &'a dyn Fn(usize, usize) -> f64;
+        type Expression<'a> = &'a dyn Fn(Neighbour) -> f64;
         let (e, k) = (NINE_POINT_WEIGHTS[0][1], NINE_POINT_WEIGHTS[0][0]);
         let nine_point = |v: Neighbour| {
             e * (v(0, 1) + v(1, 0) + v(1, 2) + v(2, 1))
@@ -980,7 +981,7 @@ mod tests {
                 - v(1, 1)
         };
         let five_point = |v: Neighbour| v(0, 1) + v(1, 0) - 4.0 * v(1, 1) + v(1, 2) + v(2, 1);
-        let cases: [(Stencil, &dyn Fn(Neighbour) -> f64, u64); 2] = [
+        let cases: [(Stencil, Expression, u64); 2] = [
             (Stencil::NinePoint, &nine_point, 12),
             (Stencil::FivePoint, &five_point, 13),
         ];
