@@ -326,20 +326,22 @@ trait TileColumn: Copy {
     /// the last tile) and on single cells (the cells beyond the last whole
     /// vector of a row).
     type Vector: VectorStencil;
+    const VECTOR: Self::Vector;
 
-    fn vector(self) -> Self::Vector;
+    /// Writes `outs[i][at.col]` from the vectors `at.rows[i..i + 3]`.
+    fn column<S: Simd, F: Finish>(self, at: Column<'_, S, F>, outs: [&mut S::f64s; TILE_ROWS]);
+}
 
-    /// Writes `outs[i][col]` from the vectors `rows[i..i + 3][..][col]` of
-    /// the padded input rows, `[left, centre, right]` each.
-    fn column<S: Simd, F: Finish>(
-        self,
-        simd: S,
-        finish: F,
-        one: S::f64s,
-        rows: &[[&[S::f64s]; 3]; TILE_ROWS + 2],
-        col: usize,
-        outs: [&mut S::f64s; TILE_ROWS],
-    );
+/// What a [`TileColumn`] reads: the vectors `[left, centre, right]` of the
+/// tile's padded input rows, the index `col` of the vector column, and the
+/// constants of the loop.
+struct Column<'a, S: Simd, F> {
+    simd: S,
+    finish: F,
+    /// The splat of 1 for [`add_on_fma`].
+    one: S::f64s,
+    rows: &'a [[&'a [S::f64s]; 3]; TILE_ROWS + 2],
+    col: usize,
 }
 
 /// Sweeps one column block of a band of rows in tiles of [`TILE_ROWS`]
@@ -372,7 +374,7 @@ fn sweep_tiles<'u, 'o, S: Simd, T: TileColumn, F: Finish>(
         if filled < H {
             let rows = window[..filled + 2].iter().copied();
             let outs = outs_of_tile.into_iter().take(filled);
-            sweep_block(simd, kernel.vector(), finish, rows, outs);
+            sweep_block(simd, T::VECTOR, finish, rows, outs);
             return;
         }
         tile(simd, kernel, finish, &window, outs_of_tile);
@@ -412,10 +414,17 @@ fn tile<S: Simd, T: TileColumn, F: Finish>(
     let one = one_for_fma(simd);
     for col in 0..m {
         let outs = [&mut v0[col], &mut v1[col], &mut v2[col], &mut v3[col]];
-        kernel.column(simd, finish, one, &vectors, col, outs);
+        let at = Column {
+            simd,
+            finish,
+            one,
+            rows: &vectors,
+            col,
+        };
+        kernel.column(at, outs);
     }
     let done = n - t0.len();
-    let vector = kernel.vector();
+    let vector = T::VECTOR;
     scalar_cells(vector, finish, [r0, r1, r2], done, t0);
     scalar_cells(vector, finish, [r1, r2, r3], done, t1);
     scalar_cells(vector, finish, [r2, r3, r4], done, t2);
@@ -437,22 +446,11 @@ struct NinePointTile;
 
 impl TileColumn for NinePointTile {
     type Vector = NinePointVector;
+    const VECTOR: NinePointVector = NinePointVector;
 
     #[inline(always)]
-    fn vector(self) -> NinePointVector {
-        NinePointVector
-    }
-
-    #[inline(always)]
-    fn column<S: Simd, F: Finish>(
-        self,
-        simd: S,
-        finish: F,
-        one: S::f64s,
-        rows: &[[&[S::f64s]; 3]; TILE_ROWS + 2],
-        col: usize,
-        mut outs: [&mut S::f64s; TILE_ROWS],
-    ) {
+    fn column<S: Simd, F: Finish>(self, at: Column<'_, S, F>, mut outs: [&mut S::f64s; TILE_ROWS]) {
+        let (simd, finish, one, rows, col) = (at.simd, at.finish, at.one, at.rows, at.col);
         let (e, k) = (NINE_POINT_WEIGHTS[0][1], NINE_POINT_WEIGHTS[0][0]);
         let (e, k) = (simd.splat_f64s(e), simd.splat_f64s(k));
         let add = |a, b| simd.add_f64s(a, b);
@@ -493,22 +491,11 @@ struct FivePointTile;
 
 impl TileColumn for FivePointTile {
     type Vector = FivePointVector;
+    const VECTOR: FivePointVector = FivePointVector;
 
     #[inline(always)]
-    fn vector(self) -> FivePointVector {
-        FivePointVector
-    }
-
-    #[inline(always)]
-    fn column<S: Simd, F: Finish>(
-        self,
-        simd: S,
-        finish: F,
-        one: S::f64s,
-        rows: &[[&[S::f64s]; 3]; TILE_ROWS + 2],
-        col: usize,
-        mut outs: [&mut S::f64s; TILE_ROWS],
-    ) {
+    fn column<S: Simd, F: Finish>(self, at: Column<'_, S, F>, mut outs: [&mut S::f64s; TILE_ROWS]) {
+        let (simd, finish, one, rows, col) = (at.simd, at.finish, at.one, at.rows, at.col);
         let four = simd.splat_f64s(-FIVE_POINT_WEIGHTS[1][1]);
         let add = |a, b| simd.add_f64s(a, b);
         let all_but_down = |up, [left, centre, right]: [S::f64s; 3]| {
