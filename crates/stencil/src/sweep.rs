@@ -485,11 +485,16 @@ impl TileColumn for NinePointTile {
 /// serves as `up`, `centre` and `down` of three output rows, so an output
 /// vector costs 3.5 loads instead of 5 (its left and right, and 1.5 centres).
 ///
-/// The sums keep [`Stencil::FivePoint`]'s order, `(((up + left) - 4·centre)
-/// + right) + down`: everything but `down` comes from the row above and the
-/// centre row, so it is summed when the centre row is loaded and `down`
-/// added when the row below is, the bits of [`FivePointVector`]. One of the
-/// four additions runs on the multiply-add units ([`add_on_fma`]).
+/// The sums keep [`Stencil::FivePoint`]'s order,
+/// `(((up + left) - 4·centre) + right) + down`: everything but `down` comes
+/// from the row above and the centre row, so it is summed when the centre
+/// row is loaded and `down` added when the row below is, the bits of
+/// [`FivePointVector`]. One of the four additions runs on the multiply-add
+/// units ([`add_on_fma`]).
+///
+/// Built for AVX2, a column is 14 vector loads, 12 additions, 4 multiplies,
+/// 4 multiply-adds and 4 stores, with no bounds check or call in the loop
+/// (objdump of the bench binary).
 #[derive(Clone, Copy)]
 struct FivePointTile;
 
