@@ -44,8 +44,8 @@ mod sweep;
 pub use decomp::{split, Decomposition};
 pub use error::{Error, Result};
 pub use kernel::{
-    diffusion_step_into, fill_halo, interior, interior_mut, laplacian, Boundary, Diffusion,
-    Stencil, FIVE_POINT_WEIGHTS, NINE_POINT_WEIGHTS,
+    copy_interior, diffusion_step_into, fill_halo, interior, interior_mut, laplacian, Boundary,
+    Diffusion, Stencil, FIVE_POINT_WEIGHTS, NINE_POINT_WEIGHTS,
 };
 
 #[cfg(doctest)]

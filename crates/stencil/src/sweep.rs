@@ -1,26 +1,32 @@
-//! The hot loops behind the kernels: one output row from three input rows
-//! (or two from four, in explicit `pulp` vector code), sweeps of whole grids
-//! in column blocks that stay in cache, and the in-place update of a band of
-//! rows, each compiled for the best vector instruction set the CPU has.
+//! The hot loops behind the kernels: tiles of output rows walking down one
+//! vector column (5- and 9-point sweeps), output rows in pairs (general
+//! weights, and the rows left below the last tile), one output row from three
+//! input rows (the in-place step), sweeps of whole grids in column blocks that
+//! stay in cache, and the in-place update of a band of rows, each compiled for
+//! the best vector instruction set the CPU has.
 //!
 //! Every cell is the expression documented on [`Stencil`], in that order, so
-//! the vector width (2 lanes of SSE2, 4 of AVX2, 8 of AVX-512), the row pairs
-//! and the order of the in-place update change no bit: IEEE arithmetic is
-//! per lane, and Rust never contracts `a * b + c` into an FMA (nor does
-//! `pulp`'s `mul_f64s` followed by `add_f64s`).
+//! the vector width (2 lanes of SSE2, 4 of AVX2, 8 of AVX-512), the tiles,
+//! the row pairs and the order of the in-place update change no bit: IEEE
+//! arithmetic is per lane, and Rust never contracts `a * b + c` into an FMA
+//! (nor does `pulp`'s `mul_f64s` followed by `add_f64s`; the one deliberate
+//! multiply-add, `a·1 + b`, is `a + b` to the bit, see [`add_on_fma`]).
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use pulp::{Scalar, Simd, WithSimd};
 
-use crate::kernel::{Stencil, NINE_POINT_WEIGHTS};
+use crate::kernel::{Stencil, FIVE_POINT_WEIGHTS, NINE_POINT_WEIGHTS};
 
 /// Columns per block: three input rows (8 B a cell) and one output row of a
 /// block take 32 KiB, inside the 32–48 KiB L1 data cache of current x86 cores,
 /// so the rows above and at the centre are read from L1 again when the next
-/// output row needs them (the row pairs of the 9-point and general sweeps
-/// touch four input rows and two output rows, 48 KiB, and carry two of the
-/// input rows to the next pair). Grids at most this wide are one block.
+/// output row needs them (the row pairs of the general sweep touch four input
+/// rows and two output rows, 48 KiB; the tiles of the 5- and 9-point sweeps
+/// six input rows and four output rows, 80 KiB, of which the two input rows
+/// the next tile reads again, 16 KiB, are the last read). Blocks of 512
+/// columns measured 20–45% slower for the 5-point tiles at 1024²–4096².
+/// Grids at most this wide are one block.
 const BLOCK_COLUMNS: usize = 1024;
 
 /// Runs `op` compiled for the widest vector instruction set the CPU has,
@@ -105,6 +111,24 @@ impl VectorStencil for NinePointVector {
     }
 }
 
+/// [`Stencil::FivePoint`]: `(((up + left) - 4·centre) + right) + down`.
+#[derive(Clone, Copy)]
+struct FivePointVector;
+
+impl VectorStencil for FivePointVector {
+    #[inline(always)]
+    fn apply<S: Simd>(
+        self,
+        simd: S,
+        [[_, u, _], [l, c, r], [_, d, _]]: [[S::f64s; 3]; 3],
+    ) -> S::f64s {
+        let four = simd.splat_f64s(-FIVE_POINT_WEIGHTS[1][1]);
+        let with_left = simd.add_f64s(u, l);
+        let less_centre = simd.sub_f64s(with_left, simd.mul_f64s(four, c));
+        simd.add_f64s(simd.add_f64s(less_centre, r), d)
+    }
+}
+
 /// [`Stencil::Weights`]: the row-major left-to-right sum of `w[a][b]·u`.
 #[derive(Clone, Copy)]
 struct WeightsVector([[f64; 3]; 3]);
@@ -150,8 +174,9 @@ fn neighbours(up: &[f64], mid: &[f64], down: &[f64], j: usize) -> [[f64; 3]; 3] 
     [row(up), row(mid), row(down)]
 }
 
-/// Sweeps one column block of a band of rows with vector code: output rows
-/// in pairs from four input rows, each input row loaded once for both (the
+/// Sweeps one column block of a band of rows with vector code (the general
+/// weights, and the rows left below the last tile of [`sweep_tiles`]): output
+/// rows in pairs from four input rows, each input row loaded once for both (the
 /// 5-point kernel loads 4 vectors per output vector instead of 5, the
 /// 9-point one 6 instead of 9); an odd last row alone. `rows` has two rows
 /// more than `outs`.
@@ -174,25 +199,6 @@ fn sweep_block<'u, 'o, S: Simd, K: VectorStencil, F: Finish>(
             }
             _ => row_vector(simd, kernel, finish, [up, mid, down], out0),
         }
-    }
-}
-
-/// Sweeps one column block of a band of rows one output row at a time, with
-/// [`row_kernel`] (vectorised by the compiler). `rows` has two rows more
-/// than `outs`.
-#[inline(always)]
-fn sweep_rows<'u, 'o, F: Finish>(
-    stencil: &Stencil,
-    finish: F,
-    mut rows: impl Iterator<Item = &'u [f64]>,
-    outs: impl Iterator<Item = &'o mut [f64]>,
-) {
-    let (Some(mut up), Some(mut mid)) = (rows.next(), rows.next()) else {
-        return;
-    };
-    for (down, out) in rows.zip(outs) {
-        row_kernel(stencil, [up, mid, down], out, None, finish);
-        (up, mid) = (mid, down);
     }
 }
 
@@ -281,9 +287,9 @@ fn scalar_cells<K: VectorStencil, F: Finish>(
     }
 }
 
-/// Output rows per pass of [`sweep_nine_point`] (the indices `unrolled!`
-/// walks in [`nine_point_tile`]).
-const NINE_POINT_TILE_ROWS: usize = 4;
+/// Output rows per pass of [`sweep_tiles`] (the indices `unrolled!` walks in
+/// the [`TileColumn`]s).
+const TILE_ROWS: usize = 4;
 
 /// `$body` once for each listed index, with `$i` a constant (a loop the
 /// compiler is sure to unroll).
@@ -296,70 +302,100 @@ macro_rules! unrolled {
     };
 }
 
-/// Sweeps one column block of a band of rows with the 9-point stencil,
-/// [`NINE_POINT_TILE_ROWS`] output rows per pass ([`nine_point_tile`]); the
-/// rows left over in pairs and alone ([`sweep_block`]). `rows` has two rows
-/// more than `outs`.
+/// `a + b` computed as `a·1 + b` on the multiply-add units, with `one` the
+/// splat of 1 from [`one_for_fma`].
+///
+/// `a·1 + b` rounds the exact `a + b` once, so it is `a + b` to the bit, fused
+/// or not; on the multiply-add units it spreads a kernel's additions over the
+/// adders and the idle multipliers (two of each on Zen 3), instead of queueing
+/// them all on the adders.
 #[inline(always)]
-fn sweep_nine_point<'u, 'o, S: Simd, F: Finish>(
+fn add_on_fma<S: Simd>(simd: S, one: S::f64s, a: S::f64s, b: S::f64s) -> S::f64s {
+    simd.mul_add_e_f64s(a, one, b)
+}
+
+/// The splat of 1 for [`add_on_fma`]; `black_box` keeps the compiler from
+/// folding `a·1 + b` back into an addition.
+#[inline(always)]
+fn one_for_fma<S: Simd>(simd: S) -> S::f64s {
+    simd.splat_f64s(std::hint::black_box(1.0))
+}
+
+/// One vector column of a tile of [`TILE_ROWS`] output rows, walking down it:
+/// each input row's vectors are loaded once and serve every output row that
+/// reads them, and the partial sums an input row starts for the output rows
+/// below it stay in registers.
+trait TileColumn: Copy {
+    /// The same expression on one vector of one row (rows left over below
+    /// the last tile) and on single cells (the cells beyond the last whole
+    /// vector of a row).
+    type Vector: VectorStencil;
+    const VECTOR: Self::Vector;
+
+    /// Writes `outs[i][at.col]` from the vectors `at.rows[i..i + 3]`.
+    fn column<S: Simd, F: Finish>(self, at: Column<'_, S, F>, outs: [&mut S::f64s; TILE_ROWS]);
+}
+
+/// What a [`TileColumn`] reads: the vectors `[left, centre, right]` of the
+/// tile's padded input rows, the index `col` of the vector column, and the
+/// constants of the loop.
+struct Column<'a, S: Simd, F> {
     simd: S,
+    finish: F,
+    /// The splat of 1 for [`add_on_fma`].
+    one: S::f64s,
+    rows: &'a [[&'a [S::f64s]; 3]; TILE_ROWS + 2],
+    col: usize,
+}
+
+/// Sweeps one column block of a band of rows in tiles of [`TILE_ROWS`]
+/// output rows ([`tile`]); the rows left over in pairs and alone
+/// ([`sweep_block`]). `rows` has two rows more than `outs`.
+#[inline(always)]
+fn sweep_tiles<'u, 'o, S: Simd, T: TileColumn, F: Finish>(
+    simd: S,
+    kernel: T,
     finish: F,
     mut rows: impl Iterator<Item = &'u [f64]>,
     mut outs: impl Iterator<Item = &'o mut [f64]>,
 ) {
-    const H: usize = NINE_POINT_TILE_ROWS;
+    const H: usize = TILE_ROWS;
     let (Some(first), Some(second)) = (rows.next(), rows.next()) else {
         return;
     };
     let mut window: [&[f64]; H + 2] = [first; H + 2];
     window[1] = second;
     loop {
-        let mut tile: [&mut [f64]; H] = Default::default();
+        let mut outs_of_tile: [&mut [f64]; H] = Default::default();
         let mut filled = 0;
         while filled < H {
             let (Some(out), Some(row)) = (outs.next(), rows.next()) else {
                 break;
             };
-            (tile[filled], window[filled + 2]) = (out, row);
+            (outs_of_tile[filled], window[filled + 2]) = (out, row);
             filled += 1;
         }
         if filled < H {
             let rows = window[..filled + 2].iter().copied();
-            sweep_block(
-                simd,
-                NinePointVector,
-                finish,
-                rows,
-                tile.into_iter().take(filled),
-            );
+            let outs = outs_of_tile.into_iter().take(filled);
+            sweep_block(simd, T::VECTOR, finish, rows, outs);
             return;
         }
-        nine_point_tile(simd, finish, &window, tile);
+        tile(simd, kernel, finish, &window, outs_of_tile);
         (window[0], window[1]) = (window[H], window[H + 1]);
     }
 }
 
-/// [`NINE_POINT_TILE_ROWS`] output rows of the 9-point stencil from the
-/// padded input rows around them, walking down the tile one vector column at
-/// a time: each input row's three vectors are loaded once, and the partial
-/// sums it starts for the output row below it stay in registers, so an
-/// output vector costs 4.5 loads instead of 6 for a row pair. (Eight rows
-/// a pass need 38 row pointers, more than the registers, and measured
-/// slower.)
-///
-/// The sums keep [`Stencil::NinePoint`]'s order, `e·(((up + left) + right) +
-/// down) + k·(((up_left + up_right) + down_left) + down_right) - centre`: the
-/// row above contributes `(up + left) + right`, once the centre row is known,
-/// and `up_left + up_right`, its own left plus right, so the bits are those
-/// of [`NinePointVector`]. Three of the eight additions run as `a·1 + b` on
-/// the multiply-add units (the same bits, see below). The last cells of each
+/// [`TILE_ROWS`] output rows from the padded input rows around them, one
+/// vector column at a time ([`TileColumn::column`]); the last cells of each
 /// row that fill no whole vector go one by one ([`scalar_cells`]).
 #[inline(always)]
-fn nine_point_tile<S: Simd, F: Finish>(
+fn tile<S: Simd, T: TileColumn, F: Finish>(
     simd: S,
+    kernel: T,
     finish: F,
-    rows: &[&[f64]; NINE_POINT_TILE_ROWS + 2],
-    outs: [&mut [f64]; NINE_POINT_TILE_ROWS],
+    rows: &[&[f64]; TILE_ROWS + 2],
+    outs: [&mut [f64]; TILE_ROWS],
 ) {
     let [o0, o1, o2, o3] = outs;
     let n = o0.len();
@@ -379,29 +415,60 @@ fn nine_point_tile<S: Simd, F: Finish>(
         row_vectors::<S>(r4, n, m),
         row_vectors::<S>(r5, n, m),
     ];
-    let (e, k) = (NINE_POINT_WEIGHTS[0][1], NINE_POINT_WEIGHTS[0][0]);
-    let (e, k) = (simd.splat_f64s(e), simd.splat_f64s(k));
-    let add = |a, b| simd.add_f64s(a, b);
-    // `a·1 + b` rounds the exact `a + b` once, so it is `a + b` to the bit,
-    // fused or not; computed on the multiply-add units it spreads the eight
-    // additions an output vector needs over the adders and the idle
-    // multipliers (two of each on Zen 3), instead of queueing them all on the
-    // adders. `black_box` keeps the compiler from folding it back into an
-    // addition.
-    let one = simd.splat_f64s(std::hint::black_box(1.0));
-    let add_on_fma = |a, b| simd.mul_add_e_f64s(a, one, b);
+    let one = one_for_fma(simd);
     for col in 0..m {
+        let outs = [&mut v0[col], &mut v1[col], &mut v2[col], &mut v3[col]];
+        let at = Column {
+            simd,
+            finish,
+            one,
+            rows: &vectors,
+            col,
+        };
+        kernel.column(at, outs);
+    }
+    let done = n - t0.len();
+    let vector = T::VECTOR;
+    scalar_cells(vector, finish, [r0, r1, r2], done, t0);
+    scalar_cells(vector, finish, [r1, r2, r3], done, t1);
+    scalar_cells(vector, finish, [r2, r3, r4], done, t2);
+    scalar_cells(vector, finish, [r3, r4, r5], done, t3);
+}
+
+/// The 9-point stencil's tile column: an output vector costs 4.5 loads
+/// instead of 6 for a row pair. (Eight rows a pass need 38 row pointers, more
+/// than the registers, and measured slower.)
+///
+/// The sums keep [`Stencil::NinePoint`]'s order, `e·(((up + left) + right) +
+/// down) + k·(((up_left + up_right) + down_left) + down_right) - centre`: the
+/// row above contributes `(up + left) + right`, once the centre row is known,
+/// and `up_left + up_right`, its own left plus right, so the bits are those
+/// of [`NinePointVector`]. Three of the eight additions run on the
+/// multiply-add units ([`add_on_fma`]).
+#[derive(Clone, Copy)]
+struct NinePointTile;
+
+impl TileColumn for NinePointTile {
+    type Vector = NinePointVector;
+    const VECTOR: NinePointVector = NinePointVector;
+
+    #[inline(always)]
+    fn column<S: Simd, F: Finish>(self, at: Column<'_, S, F>, mut outs: [&mut S::f64s; TILE_ROWS]) {
+        let (simd, finish, one, rows, col) = (at.simd, at.finish, at.one, at.rows, at.col);
+        let (e, k) = (NINE_POINT_WEIGHTS[0][1], NINE_POINT_WEIGHTS[0][0]);
+        let (e, k) = (simd.splat_f64s(e), simd.splat_f64s(k));
+        let add = |a, b| simd.add_f64s(a, b);
+        let add_on_fma = |a, b| add_on_fma(simd, one, a, b);
         let load = |row: [&[S::f64s]; 3]| [row[0][col], row[1][col], row[2][col]];
-        let [left, centre_up, right] = load(vectors[0]);
+        let [left, centre_up, right] = load(rows[0]);
         let mut corners_up = add(left, right);
-        let [left, mut centre, right] = load(vectors[1]);
+        let [left, mut centre, right] = load(rows[1]);
         let mut edges_up = add(add(centre_up, left), right);
         let mut sides = add(left, right);
-        let mut outs = [&mut v0[col], &mut v1[col], &mut v2[col], &mut v3[col]];
         // Unrolled with constant indices, so the row slices and the partial
         // sums live in registers rather than in arrays on the stack.
         unrolled!(I in [0, 1, 2, 3] {
-            let [left, centre_below, right] = load(vectors[I + 2]);
+            let [left, centre_below, right] = load(rows[I + 2]);
             let edges = add(edges_up, centre_below);
             let corners = add(add_on_fma(corners_up, left), right);
             let sum = add(simd.mul_f64s(e, edges), simd.mul_f64s(k, corners));
@@ -412,12 +479,55 @@ fn nine_point_tile<S: Simd, F: Finish>(
         });
         let _ = (edges_up, corners_up, sides, centre, &mut outs);
     }
-    let done = n - t0.len();
-    let nine = NinePointVector;
-    scalar_cells(nine, finish, [r0, r1, r2], done, t0);
-    scalar_cells(nine, finish, [r1, r2, r3], done, t1);
-    scalar_cells(nine, finish, [r2, r3, r4], done, t2);
-    scalar_cells(nine, finish, [r3, r4, r5], done, t3);
+}
+
+/// The 5-point stencil's tile column: the centre vector of each input row
+/// serves as `up`, `centre` and `down` of three output rows, so an output
+/// vector costs 3.5 loads instead of 5 (its left and right, and 1.5 centres).
+///
+/// The sums keep [`Stencil::FivePoint`]'s order,
+/// `(((up + left) - 4·centre) + right) + down`: everything but `down` comes
+/// from the row above and the centre row, so it is summed when the centre
+/// row is loaded and `down` added when the row below is, the bits of
+/// [`FivePointVector`]. One of the four additions runs on the multiply-add
+/// units ([`add_on_fma`]).
+///
+/// Built for AVX2, a column is 14 vector loads, 12 additions, 4 multiplies,
+/// 4 multiply-adds and 4 stores, with no bounds check or call in the loop
+/// (objdump of the bench binary).
+#[derive(Clone, Copy)]
+struct FivePointTile;
+
+impl TileColumn for FivePointTile {
+    type Vector = FivePointVector;
+    const VECTOR: FivePointVector = FivePointVector;
+
+    #[inline(always)]
+    fn column<S: Simd, F: Finish>(self, at: Column<'_, S, F>, mut outs: [&mut S::f64s; TILE_ROWS]) {
+        let (simd, finish, one, rows, col) = (at.simd, at.finish, at.one, at.rows, at.col);
+        let four = simd.splat_f64s(-FIVE_POINT_WEIGHTS[1][1]);
+        let add = |a, b| simd.add_f64s(a, b);
+        let all_but_down = |up, [left, centre, right]: [S::f64s; 3]| {
+            let with_left = add_on_fma(simd, one, up, left);
+            add(simd.sub_f64s(with_left, simd.mul_f64s(four, centre)), right)
+        };
+        let mut centre = rows[1][1][col];
+        let mut partial = all_but_down(rows[0][1][col], [rows[1][0][col], centre, rows[1][2][col]]);
+        // Unrolled with constant indices, so the row slices and the partial
+        // sum live in registers rather than in arrays on the stack.
+        unrolled!(I in [0, 1, 2, 3] {
+            // Loaded once: after the store below, the compiler cannot prove
+            // that a second load of it would read the same value.
+            let below = rows[I + 2][1][col];
+            *outs[I] = finish.finish_simd(simd, centre, add(partial, below));
+            if I + 1 < TILE_ROWS {
+                let [left, _, right] = rows[I + 2];
+                partial = all_but_down(centre, [left[col], below, right[col]]);
+            }
+            centre = below;
+        });
+        let _ = (partial, centre, &mut outs);
+    }
 }
 
 /// `out[j] = value` for every `j` (`value` an expression in `j`), and with
@@ -555,6 +665,66 @@ fn column_blocks(nx: usize) -> impl Iterator<Item = (usize, usize)> {
         .map(move |start| (start, (start + width).min(nx)))
 }
 
+/// The padded input rows (`end - start + 2` long) and the output rows of the
+/// column block `[start, end)`.
+#[inline(always)]
+fn block_rows<'b, 'u: 'b, 'o: 'b>(
+    u: &'b ArrayView2<'u, f64>,
+    out: &'b mut ArrayViewMut2<'o, f64>,
+    start: usize,
+    end: usize,
+) -> (
+    impl Iterator<Item = &'b [f64]>,
+    impl Iterator<Item = &'b mut [f64]>,
+) {
+    let rows = u
+        .outer_iter()
+        .map(move |row| &row.to_slice().expect("unit column stride")[start..end + 2]);
+    let outs = out
+        .outer_iter_mut()
+        .map(move |row| &mut row.into_slice().expect("unit column stride")[start..end]);
+    (rows, outs)
+}
+
+/// [`kernel::copy_interior`](crate::kernel::copy_interior): `out` = the
+/// interior of `u`, one band.
+pub(crate) fn copy_interior(u: ArrayView2<'_, f64>, out: ArrayViewMut2<'_, f64>) {
+    vectorised(CopyBand { u, out });
+}
+
+struct CopyBand<'u, 'o> {
+    u: ArrayView2<'u, f64>,
+    out: ArrayViewMut2<'o, f64>,
+}
+
+impl WithSimd for CopyBand<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let CopyBand { u, mut out } = self;
+        // `x + (-0)` is `x` to the bit (also for ±0, infinities and NaN
+        // payloads); the addition keeps the compiler from turning the loop
+        // into a call of `memcpy`, whose speed is the reference, not the
+        // ceiling of a kernel's own loop. `black_box` keeps it from folding.
+        let minus_zero = simd.splat_f64s(std::hint::black_box(-0.0));
+        for (start, end) in column_blocks(out.ncols()) {
+            let (rows, outs) = block_rows(&u, &mut out, start, end);
+            for (row, out) in rows.skip(1).zip(outs) {
+                let n = out.len();
+                let (out, tail) = S::as_mut_simd_f64s(out);
+                let m = out.len();
+                let [_, centre, _] = row_vectors::<S>(row, n, m);
+                for (out, &centre) in out.iter_mut().zip(centre) {
+                    *out = simd.add_f64s(centre, minus_zero);
+                }
+                let done = n - tail.len();
+                tail.copy_from_slice(&row[done + 1..n + 1]);
+            }
+        }
+    }
+}
+
 /// [`sweep`] on one band of rows: for each column block, every output row
 /// from the three input rows around it.
 struct SweepBand<'s, 'u, 'o, F> {
@@ -576,22 +746,10 @@ impl<F: Finish> WithSimd for SweepBand<'_, '_, '_, F> {
             finish,
         } = self;
         for (start, end) in column_blocks(out.ncols()) {
-            let rows = u
-                .outer_iter()
-                .map(|row| &row.to_slice().expect("unit column stride")[start..end + 2]);
-            let outs = out
-                .outer_iter_mut()
-                .map(|row| &mut row.into_slice().expect("unit column stride")[start..end]);
+            let (rows, outs) = block_rows(&u, &mut out, start, end);
             match *stencil {
-                // The 5-point kernel stays one row at a time, vectorised by
-                // the compiler (4 vectors per iteration): in row pairs it
-                // measured faster at 64² and 4096² but about 40% slower at
-                // 128²–256² (cause not found without hardware counters).
-                // Computing each row into an L1 scratch row and copying it
-                // out with `memcpy` (its `rep movsb` path) measured slower
-                // at every size, 64² to 4096².
-                Stencil::FivePoint => sweep_rows(stencil, finish, rows, outs),
-                Stencil::NinePoint => sweep_nine_point(simd, finish, rows, outs),
+                Stencil::FivePoint => sweep_tiles(simd, FivePointTile, finish, rows, outs),
+                Stencil::NinePoint => sweep_tiles(simd, NinePointTile, finish, rows, outs),
                 Stencil::Weights(w) => sweep_block(simd, WeightsVector(w), finish, rows, outs),
             }
         }
@@ -805,36 +963,47 @@ mod tests {
         }
     }
 
-    /// The 9-point sweep's tiles of rows, with every count of rows left
-    /// over and of cells beyond the last whole vector, give the bits of the
-    /// documented expression written out cell by cell.
+    /// The 5-point and 9-point sweeps' tiles of rows, with every count of
+    /// rows left over and of cells beyond the last whole vector, give the
+    /// bits of the documented expression written out cell by cell.
     #[test]
-    fn nine_point_tiles_equal_the_expression_cell_by_cell() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+    fn tiles_equal_the_expression_cell_by_cell() {
+        type Neighbour<'a> = &'a dyn Fn(usize, usize) -> f64;
+        type Expression<'a> = &'a dyn Fn(Neighbour) -> f64;
         let (e, k) = (NINE_POINT_WEIGHTS[0][1], NINE_POINT_WEIGHTS[0][0]);
-        for ny in 1..=2 * NINE_POINT_TILE_ROWS + 3 {
-            for nx in [1, 2, 3, 4, 5, 7, 8, 9, 17, 31] {
-                // Magnitudes far apart, so a sum taken in another order
-                // rounds differently (with values of one magnitude it
-                // mostly does not).
-                let u = Array2::from_shape_fn((ny + 2, nx + 2), |_| {
-                    rng.gen_range(-1.0..1.0) * 2f64.powi(rng.gen_range(-20..=20))
-                });
-                // The Laplacian itself: adding it, scaled, to the centre
-                // would round away a last-bit difference in a partial sum.
-                let expected = Array2::from_shape_fn((ny, nx), |(i, j)| {
-                    let v = |a: usize, b: usize| u[[i + a, j + b]];
-                    e * (v(0, 1) + v(1, 0) + v(1, 2) + v(2, 1))
-                        + k * (v(0, 0) + v(0, 2) + v(2, 0) + v(2, 2))
-                        - v(1, 1)
-                });
-                let swept = every_width(SweepOnce {
-                    stencil: &Stencil::NinePoint,
-                    u: u.view(),
-                    finish: Laplacian,
-                });
-                for (width, sweep) in swept.iter().enumerate() {
-                    assert_eq!(sweep, &expected, "{ny}x{nx}, width {width}");
+        let nine_point = |v: Neighbour| {
+            e * (v(0, 1) + v(1, 0) + v(1, 2) + v(2, 1))
+                + k * (v(0, 0) + v(0, 2) + v(2, 0) + v(2, 2))
+                - v(1, 1)
+        };
+        let five_point = |v: Neighbour| v(0, 1) + v(1, 0) - 4.0 * v(1, 1) + v(1, 2) + v(2, 1);
+        let cases: [(Stencil, Expression, u64); 2] = [
+            (Stencil::NinePoint, &nine_point, 12),
+            (Stencil::FivePoint, &five_point, 13),
+        ];
+        for (stencil, expression, seed) in cases {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            for ny in 1..=2 * TILE_ROWS + 3 {
+                for nx in [1, 2, 3, 4, 5, 7, 8, 9, 17, 31] {
+                    // Magnitudes far apart, so a sum taken in another order
+                    // rounds differently (with values of one magnitude it
+                    // mostly does not).
+                    let u = Array2::from_shape_fn((ny + 2, nx + 2), |_| {
+                        rng.gen_range(-1.0..1.0) * 2f64.powi(rng.gen_range(-20..=20))
+                    });
+                    // The Laplacian itself: adding it, scaled, to the centre
+                    // would round away a last-bit difference in a partial sum.
+                    let expected = Array2::from_shape_fn((ny, nx), |(i, j)| {
+                        expression(&|a, b| u[[i + a, j + b]])
+                    });
+                    let swept = every_width(SweepOnce {
+                        stencil: &stencil,
+                        u: u.view(),
+                        finish: Laplacian,
+                    });
+                    for (width, sweep) in swept.iter().enumerate() {
+                        assert_eq!(sweep, &expected, "{stencil:?} {ny}x{nx}, width {width}");
+                    }
                 }
             }
         }
