@@ -746,7 +746,8 @@ fn extend_runs(pairs: &mut [(usize, usize)], copies: &HashSet<(usize, usize)>) {
         let (src, dst) = pairs[i];
         let prev = i.checked_sub(1).map(|k| pairs[k]);
         let next = pairs.get(i + 1).copied();
-        if prev.is_some_and(|p| follows(p, pairs[i])) || next.is_some_and(|n| follows(pairs[i], n)) {
+        if prev.is_some_and(|p| follows(p, pairs[i])) || next.is_some_and(|n| follows(pairs[i], n))
+        {
             continue;
         }
         let after_prev = prev
@@ -1254,21 +1255,35 @@ mod tests {
             assert_eq!(message_parts(&outgoing, false), vec![outgoing.clone()]);
             let rows = message_parts(&outgoing, true);
             let lengths: Vec<usize> = rows.iter().map(Vec::len).collect();
-            let expected = if corners { vec![512, 512, 4] } else { vec![512, 512] };
+            let expected = if corners {
+                vec![512, 512, 4]
+            } else {
+                vec![512, 512]
+            };
             assert_eq!(lengths, expected, "corners {corners}");
             // The corners come from the ghost columns beside the rows.
             let before = outgoing.clone();
             extend_runs(&mut outgoing, &copies_from(&mine, 0));
             let parts = message_parts(&outgoing, true);
             let lengths: Vec<usize> = parts.iter().map(Vec::len).collect();
-            let expected = if corners { vec![514, 514] } else { vec![512, 512] };
+            let expected = if corners {
+                vec![514, 514]
+            } else {
+                vec![512, 512]
+            };
             assert_eq!(lengths, expected, "corners {corners}");
             let w = d.padded_shape()[1];
             for (&(old, dst), &(new, same)) in before.iter().zip(&outgoing) {
                 assert_eq!(dst, same);
                 if old != new {
                     assert!(new % w == 0 || new % w == w - 1, "a ghost column cell");
-                    assert!(mine.contains(&(new, Source::Cell { rank: 0, index: old })));
+                    assert!(mine.contains(&(
+                        new,
+                        Source::Cell {
+                            rank: 0,
+                            index: old
+                        }
+                    )));
                 }
             }
             let mut all: Vec<(usize, usize)> = parts.concat();

@@ -34,10 +34,20 @@
 //! - **C messages, buffer rewritten**: the same, rewriting the whole send buffer
 //!   (x = 0.5 x + 1) before each start: the peer of "messages, rows rewritten";
 //! - **C halo (packing)**: the whole exchange as C codes write it (ghost columns,
-//!   rows packed before the start, unpacked after the wait).
+//!   rows packed before the start, unpacked after the wait);
+//! - **C messages, indexed in place**: the ghost columns, then both rows as one
+//!   message of an `MPI_Type_indexed` datatype over the field, received straight
+//!   into the ghost rows: MessageHalo's own message (on Open MPI; on MPICH
+//!   MessageHalo sends one contiguous message per row), in C;
+//! - **core round trip before / after**: `benches/c/core_probe.c`, the round
+//!   trip of one cache line between the two ranks' cores, before and after the
+//!   loops of the row. On the 2-vCPU VM it is about 100 ns or about 450 ns and
+//!   switches between the two (where the host runs the vCPUs): every figure
+//!   follows that state, messages more than C messages, so a ratio is only
+//!   meaningful beside it.
 //!
 //! Each figure is the best of several batches of steps (the slowest rank's mean
-//! per batch), batches of the eight loops interleaved (the order rotating) so that
+//! per batch), batches of the nine loops interleaved (the order rotating) so that
 //! all see the same machine load. Targets: both paths within 1.2× of C messages
 //! (the line), and messages with rewritten rows within 1.2× of C messages
 //! with a rewritten buffer (the same comparison when both send fresh data).
@@ -131,6 +141,10 @@ fn slowest(world: &SimpleCommunicator, mine: f64) -> f64 {
     world.all_reduce_into(&mine, &mut worst, SystemOperation::max());
     worst
 }
+
+/// One row of the table: stencil, doubles per message, the loops' best
+/// seconds per step, the core round trip (ns) before and after them.
+type Row = (&'static str, usize, [f64; LOOPS], [Option<f64>; 2]);
 
 /// The loops, in the order of [`measure`]'s result.
 const LOOPS: usize = 9;
@@ -253,17 +267,16 @@ fn main() {
     let probe = load_probe(rank);
     let probe_fn = on_every_rank(&world, &probe);
 
-    let rows: Vec<(&str, usize, [f64; LOOPS], [Option<f64>; 2])> =
-        [("5-point", false), ("9-point (corners)", true)]
-            .into_iter()
-            .map(|(label, corners)| {
-                let count = 2 * (N + if corners { 2 } else { 0 });
-                let before = core_round_trip(&world, probe_fn);
-                let best = measure(&world, corners, c_fn, batches, steps);
-                let after = core_round_trip(&world, probe_fn);
-                (label, count, best, [before, after])
-            })
-            .collect();
+    let rows: Vec<Row> = [("5-point", false), ("9-point (corners)", true)]
+        .into_iter()
+        .map(|(label, corners)| {
+            let count = 2 * (N + if corners { 2 } else { 0 });
+            let before = core_round_trip(&world, probe_fn);
+            let best = measure(&world, corners, c_fn, batches, steps);
+            let after = core_round_trip(&world, probe_fn);
+            (label, count, best, [before, after])
+        })
+        .collect();
 
     if rank == 0 {
         println!(
@@ -272,8 +285,12 @@ fn main() {
         println!("| stencil | doubles per message | messages (MessageHalo) | shared memory (SharedHalo) | PersistentSet alone | SharedArray phases alone | C messages | C halo (packing) | messages, rows rewritten | C messages, buffer rewritten | C messages, indexed in place | messages / C | shared / C | PersistentSet / C | messages / C halo | rewritten: messages / C | messages / C indexed | core round trip before (ns) | core round trip after (ns) |");
         println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         let mut verdicts = Vec::new();
-        for (label, count, [msg, shm, set, phases, c_t, c_halo, fresh, c_fresh, c_indexed], trips) in
-            &rows
+        for (
+            label,
+            count,
+            [msg, shm, set, phases, c_t, c_halo, fresh, c_fresh, c_indexed],
+            trips,
+        ) in &rows
         {
             let ratio = |x: f64, y: f64| {
                 if c_fn.is_some() {
@@ -327,7 +344,7 @@ fn main() {
                 ));
             }
         }
-        println!("\nC messages: the same messages without packing (the issue's peer); C halo: the whole exchange as C code writes it (ghost columns, rows packed before the start, unpacked after the wait). Rows rewritten / buffer rewritten: each step first rewrites the data it sends (x = 0.5 x + 1), as a stencil does between exchanges (MessageHalo: the two boundary rows of the field; C: its send buffer). MessageHalo sends the rows in place as one message of an indexed datatype, which Open MPI moves through shared-memory fragments; the contiguous C buffer goes by single-copy CMA (process_vm_readv) above the 4 KiB eager limit.");
+        println!("\nC messages: the same messages without packing (the issue's peer); C halo: the whole exchange as C code writes it (ghost columns, rows packed before the start, unpacked after the wait). Rows rewritten / buffer rewritten: each step first rewrites the data it sends (x = 0.5 x + 1), as a stencil does between exchanges (MessageHalo: the two boundary rows of the field; C: its send buffer). C indexed in place: MessageHalo's message in C (ghost columns, then both rows in place as one indexed message). MessageHalo sends the rows in place as one message of an indexed datatype on Open MPI, which moves it through shared-memory fragments, while the contiguous C buffer goes by single-copy CMA (process_vm_readv) above the 4 KiB eager limit; on MPICH it sends one contiguous message per row. Core round trip: one cache line between the two ranks' cores (ns), before and after the row's loops; on this VM about 100 or about 450 ns depending on where the host runs the two vCPUs, and every figure moves with it.");
         for line in &verdicts {
             println!("{line}");
         }
