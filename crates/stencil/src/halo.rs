@@ -7,9 +7,10 @@
 //! - [`MessageHalo`]: persistent requests
 //!   ([`quicklb_transport::InPlaceSet`]) built once over rsmpi's Cartesian
 //!   communicator and started every step; one message per neighbour pair per
-//!   direction and field, diagonal neighbours included when the stencil reads
-//!   corners, sent straight from the field's cells and received straight into
-//!   its ghosts (no packing).
+//!   direction and field (on MPICH, for row slabs, one per contiguous row:
+//!   see `splits_into_runs`), diagonal neighbours included when the stencil
+//!   reads corners, sent straight from the field's cells and received
+//!   straight into its ghosts (no packing).
 //! - [`SharedHalo`]: when all ranks share a node, every rank's padded block
 //!   lives in its segment of a [`quicklb_transport::SharedArray`] and ghosts
 //!   are read straight from the neighbours' segments, with no messages (one
