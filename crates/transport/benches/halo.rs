@@ -34,10 +34,20 @@
 //! - **C messages, buffer rewritten**: the same, rewriting the whole send buffer
 //!   (x = 0.5 x + 1) before each start: the peer of "messages, rows rewritten";
 //! - **C halo (packing)**: the whole exchange as C codes write it (ghost columns,
-//!   rows packed before the start, unpacked after the wait).
+//!   rows packed before the start, unpacked after the wait);
+//! - **C messages, indexed in place**: the ghost columns, then both rows as one
+//!   message of an `MPI_Type_indexed` datatype over the field, received straight
+//!   into the ghost rows: MessageHalo's own message (on Open MPI; on MPICH
+//!   MessageHalo sends one contiguous message per row), in C;
+//! - **core round trip before / after**: `benches/c/core_probe.c`, the round
+//!   trip of one cache line between the two ranks' cores, before and after the
+//!   loops of the row. On the 2-vCPU VM it is about 100 ns or about 450 ns and
+//!   switches between the two (where the host runs the vCPUs): every figure
+//!   follows that state, messages more than C messages, so a ratio is only
+//!   meaningful beside it.
 //!
 //! Each figure is the best of several batches of steps (the slowest rank's mean
-//! per batch), batches of the eight loops interleaved (the order rotating) so that
+//! per batch), batches of the nine loops interleaved (the order rotating) so that
 //! all see the same machine load. Targets: both paths within 1.2× of C messages
 //! (the line), and messages with rewritten rows within 1.2× of C messages
 //! with a rewritten buffer (the same comparison when both send fresh data).
@@ -69,14 +79,36 @@ type CHalo = unsafe extern "C" fn(
     c_int,
     c_int,
     c_int,
+    c_int,
 ) -> f64;
+
+type CoreRoundTrip = unsafe extern "C" fn(ffi::MPI_Comm, c_int, c_int) -> f64;
 
 /// Compiles the C peer into a shared library private to this rank and loads it.
 fn load_c(rank: i32) -> Result<CHalo, String> {
     let sym = c_peer::load("halo.c", c"qlb_c_halo", rank)?;
     // SAFETY: `qlb_c_halo` is defined in halo.c with exactly the signature of
-    // `CHalo`: (MPI_Comm, int, const int *, int, int, int, int, int, int) -> double.
+    // `CHalo`: (MPI_Comm, int, const int *, int, int, int, int, int, int, int) -> double.
     Ok(unsafe { std::mem::transmute::<*mut c_void, CHalo>(sym) })
+}
+
+/// Compiles and loads the machine-state probe (`benches/c/core_probe.c`).
+fn load_probe(rank: i32) -> Result<CoreRoundTrip, String> {
+    let sym = c_peer::load("core_probe.c", c"qlb_core_round_trip", rank)?;
+    // SAFETY: `qlb_core_round_trip` is defined in core_probe.c with exactly the
+    // signature of `CoreRoundTrip`: (MPI_Comm, int, int) -> double.
+    Ok(unsafe { std::mem::transmute::<*mut c_void, CoreRoundTrip>(sym) })
+}
+
+/// The cache-line round trip between the two ranks' cores in ns (rank 0's
+/// figure, shared with rank 1), or `None` without the probe.
+fn core_round_trip(world: &SimpleCommunicator, probe: Option<CoreRoundTrip>) -> Option<f64> {
+    let probe = probe?;
+    // SAFETY: a valid communicator of the two ranks and plain ints; called on
+    // both ranks (it is collective).
+    let mut ns = unsafe { probe(world.as_raw(), 50, 1000) };
+    world.process_at_rank(0).broadcast_into(&mut ns);
+    (ns >= 0.0).then_some(ns)
 }
 
 /// Mean seconds per call of `step` over `steps` calls after a barrier, on the
@@ -93,14 +125,29 @@ fn batch(world: &SimpleCommunicator, steps: usize, mut step: impl FnMut()) -> f6
     slowest(world, t.elapsed().as_secs_f64() / steps as f64)
 }
 
+/// `loaded` if every rank loaded its C code (which is collective, so it is
+/// used on all ranks or none).
+fn on_every_rank<F: Copy>(world: &SimpleCommunicator, loaded: &Result<F, String>) -> Option<F> {
+    let mut ok = 0i32;
+    world.all_reduce_into(&i32::from(loaded.is_ok()), &mut ok, SystemOperation::min());
+    match (loaded, ok) {
+        (Ok(f), 1) => Some(*f),
+        _ => None,
+    }
+}
+
 fn slowest(world: &SimpleCommunicator, mine: f64) -> f64 {
     let mut worst = 0.0;
     world.all_reduce_into(&mine, &mut worst, SystemOperation::max());
     worst
 }
 
+/// One row of the table: stencil, doubles per message, the loops' best
+/// seconds per step, the core round trip (ns) before and after them.
+type Row = (&'static str, usize, [f64; LOOPS], [Option<f64>; 2]);
+
 /// The loops, in the order of [`measure`]'s result.
-const LOOPS: usize = 8;
+const LOOPS: usize = 9;
 
 /// Rewrites the rows `rows` of `u` (x = 0.5 x + 1, the same arithmetic as the C
 /// peer's buffer rewrite).
@@ -112,7 +159,7 @@ fn rewrite_rows(u: &mut Array2<f64>, rows: [usize; 2]) {
 
 /// Best per-step seconds of the loops: messages, shared memory, PersistentSet,
 /// SharedArray phases, C messages, C halo, messages with rewritten rows, C
-/// messages with a rewritten buffer.
+/// messages with a rewritten buffer, C messages of an indexed datatype in place.
 fn measure(
     world: &SimpleCommunicator,
     corners: bool,
@@ -164,9 +211,12 @@ fn measure(
                 _ => match c {
                     Some(f) => {
                         // 4: the bare messages; 5: the whole exchange in C; 7: the
-                        // bare messages rewriting the send buffer first.
-                        let (r, k) = if which == 5 { (rows, cols) } else { (0, 0) };
+                        // bare messages rewriting the send buffer first; 8: the
+                        // exchange's rows in place, one indexed message.
+                        let in_field = which == 5 || which == 8;
+                        let (r, k) = if in_field { (rows, cols) } else { (0, 0) };
                         let fresh = c_int::from(which == 7);
+                        let indexed = c_int::from(which == 8);
                         // SAFETY: a valid communicator, one peer rank in a live
                         // array, and plain ints; called on both ranks, like the
                         // Rust loops (it is collective over the pair).
@@ -181,6 +231,7 @@ fn measure(
                                 r as c_int,
                                 k as c_int,
                                 fresh,
+                                indexed,
                             )
                         };
                         slowest(world, mine)
@@ -212,18 +263,18 @@ fn main() {
 
     // The C peer is collective: use it only if every rank could load it.
     let c = load_c(rank);
-    let mut ok = 0i32;
-    world.all_reduce_into(&i32::from(c.is_ok()), &mut ok, SystemOperation::min());
-    let c_fn = match (&c, ok) {
-        (Ok(f), 1) => Some(*f),
-        _ => None,
-    };
+    let c_fn = on_every_rank(&world, &c);
+    let probe = load_probe(rank);
+    let probe_fn = on_every_rank(&world, &probe);
 
-    let rows: Vec<(&str, usize, [f64; LOOPS])> = [("5-point", false), ("9-point (corners)", true)]
+    let rows: Vec<Row> = [("5-point", false), ("9-point (corners)", true)]
         .into_iter()
         .map(|(label, corners)| {
             let count = 2 * (N + if corners { 2 } else { 0 });
-            (label, count, measure(&world, corners, c_fn, batches, steps))
+            let before = core_round_trip(&world, probe_fn);
+            let best = measure(&world, corners, c_fn, batches, steps);
+            let after = core_round_trip(&world, probe_fn);
+            (label, count, best, [before, after])
         })
         .collect();
 
@@ -231,10 +282,16 @@ fn main() {
         println!(
             "\nHalo exchange per step, 2 ranks, {N}² periodic row slabs (2×1), one message each way, slowest rank, best of {batches} batches of {steps} steps, µs\n"
         );
-        println!("| stencil | doubles per message | messages (MessageHalo) | shared memory (SharedHalo) | PersistentSet alone | SharedArray phases alone | C messages | C halo (packing) | messages, rows rewritten | C messages, buffer rewritten | messages / C | shared / C | PersistentSet / C | messages / C halo | rewritten: messages / C |");
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("| stencil | doubles per message | messages (MessageHalo) | shared memory (SharedHalo) | PersistentSet alone | SharedArray phases alone | C messages | C halo (packing) | messages, rows rewritten | C messages, buffer rewritten | C messages, indexed in place | messages / C | shared / C | PersistentSet / C | messages / C halo | rewritten: messages / C | messages / C indexed | core round trip before (ns) | core round trip after (ns) |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         let mut verdicts = Vec::new();
-        for (label, count, [msg, shm, set, phases, c_t, c_halo, fresh, c_fresh]) in &rows {
+        for (
+            label,
+            count,
+            [msg, shm, set, phases, c_t, c_halo, fresh, c_fresh, c_indexed],
+            trips,
+        ) in &rows
+        {
             let ratio = |x: f64, y: f64| {
                 if c_fn.is_some() {
                     format!("{:.2}", x / y)
@@ -249,8 +306,9 @@ fn main() {
                     "–".into()
                 }
             };
+            let ns = |t: Option<f64>| t.map_or("–".into(), |t| format!("{t:.0}"));
             println!(
-                "| {label} | {count} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} |",
+                "| {label} | {count} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 msg * 1e6,
                 shm * 1e6,
                 set * 1e6,
@@ -259,16 +317,20 @@ fn main() {
                 us(*c_halo),
                 fresh * 1e6,
                 us(*c_fresh),
+                us(*c_indexed),
                 ratio(*msg, *c_t),
                 ratio(*shm, *c_t),
                 ratio(*set, *c_t),
                 ratio(*msg, *c_halo),
-                ratio(*fresh, *c_fresh)
+                ratio(*fresh, *c_fresh),
+                ratio(*msg, *c_indexed),
+                ns(trips[0]),
+                ns(trips[1])
             );
             if c_fn.is_some() {
                 let mark = |ok: bool| if ok { "met" } else { "NOT met" };
                 verdicts.push(format!(
-                    "target ({label}): messages / C messages <= 1.2: {:.2}: {}; shared / C messages <= 1.2: {:.2}: {}; PersistentSet / C <= 1.05: {:.2}: {}; like for like, messages / C halo with packing: {:.2}; rewritten rows, messages / C messages rewritten <= 1.2: {:.2}: {}",
+                    "target ({label}): messages / C messages <= 1.2: {:.2}: {}; shared / C messages <= 1.2: {:.2}: {}; PersistentSet / C <= 1.05: {:.2}: {}; like for like, messages / C halo with packing: {:.2}, messages / C indexed in place: {:.2}; rewritten rows, messages / C messages rewritten <= 1.2: {:.2}: {}",
                     msg / c_t,
                     mark(msg / c_t <= 1.2),
                     shm / c_t,
@@ -276,12 +338,13 @@ fn main() {
                     set / c_t,
                     mark(set / c_t <= 1.05),
                     msg / c_halo,
+                    msg / c_indexed,
                     fresh / c_fresh,
                     mark(fresh / c_fresh <= 1.2)
                 ));
             }
         }
-        println!("\nC messages: the same messages without packing (the issue's peer); C halo: the whole exchange as C code writes it (ghost columns, rows packed before the start, unpacked after the wait). Rows rewritten / buffer rewritten: each step first rewrites the data it sends (x = 0.5 x + 1), as a stencil does between exchanges (MessageHalo: the two boundary rows of the field; C: its send buffer). MessageHalo sends the rows in place as one message of an indexed datatype, which Open MPI moves through shared-memory fragments; the contiguous C buffer goes by single-copy CMA (process_vm_readv) above the 4 KiB eager limit.");
+        println!("\nC messages: the same messages without packing (the issue's peer); C halo: the whole exchange as C code writes it (ghost columns, rows packed before the start, unpacked after the wait). Rows rewritten / buffer rewritten: each step first rewrites the data it sends (x = 0.5 x + 1), as a stencil does between exchanges (MessageHalo: the two boundary rows of the field; C: its send buffer). C indexed in place: MessageHalo's message in C (ghost columns, then both rows in place as one indexed message). MessageHalo sends the rows in place as one message of an indexed datatype on Open MPI, which moves it through shared-memory fragments, while the contiguous C buffer goes by single-copy CMA (process_vm_readv) above the 4 KiB eager limit; on MPICH it sends one contiguous message per row. Core round trip: one cache line between the two ranks' cores (ns), before and after the row's loops; on this VM about 100 or about 450 ns depending on where the host runs the two vCPUs, and every figure moves with it.");
         for line in &verdicts {
             println!("{line}");
         }
