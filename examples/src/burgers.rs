@@ -770,12 +770,12 @@ pub fn distributed_svd(
             Par::Seq,
         );
         // 𝒲 s − θ² v: the residuals, and the next block.
-        for c in 0..k {
+        for (c, &theta2) in theta2.iter().enumerate() {
             residual
                 .col_mut(c)
                 .iter_mut()
                 .zip(modes.col(c).iter())
-                .for_each(|(r, m)| *r -= theta2[c] * m);
+                .for_each(|(r, m)| *r -= theta2 * m);
         }
         let mut res2: Vec<f64> = (0..k)
             .map(|c| residual.col(c).iter().map(|r| r * r).sum())
