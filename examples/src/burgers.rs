@@ -942,14 +942,11 @@ mod tests {
         }
     }
 
-    /// Snapshots at the sampled times that are zero or repeat leave the first
-    /// block short; pseudo-random directions fill it up and the SVD is right.
-    #[test]
-    fn dependent_sampled_snapshots_are_filled_up() {
-        let (t, n) = (61, 17);
-        let x = Mat::<f64>::from_fn(t, n, |i, j| {
-            // Zero at the first block's times 0, 20, 40, 60 (k = 3: 4 snapshots).
-            if i % 20 == 0 {
+    /// A small `t × n` matrix of rank 4 with a decaying spectrum, with the
+    /// rows where `zero_row` holds set to zero.
+    fn decaying_matrix(t: usize, n: usize, zero_row: impl Fn(usize) -> bool) -> Mat<f64> {
+        Mat::<f64>::from_fn(t, n, |i, j| {
+            if zero_row(i) {
                 return 0.0;
             }
             let (ti, xj) = (i as f64 / t as f64, j as f64 / n as f64);
@@ -958,7 +955,15 @@ mod tests {
                     (0.3f64).powi(m) * (m as f64 * 3.0 * xj + ti).sin() * (1.0 + ti * m as f64)
                 })
                 .sum()
-        });
+        })
+    }
+
+    /// Snapshots at the sampled times that are zero or repeat leave the first
+    /// block short; pseudo-random directions fill it up and the SVD is right.
+    #[test]
+    fn dependent_sampled_snapshots_are_filled_up() {
+        // Zero at the first block's times 0, 20, 40, 60 (k = 3: 4 snapshots).
+        let x = decaying_matrix(61, 17, |i| i % 20 == 0);
         let pod = distributed_svd(&NoComm, x.as_ref(), 3, SvdOptions::default()).unwrap();
         let direct = x.as_ref().singular_values().unwrap();
         assert_eq!(pod.sigma.len(), 3);
@@ -977,16 +982,8 @@ mod tests {
     /// the same σ and the same modes, block by block.
     #[test]
     fn column_blocks_reproduce_the_serial_svd() {
-        // A small low-rank-ish matrix with a decaying spectrum.
-        let (t, n) = (60, 23);
-        let x = Mat::<f64>::from_fn(t, n, |i, j| {
-            let (ti, xj) = (i as f64 / t as f64, j as f64 / n as f64);
-            (1..=6)
-                .map(|m| {
-                    (0.3f64).powi(m) * (m as f64 * 3.0 * xj + ti).sin() * (1.0 + ti * m as f64)
-                })
-                .sum()
-        });
+        let n = 23;
+        let x = decaying_matrix(60, n, |_| false);
         let full = distributed_svd(&NoComm, x.as_ref(), 3, SvdOptions::default()).unwrap();
         let direct = x.as_ref().singular_values().unwrap();
         for m in 0..3 {
