@@ -224,8 +224,8 @@ fn main() {
     );
     println!();
     println!(
-        "Medians over {} repetitions of each side: {rounds} rounds of {reps} Rust repetitions, \
-         each followed by a run of the peer with {reps} (when there is one).",
+        "Medians over {} repetitions of each side, taken in {rounds} alternating round(s): \
+         {reps} Rust repetitions, then one run of the peer with {reps} (when there is one).",
         svd_times.len()
     );
     println!(
