@@ -5,6 +5,9 @@
 //! `scipy.sparse.linalg.svds(k = 4)` (ARPACK) and a randomized SVD in numpy
 //! (range finder of 12 columns, one power iteration). The peers run on one
 //! BLAS thread (`OPENBLAS_NUM_THREADS=1` unless set), like the one Rust rank.
+//! This machine's speed drifts by tens of percent within seconds, so the two
+//! sides alternate (rounds of Rust repetitions, each followed by one run of the
+//! peer with as many) and both report the median over all their repetitions.
 //!
 //! An MPI program: `cargo xtask bench burgers` runs it; by hand,
 //! `cargo bench -p quicklb-examples --bench burgers --no-run`, then
@@ -23,7 +26,8 @@ use quicklb_examples::burgers::{
     block_range, distributed_svd, BurgersParams, LocalBurgers, MpiHalo, MpiSum, SvdOptions,
 };
 
-fn median(mut values: Vec<f64>) -> f64 {
+fn median(values: &[f64]) -> f64 {
+    let mut values = values.to_vec();
     values.sort_by(f64::total_cmp);
     let n = values.len();
     if n % 2 == 1 {
@@ -33,27 +37,37 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// The peer's seconds per repetition, and its singular values.
+#[derive(Default)]
 struct Peer {
-    solve_s: f64,
-    svd_s: f64,
-    svds_s: f64,
-    rsvd_s: f64,
+    solve_s: Vec<f64>,
+    svd_s: Vec<f64>,
+    svds_s: Vec<f64>,
+    rsvd_s: Vec<f64>,
     sigma: Vec<f64>,
     sigma_svds: Vec<f64>,
     sigma_rsvd: Vec<f64>,
 }
 
-fn numpy_peer(
-    matrix: &Array2<f64>,
-    world: &impl Communicator,
-    reps: usize,
-) -> Result<Peer, String> {
-    let path =
-        std::env::temp_dir().join(format!("quicklb-burgers-bench-{}.npy", std::process::id()));
-    quicklb_transport::write_npy(world, &path, matrix.view()).map_err(|e| e.to_string())?;
+impl Peer {
+    /// Adds the repetitions of another run of the peer (the σ are the same).
+    fn extend(&mut self, run: Peer) {
+        self.solve_s.extend(run.solve_s);
+        self.svd_s.extend(run.svd_s);
+        self.svds_s.extend(run.svds_s);
+        self.rsvd_s.extend(run.rsvd_s);
+        self.sigma = run.sigma;
+        self.sigma_svds = run.sigma_svds;
+        self.sigma_rsvd = run.sigma_rsvd;
+    }
+}
+
+/// One run of the Python peer, `reps` repetitions of each part, on the
+/// matrix in the `.npy` at `path`.
+fn numpy_peer(path: &std::path::Path, reps: usize) -> Result<Peer, String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/py/burgers.py");
     let mut command = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
-    command.arg(script).arg(&path).arg(reps.to_string());
+    command.arg(script).arg(path).arg(reps.to_string());
     for threads in ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"] {
         if std::env::var_os(threads).is_none() {
             command.env(threads, "1");
@@ -61,9 +75,7 @@ fn numpy_peer(
     }
     let output = command
         .output()
-        .map_err(|e| format!("python3 not runnable: {e}"));
-    let _ = std::fs::remove_file(&path);
-    let output = output?;
+        .map_err(|e| format!("python3 not runnable: {e}"))?;
     if !output.status.success() {
         let err = String::from_utf8_lossy(&output.stderr);
         return Err(format!(
@@ -72,10 +84,6 @@ fn numpy_peer(
         ));
     }
     let text = String::from_utf8_lossy(&output.stdout);
-    let field = |name: &str| -> Option<f64> {
-        let rest = text.split(&format!("\"{name}\": ")).nth(1)?;
-        rest.split([',', '}']).next()?.trim().parse().ok()
-    };
     let list = |name: &str| -> Vec<f64> {
         text.split(&format!("\"{name}\": ["))
             .nth(1)
@@ -87,11 +95,22 @@ fn numpy_peer(
             })
             .unwrap_or_default()
     };
+    let times = |name: &str| -> Result<Vec<f64>, String> {
+        let t = list(name);
+        if t.len() == reps {
+            Ok(t)
+        } else {
+            Err(format!(
+                "{} times of {name} from the peer, not {reps}",
+                t.len()
+            ))
+        }
+    };
     Ok(Peer {
-        solve_s: field("solve_s").ok_or("no solve time from the peer")?,
-        svd_s: field("svd_s").ok_or("no SVD time from the peer")?,
-        svds_s: field("svds_s").ok_or("no svds time from the peer")?,
-        rsvd_s: field("rsvd_s").ok_or("no randomized SVD time from the peer")?,
+        solve_s: times("solve_s")?,
+        svd_s: times("svd_s")?,
+        svds_s: times("svds_s")?,
+        rsvd_s: times("rsvd_s")?,
         sigma: list("sigma"),
         sigma_svds: list("sigma_svds"),
         sigma_rsvd: list("sigma_rsvd"),
@@ -103,42 +122,69 @@ fn main() {
     let universe = quicklb_transport::initialize();
     let world = universe.world();
     let (rank, size) = (world.rank() as usize, world.size() as usize);
-    let reps = if quick { 2 } else { 7 };
+    // Rust and the peer alternate: `rounds` times `reps` Rust repetitions,
+    // then one peer process of `reps` repetitions, so that both sides sample
+    // the same stretches of this machine's varying speed; both are reported
+    // as the median over all their repetitions.
+    let (rounds, reps) = if quick { (1, 2) } else { (4, 5) };
     let params = BurgersParams::default();
     let (start, len) = block_range(params.n, size, rank);
+    let npy =
+        std::env::temp_dir().join(format!("quicklb-burgers-bench-{}.npy", std::process::id()));
 
     let (mut solve_times, mut svd_times) = (Vec::new(), Vec::new());
     let mut last = None;
-    for rep in 0..reps {
-        if rank == 0 {
-            eprintln!("burgers bench: repetition {}/{reps}", rep + 1);
-        }
-        world.barrier();
-        let clock = Instant::now();
-        let mut local = LocalBurgers::new(params, start, len).expect("valid block");
-        let mut halo = MpiHalo::new(&world).expect("halo requests");
-        local.run(&mut halo, |_, _| Ok(())).expect("time stepping");
-        world.barrier();
-        solve_times.push(clock.elapsed().as_secs_f64());
-
-        let clock = Instant::now();
-        let pod = distributed_svd(&MpiSum(&world), local.snapshots(), 4, SvdOptions::default())
-            .expect("SVD converges");
-        world.barrier();
-        svd_times.push(clock.elapsed().as_secs_f64());
-        last = Some((local, pod));
-    }
-    let (local, pod) = last.expect("at least one repetition");
-    let solve_s = median(solve_times);
-    let svd_s = median(svd_times);
-
-    let peer = if size == 1 {
-        let x = local.snapshots();
-        let matrix = Array2::from_shape_fn((x.nrows(), x.ncols()), |(i, j)| x[(i, j)]);
-        numpy_peer(&matrix, &world, reps)
+    let mut peer: Result<Peer, String> = if size == 1 {
+        Ok(Peer::default())
     } else {
         Err("runs with 1 rank only (it needs the whole snapshot matrix)".to_string())
     };
+    for round in 0..rounds {
+        for rep in 0..reps {
+            if rank == 0 {
+                eprintln!(
+                    "burgers bench: round {}/{rounds}, repetition {}/{reps}",
+                    round + 1,
+                    rep + 1
+                );
+            }
+            world.barrier();
+            let clock = Instant::now();
+            let mut local = LocalBurgers::new(params, start, len).expect("valid block");
+            let mut halo = MpiHalo::new(&world).expect("halo requests");
+            local.run(&mut halo, |_, _| Ok(())).expect("time stepping");
+            world.barrier();
+            solve_times.push(clock.elapsed().as_secs_f64());
+
+            let clock = Instant::now();
+            let pod = distributed_svd(&MpiSum(&world), local.snapshots(), 4, SvdOptions::default())
+                .expect("SVD converges");
+            world.barrier();
+            svd_times.push(clock.elapsed().as_secs_f64());
+            last = Some((local, pod));
+        }
+        if let Ok(all) = &mut peer {
+            if round == 0 {
+                let (local, _) = last.as_ref().expect("at least one repetition");
+                let x = local.snapshots();
+                let matrix = Array2::from_shape_fn((x.nrows(), x.ncols()), |(i, j)| x[(i, j)]);
+                if let Err(e) = quicklb_transport::write_npy(&world, &npy, matrix.view()) {
+                    peer = Err(e.to_string());
+                    continue;
+                }
+            }
+            match numpy_peer(&npy, reps) {
+                Ok(run) => all.extend(run),
+                Err(e) => peer = Err(e),
+            }
+        }
+    }
+    if size == 1 {
+        let _ = std::fs::remove_file(&npy);
+    }
+    let (_, pod) = last.expect("at least one repetition");
+    let solve_s = median(&solve_times);
+    let svd_s = median(&svd_times);
 
     if rank != 0 {
         return;
@@ -158,25 +204,30 @@ fn main() {
     row(
         "solve, 2001 steps of N = 256 (numpy)",
         solve_s,
-        peer_ok.map(|p| p.solve_s),
+        peer_ok.map(|p| median(&p.solve_s)),
     );
     let svd = "SVD of the 2001 × 256 snapshots (Rust: 4 modes, distributed)";
     row(
         &format!("{svd}; peer: numpy full thin SVD"),
         svd_s,
-        peer_ok.map(|p| p.svd_s),
+        peer_ok.map(|p| median(&p.svd_s)),
     );
     row(
         &format!("{svd}; peer: scipy.sparse.linalg.svds, k = 4"),
         svd_s,
-        peer_ok.map(|p| p.svds_s),
+        peer_ok.map(|p| median(&p.svds_s)),
     );
     row(
         &format!("{svd}; peer: randomized SVD (numpy, 12 columns, 1 power iteration)"),
         svd_s,
-        peer_ok.map(|p| p.rsvd_s),
+        peer_ok.map(|p| median(&p.rsvd_s)),
     );
     println!();
+    println!(
+        "Medians over {} repetitions of each side, taken in {rounds} alternating round(s): \
+         {reps} Rust repetitions, then one run of the peer with {reps} (when there is one).",
+        svd_times.len()
+    );
     println!(
         "σ1..σ4 (Rust): {}; {} block Krylov passes over the snapshots",
         pod.sigma
@@ -204,7 +255,7 @@ fn main() {
                 worst(&p.sigma_svds),
                 worst(&p.sigma_rsvd)
             );
-            let slowest_ratio = [p.svds_s, p.rsvd_s]
+            let slowest_ratio = [median(&p.svds_s), median(&p.rsvd_s)]
                 .iter()
                 .fold(f64::INFINITY, |m, &t| m.min(t / svd_s));
             println!(

@@ -6,9 +6,10 @@ numpy.linalg.svd (the full thin SVD), scipy.sparse.linalg.svds with k = 4
 iteration, which brings the first 4 singular values to machine precision
 like Rust's tolerance; Rust's block Krylov SVD uses blocks of k = 4 columns).
 
-Prints one JSON object: median seconds of the numpy solve and of each SVD,
-the first four singular values of each, and how far numpy's matrix is from
-Rust's.
+Prints one JSON object: the seconds of every repetition of the numpy solve
+and of each SVD (the Rust benchmark takes the statistic, over several runs of
+this script between its own repetitions), the first four singular values of
+each SVD, and how far numpy's matrix is from Rust's.
 """
 import json
 import sys
@@ -49,22 +50,22 @@ def svds4(a):
     return u[:, order], s[order], vt[order]
 
 
-def median_time(f, reps):
+def timed(f, reps):
     times = []
     for _ in range(reps):
         start = time.perf_counter()
         result = f()
         times.append(time.perf_counter() - start)
-    return float(np.median(times)), result
+    return times, result
 
 
 def main():
     path, reps = sys.argv[1], int(sys.argv[2])
     rust = np.load(path)
-    solve_s, mine = median_time(solve, reps)
-    svd_s, (_, s, _) = median_time(lambda: np.linalg.svd(rust, full_matrices=False), reps)
-    svds_s, (_, s_svds, _) = median_time(lambda: svds4(rust), reps)
-    rsvd_s, (_, s_rsvd, _) = median_time(lambda: randomized_svd(rust), reps)
+    solve_s, mine = timed(solve, reps)
+    svd_s, (_, s, _) = timed(lambda: np.linalg.svd(rust, full_matrices=False), reps)
+    svds_s, (_, s_svds, _) = timed(lambda: svds4(rust), reps)
+    rsvd_s, (_, s_rsvd, _) = timed(lambda: randomized_svd(rust), reps)
     print(json.dumps({
         "solve_s": solve_s,
         "svd_s": svd_s,
