@@ -225,13 +225,59 @@ fn most_common(cells: &[&str]) -> String {
     format!("{best} ({} of {} runs)", count(best), cells.len())
 }
 
+/// The verdicts a line gives, in order: each `met` or `NOT met` that ends a
+/// clause (before `;`, `,`, `(` or the end of the line).
+fn verdicts(line: &str) -> Vec<bool> {
+    let mut found = Vec::new();
+    for clause in line.split([';', ',', '(']) {
+        let clause = clause.trim_end();
+        if clause.ends_with("NOT met") {
+            found.push(false);
+        } else if clause.ends_with("met") && clause[..clause.len() - 3].ends_with([' ', ':']) {
+            found.push(true);
+        }
+    }
+    found
+}
+
+/// Merges the same note line from several runs. A line that gives verdicts
+/// and differs across runs (its measured values do) becomes the line of the
+/// first run whose verdicts most runs share, with how many do: the verdicts
+/// of a merged report follow the runs, not the first of them. Other lines
+/// that differ are the first run's.
+fn merge_note(lines: &[&str]) -> String {
+    let first = lines[0];
+    if lines.iter().all(|l| *l == first) || verdicts(first).is_empty() {
+        return first.to_string();
+    }
+    let count = |v: &[bool]| lines.iter().filter(|l| verdicts(l) == v).count();
+    let mut best = first;
+    for line in lines {
+        if count(&verdicts(line)) > count(&verdicts(best)) {
+            best = line;
+        }
+    }
+    format!(
+        "{best} [the verdicts of {} of {} runs; this run's values]",
+        count(&verdicts(best)),
+        lines.len()
+    )
+}
+
 /// Merges the reports of repeated runs of one benchmark. Tables that do not
-/// line up across runs (a different shape) are taken from the first run.
+/// line up across runs (a different shape) are taken from the first run, and
+/// so are the notes when the runs printed different numbers of them.
 pub fn merge(runs: &[Report]) -> Report {
     let Some(first) = runs.first() else {
         return Report::default();
     };
     let mut merged = first.clone();
+    if runs.iter().all(|run| run.notes.len() == first.notes.len()) {
+        for (i, note) in merged.notes.iter_mut().enumerate() {
+            let lines: Vec<&str> = runs.iter().map(|run| run.notes[i].as_str()).collect();
+            *note = merge_note(&lines);
+        }
+    }
     for (t, table) in merged.tables.iter_mut().enumerate() {
         let same_shape = runs.iter().all(|run| {
             run.tables.get(t).is_some_and(|other| {
@@ -313,6 +359,28 @@ mod tests {
         assert_eq!(merge_cell(&["a-1", "a-1"]), "a-1");
         assert_eq!(merge_cell(&["1/2", "1/3"]), "1/2 (1 of 2 runs)");
         assert_eq!(merge_cell(&["NOT met", "met", "met"]), "met (2 of 3 runs)");
+    }
+
+    #[test]
+    fn verdict_lines_follow_most_runs() {
+        assert_eq!(
+            verdicts("target: a <= 1.2: 1.36: NOT met; b: 0.6: met; like for like, c: 0.61"),
+            vec![false, true]
+        );
+        assert!(verdicts("note: the ceiling is permitted").is_empty());
+        let runs = [
+            "target: x >= 70%: lowest 35%: NOT met",
+            "target: x >= 70%: lowest 72%: met",
+            "target: x >= 70%: lowest 71%: met",
+        ];
+        assert_eq!(
+            merge_note(&runs),
+            "target: x >= 70%: lowest 72%: met [the verdicts of 2 of 3 runs; this run's values]"
+        );
+        assert_eq!(merge_note(&["same: met", "same: met"]), "same: met");
+        assert_eq!(merge_note(&["took 3 s", "took 4 s"]), "took 3 s");
+        let reports: Vec<Report> = runs.iter().map(|r| parse(r)).collect();
+        assert_eq!(merge(&reports).notes, vec![merge_note(&runs)]);
     }
 
     #[test]
