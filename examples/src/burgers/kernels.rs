@@ -129,19 +129,27 @@ impl WithSimd for Combine<'_> {
                     0.0
                 }
             };
-            let splats: Vec<[S::f64s; 4]> = (0..p)
-                .map(|j| std::array::from_fn(|r| simd.splat_f64s(factor(j, r))))
-                .collect();
+            // (Loops, not closures, around the SIMD operations: a closure does
+            // not inherit the target features, and its intrinsics become calls.)
+            let zero = simd.splat_f64s(0.0);
+            let mut splats = vec![[zero; 4]; p];
+            for (j, f) in splats.iter_mut().enumerate() {
+                for (r, f) in f.iter_mut().enumerate() {
+                    *f = simd.splat_f64s(factor(j, r));
+                }
+            }
             let mut targets: Vec<(&mut [S::f64s], &mut [f64])> = group
                 .chunks_exact_mut(m)
                 .map(|c| S::as_mut_simd_f64s(c))
                 .collect();
             let heads = targets[0].0.len();
             for e in 0..heads {
-                let mut acc: [S::f64s; 4] = std::array::from_fn(|r| match targets.get(r) {
-                    Some(t) if accumulate => t.0[e],
-                    _ => simd.splat_f64s(0.0),
-                });
+                let mut acc = [zero; 4];
+                if accumulate {
+                    for (acc, t) in acc.iter_mut().zip(&targets) {
+                        *acc = t.0[e];
+                    }
+                }
                 for ((h, _), f) in columns.iter().zip(&splats) {
                     let x = h[e];
                     for r in 0..4 {
@@ -154,13 +162,11 @@ impl WithSimd for Combine<'_> {
             }
             for (r, t) in targets.iter_mut().enumerate() {
                 for (e, o) in t.1.iter_mut().enumerate() {
-                    let start = if accumulate { *o } else { 0.0 };
-                    *o = columns
-                        .iter()
-                        .enumerate()
-                        .fold(start, |acc, (j, (_, tail))| {
-                            tail[e].mul_add(factor(j, r), acc)
-                        });
+                    let mut sum = if accumulate { *o } else { 0.0 };
+                    for (j, (_, tail)) in columns.iter().enumerate() {
+                        sum = tail[e].mul_add(factor(j, r), sum);
+                    }
+                    *o = sum;
                 }
             }
         }
@@ -265,14 +271,19 @@ fn dots_simd<S: Simd, const R: usize>(simd: S, a: [&[f64]; R], b: &[f64]) -> [f6
             }
         }
     }
-    std::array::from_fn(|r| {
+    // A loop, not `from_fn`: a closure does not inherit the target
+    // features, and its intrinsics would become calls.
+    let mut sums = [0.0; R];
+    for r in 0..R {
         let acc = acc[r];
         let sum = simd.add_f64s(
             simd.add_f64s(acc[0], acc[1]),
             simd.add_f64s(acc[2], simd.add_f64s(acc[3], rest[r])),
         );
-        simd.reduce_sum_f64s(sum) + split[r].1.iter().zip(bt).map(|(p, q)| p * q).sum::<f64>()
-    })
+        sums[r] =
+            simd.reduce_sum_f64s(sum) + split[r].1.iter().zip(bt).map(|(p, q)| p * q).sum::<f64>();
+    }
+    sums
 }
 
 /// `y = x v`: two rows by four columns at a time (eight independent vector
@@ -354,8 +365,19 @@ fn accumulate_transposed_simd<S: Simd>(simd: S, rows: Rows<'_>, y: &[f64], w: &m
             while c + 4 <= b {
                 let f0: [f64; 4] = std::array::from_fn(|q| y[i * b + c + q]);
                 let f1: [f64; 4] = std::array::from_fn(|q| y[(i + 1) * b + c + q]);
-                let s0 = f0.map(|f| simd.splat_f64s(f));
-                let s1 = f1.map(|f| simd.splat_f64s(f));
+                // Not `map`: its closure would not inherit the target features.
+                let s0 = [
+                    simd.splat_f64s(f0[0]),
+                    simd.splat_f64s(f0[1]),
+                    simd.splat_f64s(f0[2]),
+                    simd.splat_f64s(f0[3]),
+                ];
+                let s1 = [
+                    simd.splat_f64s(f1[0]),
+                    simd.splat_f64s(f1[1]),
+                    simd.splat_f64s(f1[2]),
+                    simd.splat_f64s(f1[3]),
+                ];
                 let mut cols = w[c * n..(c + 4) * n].chunks_exact_mut(n);
                 let mut wc: [&mut [f64]; 4] =
                     std::array::from_fn(|_| cols.next().expect("four columns of w"));
