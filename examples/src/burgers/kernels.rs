@@ -348,91 +348,99 @@ fn rows_times_simd<S: Simd>(
     total
 }
 
-/// `w += xᵀ y`: two rows by four columns at a time (the eight factors of `y`
-/// stay in registers), the columns left over two rows at a time, a last odd
-/// row alone.
+/// `w += xᵀ y`: four rows by two columns at a time (the eight factors of `y`
+/// in registers, each entry of `w` loaded and stored once per four rows),
+/// then a last odd column, and the last rows of a count not a multiple of
+/// four two or one at a time. Every entry of `w` takes its rows' FMAs in row
+/// order, as one row at a time would: the same bits whatever the blocking.
 #[inline(always)]
 fn accumulate_transposed_simd<S: Simd>(simd: S, rows: Rows<'_>, y: &[f64], w: &mut [f64]) {
     let Rows { x, n, b } = rows;
-    let rows = x.len();
     let mut i = 0;
-    while i < rows {
-        let pair = i + 1 < rows;
-        let (x0h, x0t) = S::as_simd_f64s(x[i]);
-        if pair {
-            let mut c = 0;
-            let (x1h, x1t) = S::as_simd_f64s(x[i + 1]);
-            while c + 4 <= b {
-                let f0: [f64; 4] = std::array::from_fn(|q| y[i * b + c + q]);
-                let f1: [f64; 4] = std::array::from_fn(|q| y[(i + 1) * b + c + q]);
-                // Not `map`: its closure would not inherit the target features.
-                let s0 = [
-                    simd.splat_f64s(f0[0]),
-                    simd.splat_f64s(f0[1]),
-                    simd.splat_f64s(f0[2]),
-                    simd.splat_f64s(f0[3]),
-                ];
-                let s1 = [
-                    simd.splat_f64s(f1[0]),
-                    simd.splat_f64s(f1[1]),
-                    simd.splat_f64s(f1[2]),
-                    simd.splat_f64s(f1[3]),
-                ];
-                let mut cols = w[c * n..(c + 4) * n].chunks_exact_mut(n);
-                let mut wc: [&mut [f64]; 4] =
-                    std::array::from_fn(|_| cols.next().expect("four columns of w"));
-                let [w0, w1, w2, w3] = &mut wc;
-                let (w0h, w0t) = S::as_mut_simd_f64s(w0);
-                let (w1h, w1t) = S::as_mut_simd_f64s(w1);
-                let (w2h, w2t) = S::as_mut_simd_f64s(w2);
-                let (w3h, w3t) = S::as_mut_simd_f64s(w3);
-                let columns = w0h
-                    .iter_mut()
-                    .zip(w1h.iter_mut())
-                    .zip(w2h.iter_mut())
-                    .zip(w3h.iter_mut());
-                for ((&a0, &a1), (((d0, d1), d2), d3)) in x0h.iter().zip(x1h).zip(columns) {
-                    *d0 = simd.mul_add_f64s(a1, s1[0], simd.mul_add_f64s(a0, s0[0], *d0));
-                    *d1 = simd.mul_add_f64s(a1, s1[1], simd.mul_add_f64s(a0, s0[1], *d1));
-                    *d2 = simd.mul_add_f64s(a1, s1[2], simd.mul_add_f64s(a0, s0[2], *d2));
-                    *d3 = simd.mul_add_f64s(a1, s1[3], simd.mul_add_f64s(a0, s0[3], *d3));
-                }
-                for (q, wt) in [w0t, w1t, w2t, w3t].into_iter().enumerate() {
-                    for ((d, &a0), &a1) in wt.iter_mut().zip(x0t).zip(x1t) {
-                        *d = a1.mul_add(f1[q], a0.mul_add(f0[q], *d));
-                    }
-                }
-                c += 4;
-            }
-            // The columns left over: both rows in one sweep over each column
-            // of w (per entry the same two FMAs in the same order as row by
-            // row, so the same bits, with half the loads and stores of w).
-            for q in c..b {
-                let (f0, f1) = (y[i * b + q], y[(i + 1) * b + q]);
-                let (s0, s1) = (simd.splat_f64s(f0), simd.splat_f64s(f1));
-                let (wh, wt) = S::as_mut_simd_f64s(&mut w[q * n..(q + 1) * n]);
-                for ((d, &a0), &a1) in wh.iter_mut().zip(x0h).zip(x1h) {
-                    *d = simd.mul_add_f64s(a1, s1, simd.mul_add_f64s(a0, s0, *d));
-                }
-                for ((d, &a0), &a1) in wt.iter_mut().zip(x0t).zip(x1t) {
-                    *d = a1.mul_add(f1, a0.mul_add(f0, *d));
-                }
-            }
-        } else {
-            // The last row of an odd count.
-            for q in 0..b {
-                let f = y[i * b + q];
-                let s = simd.splat_f64s(f);
-                let (wh, wt) = S::as_mut_simd_f64s(&mut w[q * n..(q + 1) * n]);
-                for (d, &a) in wh.iter_mut().zip(x0h) {
-                    *d = simd.mul_add_f64s(a, s, *d);
-                }
-                for (d, &a) in wt.iter_mut().zip(x0t) {
-                    *d = a.mul_add(f, *d);
-                }
+    while i < x.len() {
+        let step = match x.len() - i {
+            1 => 1,
+            2 | 3 => 2,
+            _ => 4,
+        };
+        let y = &y[i * b..(i + step) * b];
+        match step {
+            4 => accumulate_rows(simd, [x[i], x[i + 1], x[i + 2], x[i + 3]], y, w, n),
+            2 => accumulate_rows(simd, [x[i], x[i + 1]], y, w, n),
+            _ => accumulate_rows(simd, [x[i]], y, w, n),
+        }
+        i += step;
+    }
+}
+
+/// `w += xᵀ y` for the `R` rows `x` and their rows of `y` (row-major
+/// `R × b`): two columns of `w` at a time, then a last odd one.
+#[inline(always)]
+fn accumulate_rows<S: Simd, const R: usize>(
+    simd: S,
+    x: [&[f64]; R],
+    y: &[f64],
+    w: &mut [f64],
+    n: usize,
+) {
+    let b = y.len() / R;
+    let x = x.map(|r| S::as_simd_f64s(r));
+    let mut c = 0;
+    while c + 2 <= b {
+        let (w0, w1) = w[c * n..(c + 2) * n].split_at_mut(n);
+        let factors: [[f64; 2]; R] = std::array::from_fn(|r| [y[r * b + c], y[r * b + c + 1]]);
+        accumulate_block(simd, &x, factors, [w0, w1]);
+        c += 2;
+    }
+    if c < b {
+        let factors: [[f64; 1]; R] = std::array::from_fn(|r| [y[r * b + c]]);
+        accumulate_block(simd, &x, factors, [&mut w[c * n..(c + 1) * n]]);
+    }
+}
+
+/// `w_q += Σ_r f_rq x_r` for `R` rows and `C` columns, rows in order.
+#[inline(always)]
+fn accumulate_block<S: Simd, const R: usize, const C: usize>(
+    simd: S,
+    x: &[(&[S::f64s], &[f64]); R],
+    factors: [[f64; C]; R],
+    w: [&mut [f64]; C],
+) {
+    // Loops, not closures, around the SIMD operations (a closure does not
+    // inherit the target features).
+    let mut splats = [[simd.splat_f64s(0.0); C]; R];
+    for (s, f) in splats.iter_mut().zip(&factors) {
+        for (s, &f) in s.iter_mut().zip(f) {
+            *s = simd.splat_f64s(f);
+        }
+    }
+    let mut w = w.map(|w| S::as_mut_simd_f64s(w));
+    let heads = w[0].0.len();
+    assert!(x.iter().all(|x| x.0.len() == heads) && w.iter().all(|w| w.0.len() == heads));
+    for e in 0..heads {
+        let mut acc = [simd.splat_f64s(0.0); C];
+        for (acc, w) in acc.iter_mut().zip(&w) {
+            *acc = w.0[e];
+        }
+        for (x, s) in x.iter().zip(&splats) {
+            let a = x.0[e];
+            for (acc, &s) in acc.iter_mut().zip(s) {
+                *acc = simd.mul_add_f64s(a, s, *acc);
             }
         }
-        i += if pair { 2 } else { 1 };
+        for (w, acc) in w.iter_mut().zip(acc) {
+            w.0[e] = acc;
+        }
+    }
+    let tails = w[0].1.len();
+    for e in 0..tails {
+        for (q, w) in w.iter_mut().enumerate() {
+            let mut acc = w.1[e];
+            for (x, f) in x.iter().zip(&factors) {
+                acc = x.1[e].mul_add(f[q], acc);
+            }
+            w.1[e] = acc;
+        }
     }
 }
 
