@@ -61,6 +61,118 @@ pub(super) fn fused_pass(
     })
 }
 
+/// `a · b` (the slices of the same length).
+pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    Arch::new().dispatch(Dot { a, b })
+}
+
+/// `out = a s`, or `out += a s` when `accumulate`, for the column-major
+/// blocks `a` (`m × p`), `s` (`p × q`) and `out` (`m × q`): the small
+/// products of the Rayleigh-Ritz step (Ritz vectors, projections), four
+/// columns of `out` at a time so that each load of `a` feeds four FMAs.
+pub(super) fn combine(a: &[f64], m: usize, s: &[f64], out: &mut [f64], accumulate: bool) {
+    if m == 0 {
+        return;
+    }
+    let (p, q) = (a.len() / m, out.len() / m);
+    assert!(a.len() == p * m && out.len() == q * m && s.len() == p * q);
+    Arch::new().dispatch(Combine {
+        a,
+        m,
+        s,
+        out,
+        accumulate,
+    })
+}
+
+struct Dot<'a> {
+    a: &'a [f64],
+    b: &'a [f64],
+}
+
+impl WithSimd for Dot<'_> {
+    type Output = f64;
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> f64 {
+        dot_simd(simd, self.a, self.b)
+    }
+}
+
+struct Combine<'a> {
+    a: &'a [f64],
+    m: usize,
+    s: &'a [f64],
+    out: &'a mut [f64],
+    accumulate: bool,
+}
+
+impl WithSimd for Combine<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let Combine {
+            a,
+            m,
+            s,
+            out,
+            accumulate,
+        } = self;
+        let p = a.len() / m;
+        let columns: Vec<(&[S::f64s], &[f64])> =
+            a.chunks_exact(m).map(|c| S::as_simd_f64s(c)).collect();
+        for (g, group) in out.chunks_mut(4 * m).enumerate() {
+            let width = group.len() / m;
+            let factor = |j: usize, r: usize| {
+                if r < width {
+                    s[j + (4 * g + r) * p]
+                } else {
+                    0.0
+                }
+            };
+            // (Loops, not closures, around the SIMD operations: a closure does
+            // not inherit the target features, and its intrinsics become calls.)
+            let zero = simd.splat_f64s(0.0);
+            let mut splats = vec![[zero; 4]; p];
+            for (j, f) in splats.iter_mut().enumerate() {
+                for (r, f) in f.iter_mut().enumerate() {
+                    *f = simd.splat_f64s(factor(j, r));
+                }
+            }
+            let mut targets: Vec<(&mut [S::f64s], &mut [f64])> = group
+                .chunks_exact_mut(m)
+                .map(|c| S::as_mut_simd_f64s(c))
+                .collect();
+            let heads = targets[0].0.len();
+            for e in 0..heads {
+                let mut acc = [zero; 4];
+                if accumulate {
+                    for (acc, t) in acc.iter_mut().zip(&targets) {
+                        *acc = t.0[e];
+                    }
+                }
+                for ((h, _), f) in columns.iter().zip(&splats) {
+                    let x = h[e];
+                    for r in 0..4 {
+                        acc[r] = simd.mul_add_f64s(x, f[r], acc[r]);
+                    }
+                }
+                for (t, &v) in targets.iter_mut().zip(&acc) {
+                    t.0[e] = v;
+                }
+            }
+            for (r, t) in targets.iter_mut().enumerate() {
+                for (e, o) in t.1.iter_mut().enumerate() {
+                    let mut sum = if accumulate { *o } else { 0.0 };
+                    for (j, (_, tail)) in columns.iter().enumerate() {
+                        sum = tail[e].mul_add(factor(j, r), sum);
+                    }
+                    *o = sum;
+                }
+            }
+        }
+    }
+}
+
 struct RowsTimes<'a> {
     rows: Rows<'a>,
     v: &'a [f64],
@@ -132,28 +244,51 @@ impl WithSimd for FusedPass<'_> {
 /// latency); for `‖x‖²` and the leftover rows and columns.
 #[inline(always)]
 fn dot_simd<S: Simd>(simd: S, a: &[f64], b: &[f64]) -> f64 {
-    let (ah, at) = S::as_simd_f64s(a);
+    dots_simd(simd, [a], b)[0]
+}
+
+/// `a_r · b` for each of the `R` slices `a_r`, sharing the loads of `b`;
+/// each sum is formed exactly as with `R = 1` (same accumulators, same
+/// order), so pairing rows does not change a bit.
+#[inline(always)]
+fn dots_simd<S: Simd, const R: usize>(simd: S, a: [&[f64]; R], b: &[f64]) -> [f64; R] {
     let (bh, bt) = S::as_simd_f64s(b);
-    let (a4, b4) = (ah.chunks_exact(4), bh.chunks_exact(4));
-    let mut rest = simd.splat_f64s(0.0);
-    for (&p, &q) in a4.remainder().iter().zip(b4.remainder()) {
-        rest = simd.mul_add_f64s(p, q, rest);
-    }
-    let mut acc = [simd.splat_f64s(0.0); 4];
-    for (p, q) in a4.zip(b4) {
-        for l in 0..4 {
-            acc[l] = simd.mul_add_f64s(p[l], q[l], acc[l]);
+    let b4 = bh.chunks_exact(4);
+    let split = a.map(|a| S::as_simd_f64s(a));
+    let mut a4 = split.map(|(h, _)| h.chunks_exact(4));
+    let mut rest = [simd.splat_f64s(0.0); R];
+    for (r, chunks) in a4.iter().enumerate() {
+        for (&p, &q) in chunks.remainder().iter().zip(b4.remainder()) {
+            rest[r] = simd.mul_add_f64s(p, q, rest[r]);
         }
     }
-    let sum = simd.add_f64s(
-        simd.add_f64s(acc[0], acc[1]),
-        simd.add_f64s(acc[2], simd.add_f64s(acc[3], rest)),
-    );
-    simd.reduce_sum_f64s(sum) + at.iter().zip(bt).map(|(p, q)| p * q).sum::<f64>()
+    let mut acc = [[simd.splat_f64s(0.0); 4]; R];
+    for q in b4 {
+        for (chunks, acc) in a4.iter_mut().zip(acc.iter_mut()) {
+            let p = chunks.next().expect("slices as long as b");
+            for l in 0..4 {
+                acc[l] = simd.mul_add_f64s(p[l], q[l], acc[l]);
+            }
+        }
+    }
+    // A loop, not `from_fn`: a closure does not inherit the target
+    // features, and its intrinsics would become calls.
+    let mut sums = [0.0; R];
+    for r in 0..R {
+        let acc = acc[r];
+        let sum = simd.add_f64s(
+            simd.add_f64s(acc[0], acc[1]),
+            simd.add_f64s(acc[2], simd.add_f64s(acc[3], rest[r])),
+        );
+        sums[r] =
+            simd.reduce_sum_f64s(sum) + split[r].1.iter().zip(bt).map(|(p, q)| p * q).sum::<f64>();
+    }
+    sums
 }
 
 /// `y = x v`: two rows by four columns at a time (eight independent vector
-/// sums, enough to keep both FMA ports busy), the rest one by one.
+/// sums, enough to keep both FMA ports busy), the columns left over two rows
+/// at a time, a last odd row alone.
 #[inline(always)]
 fn rows_times_simd<S: Simd>(
     simd: S,
@@ -200,9 +335,12 @@ fn rows_times_simd<S: Simd>(
             c += 4;
         }
         for q in c..b {
-            y[i * b + q] = dot_simd(simd, x0, col(q));
             if pair {
-                y[(i + 1) * b + q] = dot_simd(simd, x1, col(q));
+                let [p0, p1] = dots_simd(simd, [x0, x1], col(q));
+                y[i * b + q] = p0;
+                y[(i + 1) * b + q] = p1;
+            } else {
+                y[i * b + q] = dot_simd(simd, x0, col(q));
             }
         }
         i += if pair { 2 } else { 1 };
@@ -210,67 +348,99 @@ fn rows_times_simd<S: Simd>(
     total
 }
 
-/// `w += xᵀ y`: two rows by four columns at a time (the eight factors of `y`
-/// stay in registers), the rest one by one.
+/// `w += xᵀ y`: four rows by two columns at a time (the eight factors of `y`
+/// in registers, each entry of `w` loaded and stored once per four rows),
+/// then a last odd column, and the last rows of a count not a multiple of
+/// four two or one at a time. Every entry of `w` takes its rows' FMAs in row
+/// order, as one row at a time would: the same bits whatever the blocking.
 #[inline(always)]
 fn accumulate_transposed_simd<S: Simd>(simd: S, rows: Rows<'_>, y: &[f64], w: &mut [f64]) {
     let Rows { x, n, b } = rows;
-    let rows = x.len();
     let mut i = 0;
-    while i < rows {
-        let pair = i + 1 < rows;
-        let (x0h, x0t) = S::as_simd_f64s(x[i]);
-        let mut c = 0;
-        if pair {
-            let (x1h, x1t) = S::as_simd_f64s(x[i + 1]);
-            while c + 4 <= b {
-                let f0: [f64; 4] = std::array::from_fn(|q| y[i * b + c + q]);
-                let f1: [f64; 4] = std::array::from_fn(|q| y[(i + 1) * b + c + q]);
-                let s0 = f0.map(|f| simd.splat_f64s(f));
-                let s1 = f1.map(|f| simd.splat_f64s(f));
-                let mut cols = w[c * n..(c + 4) * n].chunks_exact_mut(n);
-                let mut wc: [&mut [f64]; 4] =
-                    std::array::from_fn(|_| cols.next().expect("four columns of w"));
-                let [w0, w1, w2, w3] = &mut wc;
-                let (w0h, w0t) = S::as_mut_simd_f64s(w0);
-                let (w1h, w1t) = S::as_mut_simd_f64s(w1);
-                let (w2h, w2t) = S::as_mut_simd_f64s(w2);
-                let (w3h, w3t) = S::as_mut_simd_f64s(w3);
-                let columns = w0h
-                    .iter_mut()
-                    .zip(w1h.iter_mut())
-                    .zip(w2h.iter_mut())
-                    .zip(w3h.iter_mut());
-                for ((&a0, &a1), (((d0, d1), d2), d3)) in x0h.iter().zip(x1h).zip(columns) {
-                    *d0 = simd.mul_add_f64s(a1, s1[0], simd.mul_add_f64s(a0, s0[0], *d0));
-                    *d1 = simd.mul_add_f64s(a1, s1[1], simd.mul_add_f64s(a0, s0[1], *d1));
-                    *d2 = simd.mul_add_f64s(a1, s1[2], simd.mul_add_f64s(a0, s0[2], *d2));
-                    *d3 = simd.mul_add_f64s(a1, s1[3], simd.mul_add_f64s(a0, s0[3], *d3));
-                }
-                for (q, wt) in [w0t, w1t, w2t, w3t].into_iter().enumerate() {
-                    for ((d, &a0), &a1) in wt.iter_mut().zip(x0t).zip(x1t) {
-                        *d = a1.mul_add(f1[q], a0.mul_add(f0[q], *d));
-                    }
-                }
-                c += 4;
+    while i < x.len() {
+        let step = match x.len() - i {
+            1 => 1,
+            2 | 3 => 2,
+            _ => 4,
+        };
+        let y = &y[i * b..(i + step) * b];
+        match step {
+            4 => accumulate_rows(simd, [x[i], x[i + 1], x[i + 2], x[i + 3]], y, w, n),
+            2 => accumulate_rows(simd, [x[i], x[i + 1]], y, w, n),
+            _ => accumulate_rows(simd, [x[i]], y, w, n),
+        }
+        i += step;
+    }
+}
+
+/// `w += xᵀ y` for the `R` rows `x` and their rows of `y` (row-major
+/// `R × b`): two columns of `w` at a time, then a last odd one.
+#[inline(always)]
+fn accumulate_rows<S: Simd, const R: usize>(
+    simd: S,
+    x: [&[f64]; R],
+    y: &[f64],
+    w: &mut [f64],
+    n: usize,
+) {
+    let b = y.len() / R;
+    let x = x.map(|r| S::as_simd_f64s(r));
+    let mut c = 0;
+    while c + 2 <= b {
+        let (w0, w1) = w[c * n..(c + 2) * n].split_at_mut(n);
+        let factors: [[f64; 2]; R] = std::array::from_fn(|r| [y[r * b + c], y[r * b + c + 1]]);
+        accumulate_block(simd, &x, factors, [w0, w1]);
+        c += 2;
+    }
+    if c < b {
+        let factors: [[f64; 1]; R] = std::array::from_fn(|r| [y[r * b + c]]);
+        accumulate_block(simd, &x, factors, [&mut w[c * n..(c + 1) * n]]);
+    }
+}
+
+/// `w_q += Σ_r f_rq x_r` for `R` rows and `C` columns, rows in order.
+#[inline(always)]
+fn accumulate_block<S: Simd, const R: usize, const C: usize>(
+    simd: S,
+    x: &[(&[S::f64s], &[f64]); R],
+    factors: [[f64; C]; R],
+    w: [&mut [f64]; C],
+) {
+    // Loops, not closures, around the SIMD operations (a closure does not
+    // inherit the target features).
+    let mut splats = [[simd.splat_f64s(0.0); C]; R];
+    for (s, f) in splats.iter_mut().zip(&factors) {
+        for (s, &f) in s.iter_mut().zip(f) {
+            *s = simd.splat_f64s(f);
+        }
+    }
+    let mut w = w.map(|w| S::as_mut_simd_f64s(w));
+    let heads = w[0].0.len();
+    assert!(x.iter().all(|x| x.0.len() == heads) && w.iter().all(|w| w.0.len() == heads));
+    for e in 0..heads {
+        let mut acc = [simd.splat_f64s(0.0); C];
+        for (acc, w) in acc.iter_mut().zip(&w) {
+            *acc = w.0[e];
+        }
+        for (x, s) in x.iter().zip(&splats) {
+            let a = x.0[e];
+            for (acc, &s) in acc.iter_mut().zip(s) {
+                *acc = simd.mul_add_f64s(a, s, *acc);
             }
         }
-        // The columns left over, and the last row of an odd count.
-        for r in i..(i + if pair { 2 } else { 1 }) {
-            let (xh, xt) = S::as_simd_f64s(x[r]);
-            for q in c..b {
-                let f = y[r * b + q];
-                let s = simd.splat_f64s(f);
-                let (wh, wt) = S::as_mut_simd_f64s(&mut w[q * n..(q + 1) * n]);
-                for (d, &a) in wh.iter_mut().zip(xh) {
-                    *d = simd.mul_add_f64s(a, s, *d);
-                }
-                for (d, &a) in wt.iter_mut().zip(xt) {
-                    *d = a.mul_add(f, *d);
-                }
-            }
+        for (w, acc) in w.iter_mut().zip(acc) {
+            w.0[e] = acc;
         }
-        i += if pair { 2 } else { 1 };
+    }
+    let tails = w[0].1.len();
+    for e in 0..tails {
+        for (q, w) in w.iter_mut().enumerate() {
+            let mut acc = w.1[e];
+            for (x, f) in x.iter().zip(&factors) {
+                acc = x.1[e].mul_add(f[q], acc);
+            }
+            w.1[e] = acc;
+        }
     }
 }
 
@@ -333,6 +503,72 @@ mod tests {
                 close(&y2, &y_ref) && close(&w2, &w_ref),
                 "split {t}x{n}, b = {b}"
             );
+        }
+    }
+
+    /// Pairing rows in the leftover columns gives the bits of one row at a
+    /// time: `y`'s fifth column is `dot` of each row, and every entry of `w`
+    /// the FMAs of its terms in row order (the order the forward sweep and
+    /// the old row-by-row loops take).
+    #[test]
+    fn paired_leftover_columns_keep_the_bits_of_row_by_row() {
+        let (t, n, b) = (9, 37, 5);
+        let x: Vec<f64> = (0..t * n)
+            .map(|i| ((i * 7919 % 1000) as f64).sin())
+            .collect();
+        let v: Vec<f64> = (0..n * b)
+            .map(|i| ((i * 104_729 % 1000) as f64).cos())
+            .collect();
+        let row_slices: Vec<&[f64]> = x.chunks_exact(n).collect();
+        let rows = Rows {
+            x: &row_slices,
+            n,
+            b,
+        };
+        let mut y = vec![f64::NAN; t * b];
+        rows_times(rows, &v, &mut y, false);
+        for (i, row) in row_slices.iter().enumerate() {
+            assert_eq!(
+                y[i * b + 4].to_bits(),
+                dot(row, &v[4 * n..]).to_bits(),
+                "y[{i}, 4]"
+            );
+        }
+        let mut w = vec![f64::NAN; n * b];
+        transposed_times(rows, &y, &mut w);
+        for q in 0..b {
+            for j in 0..n {
+                let want = (0..t).fold(0.0f64, |acc, i| x[i * n + j].mul_add(y[i * b + q], acc));
+                assert_eq!(w[q * n + j].to_bits(), want.to_bits(), "w[{j}, {q}]");
+            }
+        }
+    }
+
+    /// `combine` against the naive product, replacing and accumulating, for
+    /// output widths below, at and past a group of four and lengths with a
+    /// SIMD tail.
+    #[test]
+    fn combine_matches_the_naive_product() {
+        for (m, p, q) in [(1, 1, 1), (7, 3, 4), (13, 5, 6), (2001, 13, 4), (9, 0, 2)] {
+            let a: Vec<f64> = (0..m * p).map(|i| ((i * 37 % 11) as f64) - 5.0).collect();
+            let s: Vec<f64> = (0..p * q).map(|i| ((i * 13 % 7) as f64) - 3.0).collect();
+            let start: Vec<f64> = (0..m * q).map(|i| (i % 5) as f64).collect();
+            for accumulate in [false, true] {
+                let mut out = start.clone();
+                combine(&a, m, &s, &mut out, accumulate);
+                for c in 0..q {
+                    for i in 0..m {
+                        let base = if accumulate { start[c * m + i] } else { 0.0 };
+                        let want: f64 =
+                            base + (0..p).map(|j| a[j * m + i] * s[j + c * p]).sum::<f64>();
+                        let got = out[c * m + i];
+                        assert!(
+                            (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
+                            "{m}x{p} times {p}x{q}, accumulate {accumulate}: ({i}, {c}) = {got} vs {want}"
+                        );
+                    }
+                }
+            }
         }
     }
 }
