@@ -437,8 +437,10 @@ impl Pod {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SvdOptions {
     /// Columns of the first block, snapshots at evenly spaced times; `None`:
-    /// one more than modes are wanted. (Every later pass adds the residuals
-    /// of the wanted modes: as many columns as modes.)
+    /// one more than modes are wanted, and fewer than the modes wanted are
+    /// raised to that many (the first pass needs a Ritz pair per mode).
+    /// (Every later pass adds the residuals of the wanted modes: as many
+    /// columns as modes.)
     pub first_block: Option<usize>,
     /// Stop when every wanted triplet has `‖Xᵀu − σv‖ <= tol σ_1` (`X v = σ u`
     /// holds by construction), which bounds the error of each `σ` by `tol σ_1`.
@@ -664,7 +666,12 @@ pub fn distributed_svd(
     let k = k.min(t).min(n_global);
     // Later blocks: the residuals of the k wanted Ritz pairs.
     let b = k;
-    let first_width = opts.first_block.unwrap_or(k + 1).max(1).min(n_global);
+    let first_width = opts
+        .first_block
+        .unwrap_or(k + 1)
+        .max(k)
+        .max(1)
+        .min(n_global);
     // The rows of X as slices (the snapshots are row-major; anything else is copied).
     let copy: Vec<f64>;
     let row_slices: Vec<&[f64]> = if (0..t).all(|i| x.row(i).try_as_row_major().is_some()) {
@@ -977,6 +984,22 @@ mod tests {
         assert!(full.energy_captured(3) <= 1.0 && full.energy_captured(3) > 0.9);
         assert_eq!(full.energy_captured(n), 1.0f64.min(full.energy_captured(n)));
         assert!(full.passes >= 1);
+    }
+
+    /// A first block asked narrower than the modes wanted is widened to
+    /// them (it used to leave fewer Ritz pairs than modes, and panic).
+    #[test]
+    fn a_first_block_narrower_than_the_modes_is_widened() {
+        let x = Mat::<f64>::from_fn(120, 40, |i, j| hash_unit((i * 40 + j) as u64));
+        let narrow = SvdOptions {
+            first_block: Some(1),
+            ..SvdOptions::default()
+        };
+        let pod = distributed_svd(&NoComm, x.as_ref(), 3, narrow).unwrap();
+        let direct = x.as_ref().singular_values().unwrap();
+        for (s, d) in pod.sigma.iter().zip(&direct) {
+            assert!((s - d).abs() < 1e-12 * direct[0], "σ = {s} vs {d}");
+        }
     }
 
     /// A spectrum without a gap forces the basis past `6 k` columns: the
