@@ -240,6 +240,16 @@ fn verdicts(line: &str) -> Vec<bool> {
     found
 }
 
+/// What a note says once its numbers and verdicts are set aside: the same
+/// for the same line of different runs.
+fn note_key(line: &str) -> String {
+    line.replace("NOT met", "")
+        .replace("met", "")
+        .chars()
+        .filter(|c| !c.is_ascii_digit() && *c != '.')
+        .collect()
+}
+
 /// Merges the same note line from several runs. A line that gives verdicts
 /// and differs across runs (its measured values do) becomes the line of the
 /// first run whose verdicts most runs share, with how many do: the verdicts
@@ -266,15 +276,30 @@ fn merge_note(lines: &[&str]) -> String {
 
 /// Merges the reports of repeated runs of one benchmark. Tables that do not
 /// line up across runs (a different shape) are taken from the first run, and
-/// so are the notes when the runs printed different numbers of them.
+/// so is a note that not every run printed.
 pub fn merge(runs: &[Report]) -> Report {
     let Some(first) = runs.first() else {
         return Report::default();
     };
     let mut merged = first.clone();
-    if runs.iter().all(|run| run.notes.len() == first.notes.len()) {
-        for (i, note) in merged.notes.iter_mut().enumerate() {
-            let lines: Vec<&str> = runs.iter().map(|run| run.notes[i].as_str()).collect();
+    // A note is merged with the same note of the other runs: the first
+    // unused one that reads the same once numbers and verdicts are set
+    // aside (a run may print a line the others do not, e.g. a ceiling).
+    let mut used: Vec<Vec<bool>> = runs
+        .iter()
+        .map(|run| vec![false; run.notes.len()])
+        .collect();
+    for note in merged.notes.iter_mut() {
+        let key = note_key(note);
+        let mut lines = Vec::with_capacity(runs.len());
+        for (run, used) in runs.iter().zip(used.iter_mut()) {
+            let found = (0..run.notes.len()).find(|&k| !used[k] && note_key(&run.notes[k]) == key);
+            if let Some(k) = found {
+                used[k] = true;
+                lines.push(run.notes[k].as_str());
+            }
+        }
+        if lines.len() == runs.len() {
             *note = merge_note(&lines);
         }
     }
@@ -381,6 +406,19 @@ mod tests {
         assert_eq!(merge_note(&["took 3 s", "took 4 s"]), "took 3 s");
         let reports: Vec<Report> = runs.iter().map(|r| parse(r)).collect();
         assert_eq!(merge(&reports).notes, vec![merge_note(&runs)]);
+        // A line only some runs print does not shift the others.
+        let with_extra = [
+            "ceiling: 1.1\ntarget: y: 2.0: met",
+            "target: y: 1.0: NOT met",
+        ];
+        let reports: Vec<Report> = with_extra.iter().map(|r| parse(r)).collect();
+        assert_eq!(
+            merge(&reports).notes,
+            vec![
+                "ceiling: 1.1".to_string(),
+                "target: y: 2.0: met [the verdicts of 1 of 2 runs; this run's values]".to_string()
+            ]
+        );
     }
 
     #[test]
