@@ -291,7 +291,6 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
         "{what}: {:.1} min, the build and the peers' setup included",
         started.elapsed().as_secs_f64() / 60.0
     );
-    document = header(mpi, quick, runs, &took) + &document;
     let output = if args.check {
         cargo::workspace_root().join("target/bench-check.md")
     } else {
@@ -299,6 +298,16 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| cargo::workspace_root().join("BENCHMARKS.md"))
     };
+    // A partial run keeps the duration of the last run of every group that
+    // the file records, so the file always says how long a full run takes.
+    let every_group = if args.names.is_empty() {
+        Some(took.clone())
+    } else {
+        std::fs::read_to_string(&output)
+            .ok()
+            .and_then(|text| header_row(&text, EVERY_GROUP_ROW))
+    };
+    document = header(mpi, quick, runs, &took, every_group.as_deref()) + &document;
     if let Some(parent) = output.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -379,7 +388,19 @@ fn command_line(program: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn header(mpi: &Mpi, quick: bool, runs: usize, took: &str) -> String {
+/// The header row holding the duration of the last run of every group.
+const EVERY_GROUP_ROW: &str = "duration of the last run of every group";
+
+/// The value of the header row `label` in a written report, if it has one.
+fn header_row(text: &str, label: &str) -> Option<String> {
+    let prefix = format!("| {label} | ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|rest| rest.strip_suffix(" |"))
+        .map(str::to_string)
+}
+
+fn header(mpi: &Mpi, quick: bool, runs: usize, took: &str, every_group: Option<&str>) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -441,12 +462,26 @@ fn header(mpi: &Mpi, quick: bool, runs: usize, took: &str) -> String {
         if quick { "--quick" } else { "full" }
     );
     let _ = writeln!(text, "| duration of the latest run | {took} |");
+    if let Some(full) = every_group {
+        let _ = writeln!(text, "| {EVERY_GROUP_ROW} | {full} |");
+    }
     text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_duration_of_every_group_is_read_back() {
+        let text =
+            format!("| machine | |\n|---|---|\n| {EVERY_GROUP_ROW} | every group: 14.7 min |\n");
+        assert_eq!(
+            header_row(&text, EVERY_GROUP_ROW).as_deref(),
+            Some("every group: 14.7 min")
+        );
+        assert_eq!(header_row("| date | x |\n", EVERY_GROUP_ROW), None);
+    }
 
     #[test]
     fn a_partial_run_replaces_only_its_sections() {
