@@ -212,17 +212,25 @@ fn merge_cell(cells: &[&str]) -> String {
     )
 }
 
+/// The index of the first of `items` that most of them equal, and how many
+/// do (ties go to the earliest).
+fn majority<T: PartialEq>(items: &[T]) -> (usize, usize) {
+    let count = |x: &T| items.iter().filter(|y| *y == x).count();
+    let mut best = (0, count(&items[0]));
+    for (i, x) in items.iter().enumerate() {
+        let n = count(x);
+        if n > best.1 {
+            best = (i, n);
+        }
+    }
+    best
+}
+
 /// The text most runs printed, with how many did: a verdict such as `met`
 /// must follow the runs, not the first of them (ties go to the earliest).
 fn most_common(cells: &[&str]) -> String {
-    let count = |c: &str| cells.iter().filter(|x| **x == c).count();
-    let mut best = cells[0];
-    for c in cells {
-        if count(c) > count(best) {
-            best = c;
-        }
-    }
-    format!("{best} ({} of {} runs)", count(best), cells.len())
+    let (best, count) = majority(cells);
+    format!("{} ({count} of {} runs)", cells[best], cells.len())
 }
 
 /// The verdicts a line gives, in order: each `met` or `NOT met` that ends a
@@ -260,16 +268,11 @@ fn merge_note(lines: &[&str]) -> String {
     if lines.iter().all(|l| *l == first) || verdicts(first).is_empty() {
         return first.to_string();
     }
-    let count = |v: &[bool]| lines.iter().filter(|l| verdicts(l) == v).count();
-    let mut best = first;
-    for line in lines {
-        if count(&verdicts(line)) > count(&verdicts(best)) {
-            best = line;
-        }
-    }
+    let all: Vec<Vec<bool>> = lines.iter().map(|l| verdicts(l)).collect();
+    let (best, count) = majority(&all);
     format!(
-        "{best} [the verdicts of {} of {} runs; this run's values]",
-        count(&verdicts(best)),
+        "{} [the verdicts of {count} of {} runs; this run's values]",
+        lines[best],
         lines.len()
     )
 }
