@@ -300,23 +300,24 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
     };
     // A partial run keeps the duration of the last run of every group that
     // the file records, so the file always says how long a full run takes.
-    let every_group = if args.names.is_empty() {
-        Some(took.clone())
+    // A run of some groups updates their sections and keeps the others, so a
+    // long full run need not be repeated to refresh one benchmark.
+    let previous = if args.names.is_empty() {
+        None
     } else {
-        std::fs::read_to_string(&output)
-            .ok()
-            .and_then(|text| header_row(&text, EVERY_GROUP_ROW))
+        std::fs::read_to_string(&output).ok()
+    };
+    let every_group = match &previous {
+        None if args.names.is_empty() => Some(took.clone()),
+        None => None,
+        Some(text) => header_row(text, EVERY_GROUP_ROW),
     };
     document = header(mpi, quick, runs, &took, every_group.as_deref()) + &document;
     if let Some(parent) = output.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    if !args.names.is_empty() {
-        // A run of some groups updates their sections and keeps the others, so a
-        // long full run need not be repeated to refresh one benchmark.
-        if let Ok(previous) = std::fs::read_to_string(&output) {
-            document = splice_sections(&previous, &document);
-        }
+    if let Some(previous) = &previous {
+        document = splice_sections(previous, &document);
     }
     std::fs::write(&output, &document)
         .with_context(|| format!("could not write {}", output.display()))?;
