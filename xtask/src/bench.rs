@@ -191,6 +191,30 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
     };
     let timeout = Duration::from_secs(if quick { 300 } else { 1800 });
     let started = std::time::Instant::now();
+    let output = if args.check {
+        cargo::workspace_root().join("target/bench-check.md")
+    } else {
+        args.output
+            .clone()
+            .unwrap_or_else(|| cargo::workspace_root().join("BENCHMARKS.md"))
+    };
+    // A run of some groups updates their sections and keeps the others, so a
+    // long full run need not be repeated to refresh one benchmark; it keeps
+    // the duration of the last run of every group that the file records, so
+    // the file always says how long a full run takes. Checked before anything
+    // runs: the kept sections must come from this machine.
+    let previous = if args.names.is_empty() {
+        None
+    } else {
+        std::fs::read_to_string(&output).ok()
+    };
+    if let Some(why) = previous
+        .as_deref()
+        .filter(|_| !args.check)
+        .and_then(|text| other_machine(text, &cpu_description()))
+    {
+        bail!("{why}");
+    }
 
     if !args.check {
         // mpi4py, numpy and scipy are the peers of several benchmarks, cantera of
@@ -291,22 +315,6 @@ pub fn run(mpi: &Mpi, args: &Args) -> anyhow::Result<()> {
         "{what}: {:.1} min, the build and the peers' setup included",
         started.elapsed().as_secs_f64() / 60.0
     );
-    let output = if args.check {
-        cargo::workspace_root().join("target/bench-check.md")
-    } else {
-        args.output
-            .clone()
-            .unwrap_or_else(|| cargo::workspace_root().join("BENCHMARKS.md"))
-    };
-    // A partial run keeps the duration of the last run of every group that
-    // the file records, so the file always says how long a full run takes.
-    // A run of some groups updates their sections and keeps the others, so a
-    // long full run need not be repeated to refresh one benchmark.
-    let previous = if args.names.is_empty() {
-        None
-    } else {
-        std::fs::read_to_string(&output).ok()
-    };
     let every_group = match &previous {
         None if args.names.is_empty() => Some(took.clone()),
         None => None,
@@ -401,17 +409,74 @@ fn header_row(text: &str, label: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn header(mpi: &Mpi, quick: bool, runs: usize, took: &str, every_group: Option<&str>) -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, model)| model.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+/// The header row naming the machine's processor.
+const CPU_ROW: &str = "CPU";
+
+/// This machine's processor as the header gives it: model, cores, widest
+/// vector extension and cache sizes. A cloud machine's model name alone
+/// ("AMD EPYC") does not tell one generation from the next, and every
+/// figure of the stencil and SVD kernels depends on the rest.
+fn cpu_description() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, value)| value.trim().to_string())
+    };
+    let model = field("model name").unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let flags = field("flags").unwrap_or_default();
+    let has = |flag: &str| flags.split_whitespace().any(|f| f == flag);
+    let vectors = if has("avx512f") {
+        "AVX-512"
+    } else if has("avx2") {
+        "AVX2"
+    } else {
+        "no AVX2"
+    };
+    let cache = |index: u32| {
+        std::fs::read_to_string(format!(
+            "/sys/devices/system/cpu/cpu0/cache/index{index}/size"
+        ))
+        .ok()
+        .map(|size| cache_size(size.trim()))
+    };
+    let mut text = format!("{model}, {cores} cores, {vectors}");
+    if let Some(l2) = cache(2) {
+        text += &format!(", L2 {l2} per core");
+    }
+    if let Some(l3) = cache(3) {
+        text += &format!(", L3 {l3}");
+    }
+    text
+}
+
+/// `1024K` as `1 MiB`, `32768K` as `32 MiB`, `512K` as `512 KiB`.
+fn cache_size(size: &str) -> String {
+    match size.strip_suffix('K').and_then(|k| k.parse::<u64>().ok()) {
+        Some(kib) if kib >= 1024 && kib % 1024 == 0 => format!("{} MiB", kib / 1024),
+        Some(kib) => format!("{kib} KiB"),
+        None => size.to_string(),
+    }
+}
+
+/// Why a run of some groups cannot update `previous` (a written report) on
+/// this machine: the sections it keeps were measured on another processor,
+/// and a record mixing two machines would compare unlike figures.
+fn other_machine(previous: &str, cpu: &str) -> Option<String> {
+    let recorded = header_row(previous, CPU_ROW)?;
+    (recorded != cpu).then(|| {
+        format!(
+            "the sections this run would keep were measured on another machine ({recorded}); \
+             this one is {cpu}. Run every group (`cargo xtask bench`) for a record of one \
+             machine, or write this run elsewhere with --output"
+        )
+    })
+}
+
+fn header(mpi: &Mpi, quick: bool, runs: usize, took: &str, every_group: Option<&str>) -> String {
+    let cpu = cpu_description();
     let os = std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|text| {
@@ -440,7 +505,7 @@ fn header(mpi: &Mpi, quick: bool, runs: usize, took: &str, every_group: Option<&
         "| date | {} |",
         command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
     );
-    let _ = writeln!(text, "| CPU | {cpu}, {cores} cores |");
+    let _ = writeln!(text, "| {CPU_ROW} | {cpu} |");
     let _ = writeln!(text, "| OS | {os} |");
     let _ = writeln!(
         text,
@@ -482,6 +547,27 @@ mod tests {
             Some("every group: 14.7 min")
         );
         assert_eq!(header_row("| date | x |\n", EVERY_GROUP_ROW), None);
+    }
+
+    #[test]
+    fn cache_sizes_read_in_binary_units() {
+        assert_eq!(cache_size("1024K"), "1 MiB");
+        assert_eq!(cache_size("32768K"), "32 MiB");
+        assert_eq!(cache_size("512K"), "512 KiB");
+        assert_eq!(cache_size("odd"), "odd");
+    }
+
+    #[test]
+    fn a_partial_run_refuses_a_record_of_another_machine() {
+        let record = |cpu: &str| format!("| machine | |\n|---|---|\n| {CPU_ROW} | {cpu} |\n");
+        let here = "AMD EPYC, 2 cores, AVX-512, L2 1 MiB per core, L3 32 MiB";
+        assert_eq!(other_machine(&record(here), here), None);
+        let why = other_machine(&record("AMD EPYC, 2 cores"), here).expect("another machine");
+        assert!(
+            why.contains("AMD EPYC, 2 cores") && why.contains(here),
+            "{why}"
+        );
+        assert_eq!(other_machine("no header\n", here), None);
     }
 
     #[test]
