@@ -8,6 +8,10 @@
 //! This machine's speed drifts by tens of percent within seconds, so the two
 //! sides alternate (rounds of Rust repetitions, each followed by one run of the
 //! peer with as many) and both report the median over all their repetitions.
+//! Each SVD is timed two ways on both sides: in situ, right after the solve
+//! that produced the matrix (what the demo does when its time stepping ends),
+//! and repeated, once more on the same matrix right after (how a benchmark
+//! loop sees it: the matrix and the SVD's own memory warm).
 //!
 //! An MPI program: `cargo xtask bench burgers` runs it; by hand,
 //! `cargo bench -p quicklb-examples --bench burgers --no-run`, then
@@ -37,13 +41,37 @@ fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// Seconds per repetition of one SVD, timed both ways.
+#[derive(Default)]
+struct SvdTimes {
+    /// Right after the solve that produced the matrix.
+    in_situ: Vec<f64>,
+    /// Once more on the same matrix.
+    repeated: Vec<f64>,
+}
+
+impl SvdTimes {
+    fn extend(&mut self, other: SvdTimes) {
+        self.in_situ.extend(other.in_situ);
+        self.repeated.extend(other.repeated);
+    }
+
+    fn median(&self, in_situ: bool) -> f64 {
+        median(if in_situ {
+            &self.in_situ
+        } else {
+            &self.repeated
+        })
+    }
+}
+
 /// The peer's seconds per repetition, and its singular values.
 #[derive(Default)]
 struct Peer {
     solve_s: Vec<f64>,
-    svd_s: Vec<f64>,
-    svds_s: Vec<f64>,
-    rsvd_s: Vec<f64>,
+    svd: SvdTimes,
+    svds: SvdTimes,
+    rsvd: SvdTimes,
     sigma: Vec<f64>,
     sigma_svds: Vec<f64>,
     sigma_rsvd: Vec<f64>,
@@ -53,9 +81,9 @@ impl Peer {
     /// Adds the repetitions of another run of the peer (the σ are the same).
     fn extend(&mut self, run: Peer) {
         self.solve_s.extend(run.solve_s);
-        self.svd_s.extend(run.svd_s);
-        self.svds_s.extend(run.svds_s);
-        self.rsvd_s.extend(run.rsvd_s);
+        self.svd.extend(run.svd);
+        self.svds.extend(run.svds);
+        self.rsvd.extend(run.rsvd);
         self.sigma = run.sigma;
         self.sigma_svds = run.sigma_svds;
         self.sigma_rsvd = run.sigma_rsvd;
@@ -106,11 +134,17 @@ fn numpy_peer(path: &std::path::Path, reps: usize) -> Result<Peer, String> {
             ))
         }
     };
+    let both = |name: &str| -> Result<SvdTimes, String> {
+        Ok(SvdTimes {
+            in_situ: times(&format!("{name}_in_situ_s"))?,
+            repeated: times(&format!("{name}_s"))?,
+        })
+    };
     Ok(Peer {
         solve_s: times("solve_s")?,
-        svd_s: times("svd_s")?,
-        svds_s: times("svds_s")?,
-        rsvd_s: times("rsvd_s")?,
+        svd: both("svd")?,
+        svds: both("svds")?,
+        rsvd: both("rsvd")?,
         sigma: list("sigma"),
         sigma_svds: list("sigma_svds"),
         sigma_rsvd: list("sigma_rsvd"),
@@ -132,7 +166,7 @@ fn main() {
     let npy =
         std::env::temp_dir().join(format!("quicklb-burgers-bench-{}.npy", std::process::id()));
 
-    let (mut solve_times, mut svd_times) = (Vec::new(), Vec::new());
+    let (mut solve_times, mut svd_times) = (Vec::new(), SvdTimes::default());
     let mut last = None;
     let mut peer: Result<Peer, String> = if size == 1 {
         Ok(Peer::default())
@@ -156,11 +190,17 @@ fn main() {
             world.barrier();
             solve_times.push(clock.elapsed().as_secs_f64());
 
-            let clock = Instant::now();
-            let pod = distributed_svd(&MpiSum(&world), local.snapshots(), 4, SvdOptions::default())
-                .expect("SVD converges");
-            world.barrier();
-            svd_times.push(clock.elapsed().as_secs_f64());
+            let svd = |times: &mut Vec<f64>| {
+                let clock = Instant::now();
+                let pod =
+                    distributed_svd(&MpiSum(&world), local.snapshots(), 4, SvdOptions::default())
+                        .expect("SVD converges");
+                world.barrier();
+                times.push(clock.elapsed().as_secs_f64());
+                pod
+            };
+            svd(&mut svd_times.in_situ);
+            let pod = svd(&mut svd_times.repeated);
             last = Some((local, pod));
         }
         if let Ok(all) = &mut peer {
@@ -184,7 +224,6 @@ fn main() {
     }
     let (_, pod) = last.expect("at least one repetition");
     let solve_s = median(&solve_times);
-    let svd_s = median(&svd_times);
 
     if rank != 0 {
         return;
@@ -206,27 +245,29 @@ fn main() {
         solve_s,
         peer_ok.map(|p| median(&p.solve_s)),
     );
-    let svd = "SVD of the 2001 × 256 snapshots (Rust: 4 modes, distributed)";
-    row(
-        &format!("{svd}; peer: numpy full thin SVD"),
-        svd_s,
-        peer_ok.map(|p| median(&p.svd_s)),
-    );
-    row(
-        &format!("{svd}; peer: scipy.sparse.linalg.svds, k = 4"),
-        svd_s,
-        peer_ok.map(|p| median(&p.svds_s)),
-    );
-    row(
-        &format!("{svd}; peer: randomized SVD (numpy, 12 columns, 1 power iteration)"),
-        svd_s,
-        peer_ok.map(|p| median(&p.rsvd_s)),
-    );
+    let peers = [
+        "numpy full thin SVD",
+        "scipy.sparse.linalg.svds, k = 4",
+        "randomized SVD (numpy, 12 columns, 1 power iteration)",
+    ];
+    for (in_situ, how) in [(true, "in situ"), (false, "repeated")] {
+        for (index, name) in peers.iter().enumerate() {
+            row(
+                &format!(
+                    "SVD of the 2001 × 256 snapshots, {how} (Rust: 4 modes, distributed); peer: {name}"
+                ),
+                svd_times.median(in_situ),
+                peer_ok.map(|p| [&p.svd, &p.svds, &p.rsvd][index].median(in_situ)),
+            );
+        }
+    }
     println!();
     println!(
         "Medians over {} repetitions of each side, taken in {rounds} alternating round(s): \
-         {reps} Rust repetitions, then one run of the peer with {reps} (when there is one).",
-        svd_times.len()
+         {reps} Rust repetitions, then one run of the peer with {reps} (when there is one). \
+         In situ: the SVD right after the solve that produced the matrix; repeated: once \
+         more on the same matrix right after (the peer: on Rust's matrix, loaded once).",
+        svd_times.in_situ.len()
     );
     println!(
         "σ1..σ4 (Rust): {}; {} block Krylov passes over the snapshots",
@@ -255,13 +296,22 @@ fn main() {
                 worst(&p.sigma_svds),
                 worst(&p.sigma_rsvd)
             );
-            let slowest_ratio = [median(&p.svds_s), median(&p.rsvd_s)]
-                .iter()
-                .fold(f64::INFINITY, |m, &t| m.min(t / svd_s));
+            let slowest_ratio = [true, false]
+                .into_iter()
+                .flat_map(|in_situ| {
+                    let rust = svd_times.median(in_situ);
+                    [&p.svds, &p.rsvd].map(|peer| peer.median(in_situ) / rust)
+                })
+                .fold(f64::INFINITY, f64::min);
             println!(
-                "target: Rust's SVD >= 3x faster than each matching peer (svds, randomized): {:.2}x: {}",
+                "target: Rust's SVD >= 3x faster than each matching peer (svds, randomized), \
+                 in situ and repeated: {:.2}x: {}",
                 slowest_ratio,
-                if slowest_ratio >= 3.0 { "met" } else { "NOT met" }
+                if slowest_ratio >= 3.0 {
+                    "met"
+                } else {
+                    "NOT met"
+                }
             );
         }
         Err(reason) => println!("numpy peer skipped: {reason}."),

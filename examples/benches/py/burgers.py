@@ -6,10 +6,16 @@ numpy.linalg.svd (the full thin SVD), scipy.sparse.linalg.svds with k = 4
 iteration, which brings the first 4 singular values to machine precision
 like Rust's tolerance; Rust's block Krylov SVD uses blocks of k = 4 columns).
 
+Each SVD is timed two ways, as the Rust side times its own: repeated on the
+same matrix (Rust's, loaded once), and in situ: right after a numpy solve,
+on the matrix that solve just produced (as the demo analyses its snapshots
+when the time stepping ends).
+
 Prints one JSON object: the seconds of every repetition of the numpy solve
-and of each SVD (the Rust benchmark takes the statistic, over several runs of
-this script between its own repetitions), the first four singular values of
-each SVD, and how far numpy's matrix is from Rust's.
+and of each SVD both ways (the Rust benchmark takes the statistic, over
+several runs of this script between its own repetitions), the first four
+singular values of each SVD of Rust's matrix, and how far numpy's matrix is
+from Rust's.
 """
 import json
 import sys
@@ -59,6 +65,17 @@ def timed(f, reps):
     return times, result
 
 
+def timed_in_situ(f, reps):
+    """Seconds of f(matrix) right after each of reps solves, on that solve's matrix."""
+    times = []
+    for _ in range(reps):
+        matrix = solve()
+        start = time.perf_counter()
+        f(matrix)
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def main():
     path, reps = sys.argv[1], int(sys.argv[2])
     rust = np.load(path)
@@ -66,11 +83,17 @@ def main():
     svd_s, (_, s, _) = timed(lambda: np.linalg.svd(rust, full_matrices=False), reps)
     svds_s, (_, s_svds, _) = timed(lambda: svds4(rust), reps)
     rsvd_s, (_, s_rsvd, _) = timed(lambda: randomized_svd(rust), reps)
+    svd_in_situ_s = timed_in_situ(lambda a: np.linalg.svd(a, full_matrices=False), reps)
+    svds_in_situ_s = timed_in_situ(svds4, reps)
+    rsvd_in_situ_s = timed_in_situ(randomized_svd, reps)
     print(json.dumps({
         "solve_s": solve_s,
         "svd_s": svd_s,
         "svds_s": svds_s,
         "rsvd_s": rsvd_s,
+        "svd_in_situ_s": svd_in_situ_s,
+        "svds_in_situ_s": svds_in_situ_s,
+        "rsvd_in_situ_s": rsvd_in_situ_s,
         "sigma": [float(v) for v in s[:4]],
         "sigma_svds": [float(v) for v in s_svds],
         "sigma_rsvd": [float(v) for v in s_rsvd],
