@@ -1179,6 +1179,46 @@ mod tests {
         }
     }
 
+    /// The in-place step in tiles, with every count of rows left below the
+    /// last tile and of cells beyond the last whole vector, gives the bits of
+    /// double buffering (each tile's vector columns are stored one column
+    /// late, its last cells after the last column is computed).
+    #[test]
+    fn tiled_step_equals_double_buffering_at_every_edge() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(14);
+        for stencil in [Stencil::FivePoint, Stencil::NinePoint] {
+            for ny in 1..=2 * TILE_ROWS + 3 {
+                for nx in [1, 2, 3, 4, 5, 7, 8, 9, 17, 31] {
+                    let u = Array2::from_shape_fn((ny + 2, nx + 2), |_| {
+                        rng.gen_range(-1.0..1.0) * 2f64.powi(rng.gen_range(-20..=20))
+                    });
+                    let finish = Step { coef: 0.137 };
+                    let swept = every_width(SweepOnce {
+                        stencil: &stencil,
+                        u: u.view(),
+                        finish,
+                    });
+                    let stepped = every_width(StepOnce {
+                        stencil: &stencil,
+                        u: u.view(),
+                        finish,
+                        order: StepOrder::Tiles,
+                    });
+                    for (width, step) in stepped.iter().enumerate() {
+                        let what = format!("tiled step {stencil:?} {ny}x{nx}, width {width}");
+                        assert_eq!(crate::kernel::interior(step.view()), swept[width], "{what}");
+                        // The ghost ring is read, never written.
+                        let mut ghosts = step.clone();
+                        crate::kernel::interior_mut(ghosts.view_mut()).fill(0.0);
+                        let mut expected = u.clone();
+                        crate::kernel::interior_mut(expected.view_mut()).fill(0.0);
+                        assert_eq!(ghosts, expected, "{what}: ghosts");
+                    }
+                }
+            }
+        }
+    }
+
     /// [`SweepBand`] into a new array, for [`every_width`].
     #[derive(Clone)]
     struct SweepOnce<'a, F> {
