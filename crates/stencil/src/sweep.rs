@@ -767,9 +767,11 @@ impl<F: Finish> WithSimd for SweepBand<'_, '_, '_, F> {
 pub(crate) const STEP_SCRATCH_ROWS: usize = 4;
 
 /// Bands of at least this many cells (16 MiB of `f64`, far beyond L2 and
-/// most of a shared L3) take the write-back order of [`StepOrder`]: measured
-/// faster at 2048² and 4096² (55% of memcpy instead of 39–47% at 4096²), and
-/// slower up to 1024², where the extra copy costs more than it saves.
+/// most of a shared L3) of the general 3×3 stencil take the write-back order
+/// of [`StepOrder`]: measured faster at 2048² and 4096² (55% of memcpy instead
+/// of 39–47% at 4096², for the 5-point stencil before it took
+/// [`StepOrder::Tiles`]), and slower up to 1024², where the extra copy costs
+/// more than it saves.
 const WRITE_BACK_MIN_CELLS: usize = 1 << 21;
 
 /// How a band is updated in place (the same bits either way).
@@ -789,7 +791,10 @@ enum StepOrder {
     /// column stored one column late, when the next column has read the old
     /// values beside it; only the old last row of a tile is saved, for the
     /// tile below. Other stencils, and the rows below the last tile, take
-    /// [`StepOrder::SaveNext`].
+    /// [`StepOrder::SaveNext`]. For the 5-point stencil on this round's Zen 3
+    /// VM (medians of 3 alternating processes): 1.1–1.2× `SaveNext` at
+    /// 64²–128², 1.3× at 256², 2.1× at 512², 2.7× at 1024², 2.2× `WriteBack`
+    /// at 2048² and 4096².
     Tiles,
 }
 
@@ -803,10 +808,10 @@ pub(crate) fn step_band(
     rows: &mut [f64],
     scratch: &mut [f64],
 ) {
-    let order = if rows.len() >= WRITE_BACK_MIN_CELLS {
-        StepOrder::WriteBack
-    } else if TILED_STEP {
+    let order = if matches!(stencil, Stencil::FivePoint | Stencil::NinePoint) {
         StepOrder::Tiles
+    } else if rows.len() >= WRITE_BACK_MIN_CELLS {
+        StepOrder::WriteBack
     } else {
         StepOrder::SaveNext
     };
@@ -928,9 +933,6 @@ fn save_next(
         (prev, cur, next) = (cur, next, prev);
     }
 }
-
-/// Whether bands below [`WRITE_BACK_MIN_CELLS`] take [`StepOrder::Tiles`].
-const TILED_STEP: bool = true;
 
 /// [`StepOrder::Tiles`] on the rows `rows` (`m × w`): tiles of
 /// [`TILE_ROWS`] rows, then the rows left below the last tile by
