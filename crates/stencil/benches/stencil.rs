@@ -9,7 +9,8 @@
 //! `cargo bench -p quicklb-stencil --bench stencil [-- --quick]`: prints a
 //! markdown table. `--quick` uses the in-cache grids (64²–256²) and takes
 //! seconds; the full run (64² … 4096²) takes about a minute on a quiet machine.
-//! Grid sizes given as arguments (`-- 64 512`) replace either list. The Python
+//! Grid sizes given as arguments (`-- 64 512`) replace either list; `RxC`
+//! (`-- 12x128`) is a grid of R rows and C columns, without the Python peers. The Python
 //! peers are skipped, with the reason printed, if `python3` (or
 //! `$QUICKLB_PYTHON`) or numpy is missing.
 
@@ -114,6 +115,14 @@ fn python_peers(
     Ok(rows)
 }
 
+/// A grid argument: `N` (N×N) or `RxC` (R rows, C columns).
+fn grid(arg: String) -> Option<(usize, usize)> {
+    match arg.split_once('x') {
+        Some((rows, cols)) => Some((rows.parse().ok()?, cols.parse().ok()?)),
+        None => arg.parse().ok().map(|n| (n, n)),
+    }
+}
+
 fn fmt(v: Option<f64>) -> String {
     match v {
         Some(v) if v >= 100.0 => format!("{v:.0}"),
@@ -144,21 +153,27 @@ fn row_kernel_code() -> &'static str {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let chosen: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let sizes: &[usize] = if !chosen.is_empty() {
-        &chosen
+    // `N` is an N×N grid, `RxC` a grid of R rows and C columns (the Python
+    // peers run on the square grids only).
+    let chosen: Vec<(usize, usize)> = std::env::args().skip(1).filter_map(grid).collect();
+    let sizes: Vec<(usize, usize)> = if !chosen.is_empty() {
+        chosen
     } else if quick {
-        &[64, 128, 256]
+        [64, 128, 256].map(|n| (n, n)).to_vec()
     } else {
-        &[64, 128, 256, 512, 1024, 2048, 4096]
+        [64, 128, 256, 512, 1024, 2048, 4096]
+            .map(|n| (n, n))
+            .to_vec()
     };
+    let squares: Vec<usize> = sizes
+        .iter()
+        .filter(|(ny, nx)| ny == nx)
+        .map(|&(n, _)| n)
+        .collect();
     let batch = Duration::from_millis(1);
     let budget = Duration::from_millis(if quick { 300 } else { 2000 });
 
-    let peers = python_peers(sizes, quick);
+    let peers = python_peers(&squares, quick);
     if let Err(reason) = &peers {
         println!("numpy/scipy peers skipped: {reason}\n");
     }
@@ -175,19 +190,26 @@ fn main() {
     println!("| grid | Rust 5-pt | Rust 9-pt | Rust step 5-pt (in place) | numpy slicing 5-pt | scipy convolve2d 5-pt | scipy convolve2d 9-pt | copy | Rust 5-pt / numpy | Rust 5-pt / copy | Rust 9-pt / copy | Rust step / copy | vector copy loop / copy |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     // The lowest share of copy of each kernel over the sizes, with its size.
-    let mut worst = [(f64::INFINITY, 0usize); 3];
+    let mut worst: [(f64, String); 3] = std::array::from_fn(|_| (f64::INFINITY, String::new()));
     // The lowest share of copy of the vector copy loop, over the in-cache
     // sizes (at most 256², 1 MiB a field) and over the rest.
-    let mut ceiling = [(f64::INFINITY, 0usize); 2];
+    let mut ceiling: [(f64, String); 2] = std::array::from_fn(|_| (f64::INFINITY, String::new()));
     let mut numpy_1024 = None;
-    for &n in sizes {
-        let cells = n * n;
-        let mut u = Array2::from_shape_fn((n + 2, n + 2), |(i, j)| {
+    for &(ny, nx) in &sizes {
+        let cells = ny * nx;
+        // The name of the grid and, for a square one, its side (the Python
+        // peers' key and the size of the verdict lines).
+        let (name, n) = if ny == nx {
+            (format!("{nx}²"), nx)
+        } else {
+            (format!("{ny}×{nx}"), ny.max(nx))
+        };
+        let mut u = Array2::from_shape_fn((ny + 2, nx + 2), |(i, j)| {
             ((i * 31 + j * 17) % 101) as f64 / 101.0
         });
         fill_halo(u.view_mut(), Boundary::Periodic).expect("valid grid");
-        let mut out5 = Array2::<f64>::zeros((n, n));
-        let mut out9 = Array2::<f64>::zeros((n, n));
+        let mut out5 = Array2::<f64>::zeros((ny, nx));
+        let mut out9 = Array2::<f64>::zeros((ny, nx));
         let mut stepped = u.clone();
         // Tiny coefficient so many repeated steps stay finite and normal.
         let mut diffusion = Diffusion::with_coefficient(Stencil::FivePoint, 1e-3).expect("finite");
@@ -210,7 +232,7 @@ fn main() {
                 .step(black_box(stepped.view_mut()))
                 .expect("shape")
         };
-        let mut out_copy = Array2::<f64>::zeros((n, n));
+        let mut out_copy = Array2::<f64>::zeros((ny, nx));
         let mut kcopyloop = || {
             copy_interior(black_box(u.view()), out_copy.view_mut()).expect("shapes");
             black_box(&out_copy);
@@ -230,13 +252,14 @@ fn main() {
             peers
                 .as_ref()
                 .ok()
+                .filter(|_| ny == nx)
                 .and_then(|p| p.get(&n))
                 .and_then(|r| r.get(key))
                 .copied()
         };
         let numpy = peer("numpy5");
         println!(
-            "| {n}² | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}% | {:.0}% | {:.0}% | {:.0}% |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}% | {:.0}% | {:.0}% | {:.0}% |",
             fmt(Some(five)),
             fmt(Some(nine)),
             fmt(Some(step)),
@@ -250,19 +273,19 @@ fn main() {
             100.0 * step / copy,
             100.0 * copy_loop / copy,
         );
-        let in_cache = usize::from(n > 256);
+        let in_cache = usize::from(cells > 256 * 256);
         if copy_loop / copy < ceiling[in_cache].0 {
-            ceiling[in_cache] = (copy_loop / copy, n);
+            ceiling[in_cache] = (copy_loop / copy, name.clone());
         }
         for (w, share) in worst
             .iter_mut()
             .zip([five / copy, nine / copy, step / copy])
         {
             if share < w.0 {
-                *w = (share, n);
+                *w = (share, name.clone());
             }
         }
-        if n == 1024 {
+        if (ny, nx) == (1024, 1024) {
             numpy_1024 = numpy.map(|np| five / np);
         }
     }
@@ -277,7 +300,7 @@ fn main() {
     .zip(worst)
     {
         println!(
-            "target: {name} >= {:.0}% of copy at every size: lowest {:.0}% at {n}²: {}",
+            "target: {name} >= {:.0}% of copy at every size: lowest {:.0}% at {n}: {}",
             100.0 * goal,
             100.0 * share,
             verdict(share >= goal)
@@ -287,7 +310,7 @@ fn main() {
         .into_iter()
         .zip(["in cache (64²–256²)", "beyond 256²"])
     {
-        if n == 0 {
+        if n.is_empty() {
             continue;
         }
         let reason = if share < 0.70 {
@@ -296,7 +319,7 @@ fn main() {
             ""
         };
         println!(
-            "note: vector copy loop, lowest share of copy {sizes}: {:.0}% at {n}²{reason}",
+            "note: vector copy loop, lowest share of copy {sizes}: {:.0}% at {n}{reason}",
             100.0 * share
         );
     }
