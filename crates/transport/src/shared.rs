@@ -19,7 +19,9 @@
 //!
 //! So a data race between processes is impossible through safe code: writes and
 //! reads of a segment by different ranks are always separated by a barrier with
-//! memory synchronisation. The price is two barriers per read phase. If a view is
+//! memory synchronisation. The price is two barriers per read phase; they wait by
+//! testing an `MPI_Ibarrier` and yielding the core after a short spin, so ranks
+//! that outnumber the cores do not each burn a time slice per barrier. If a view is
 //! leaked with `std::mem::forget`, the array performs its release barrier at the
 //! next `local_mut`, `sync` or drop, so phases stay matched across ranks.
 //!
@@ -92,6 +94,7 @@ use mpi::traits::CommunicatorCollectives;
 use ndarray::{ArrayView, ArrayViewMut, Dimension, StrideShape};
 
 use crate::error::{check, invalid, set_errors_return, Error, Result};
+use crate::idle::yielding_barrier;
 use crate::info::Info;
 use crate::layout::{agree, Span};
 
@@ -431,10 +434,8 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
     fn memory_barrier(&mut self) -> Result<()> {
         // SAFETY: `win` is live and inside the lock_all epoch opened at creation.
         check("MPI_Win_sync", unsafe { ffi::MPI_Win_sync(self.win) })?;
-        // SAFETY: the communicator is live.
-        check("MPI_Barrier", unsafe {
-            ffi::MPI_Barrier(self.protocol.as_raw())
-        })?;
+        // Yielding: with more ranks than cores a spinning barrier costs a time slice.
+        yielding_barrier(&self.protocol)?;
         // SAFETY: as above.
         check("MPI_Win_sync", unsafe { ffi::MPI_Win_sync(self.win) })
     }
@@ -442,10 +443,7 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
     fn end_read_phase(&mut self) -> Result<()> {
         self.reading = false;
         // Reads need no memory fence; the barrier orders them before later writes.
-        // SAFETY: the communicator is live.
-        check("MPI_Barrier", unsafe {
-            ffi::MPI_Barrier(self.protocol.as_raw())
-        })
+        yielding_barrier(&self.protocol)
     }
 }
 
