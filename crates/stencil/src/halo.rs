@@ -30,7 +30,7 @@ use mpi::topology::{CartesianCommunicator, Communicator};
 use mpi::traits::CommunicatorCollectives;
 use ndarray::ArrayViewMut2;
 use quicklb_partition::even_block_owner;
-use quicklb_transport::{split_shared, InPlaceSet};
+use quicklb_transport::InPlaceSet;
 
 /// Re-exported: the shared-memory array the [`SharedHalo`] path keeps fields in.
 pub use quicklb_transport::SharedArray;
@@ -370,9 +370,11 @@ fn fill_runs(runs: &[Run], u: &mut [f64], value: f64) {
 }
 
 /// Whether every rank of `comm` shares one node, so [`SharedHalo`] can be
-/// used. **Collective** over `comm`.
+/// used. **Collective** over `comm` the first time; the answer is cached on
+/// `comm` ([`quicklb_transport::shares_one_node`]), so building many halos
+/// over one communicator splits it once.
 pub fn all_on_one_node<C: Communicator>(comm: &C) -> Result<bool> {
-    Ok(split_shared(comm)?.size() == comm.size())
+    Ok(quicklb_transport::shares_one_node(comm)?)
 }
 
 /// What every rank of one collective halo construction must agree on.

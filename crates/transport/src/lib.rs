@@ -4,7 +4,7 @@
 //! |---|---|
 //! | [`persistent`] | [`PersistentSet`]: persistent sends/receives (`MPI_Send_init`, `MPI_Recv_init`) started every step; buffers unreachable while in flight ([`InFlight`] guard) |
 //! | [`in_place`] | [`InPlaceSet`]: persistent messages of blocks of buffers lent for one round (indexed datatypes, no packing), e.g. a halo's rows sent and received in place |
-//! | [`shared`] | [`split_shared`] (the node communicator), [`node_map`] (rank → node), [`SharedArray`]: per-rank segments of one shared-memory window, read by every rank of the node through a [`SharedView`] after a collective sync |
+//! | [`shared`] | [`split_shared`] (the node communicator), [`shares_one_node`] (cached per communicator), [`node_map`] (rank → node), [`SharedArray`]: per-rank segments of one shared-memory window, read by every rank of the node through a [`SharedView`] after a collective sync |
 //! | [`pool`] | [`ChunkPool`]: per-rank rounds of cells in node shared memory, claimed in chunks by atomics by their owner and by idle ranks of the node (dynamic work sharing, no MPI call per claim) |
 //! | [`reduce`] | [`Reduction`]: a non-blocking all-reduce (`MPI_Iallreduce`) owning its buffers, started in one call and completed in a later one |
 //! | [`rma`] | [`Window`] and [`Epoch`]: put/get/accumulate under fence, PSCW or passive-target locks |
@@ -73,7 +73,9 @@ pub use rma::{
     Epoch, FenceClose, FenceOpen, LockAssert, LockType, PostAssert, RmaOp, RmaRequest, StartAssert,
     Window,
 };
-pub use shared::{node_map, node_map_of_groups, split_shared, NodeMap, SharedArray, SharedView};
+pub use shared::{
+    node_map, node_map_of_groups, shares_one_node, split_shared, NodeMap, SharedArray, SharedView,
+};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -19,7 +19,9 @@
 //!
 //! So a data race between processes is impossible through safe code: writes and
 //! reads of a segment by different ranks are always separated by a barrier with
-//! memory synchronisation. The price is two barriers per read phase. If a view is
+//! memory synchronisation. The price is two barriers per read phase; they wait by
+//! testing an `MPI_Ibarrier` and yielding the core after a short spin, so ranks
+//! that outnumber the cores do not each burn a time slice per barrier. If a view is
 //! leaked with `std::mem::forget`, the array performs its release barrier at the
 //! next `local_mut`, `sync` or drop, so phases stay matched across ranks.
 //!
@@ -92,6 +94,7 @@ use mpi::traits::CommunicatorCollectives;
 use ndarray::{ArrayView, ArrayViewMut, Dimension, StrideShape};
 
 use crate::error::{check, invalid, set_errors_return, Error, Result};
+use crate::idle::yielding_barrier;
 use crate::info::Info;
 use crate::layout::{agree, Span};
 
@@ -117,6 +120,113 @@ pub fn split_shared<C: Communicator>(comm: &C) -> Result<SimpleCommunicator> {
     let node = unsafe { SimpleCommunicator::from_raw(raw.assume_init()) };
     set_errors_return(node.as_raw())?;
     Ok(node)
+}
+
+/// Whether every rank of `comm` can share memory with every other (one node),
+/// found with [`split_shared`] on the first call for a communicator and cached
+/// on it (an MPI attribute, kept by `MPI_Comm_dup`), so later calls are local.
+/// Collective over `comm` on the first call; call it on every rank the same
+/// number of times, like any collective.
+///
+/// A split costs several internal collectives (about 60-90 ms with 4 MPICH
+/// ranks on 2 cores, whose waits never yield); a program that builds many
+/// shared-memory structures over one communicator pays it once.
+///
+/// ```no_run
+/// let universe = quicklb_transport::initialize();
+/// let world = universe.world();
+/// if quicklb_transport::shares_one_node(&world)? {
+///     // every rank can read every other's SharedArray segment
+/// }
+/// # Ok::<(), quicklb_transport::Error>(())
+/// ```
+pub fn shares_one_node<C: Communicator>(comm: &C) -> Result<bool> {
+    let keyval = one_node_keyval()?;
+    let mut value: *mut c_void = std::ptr::null_mut();
+    let mut found: c_int = 0;
+    // SAFETY: `comm` is live and `keyval` a valid keyval; MPI writes the stored
+    // pointer into `value` (the C binding's `void *` out-parameter) and a flag.
+    let rc = unsafe {
+        ffi::MPI_Comm_get_attr(
+            comm.as_raw(),
+            keyval,
+            &mut value as *mut *mut c_void as *mut c_void,
+            &mut found,
+        )
+    };
+    check("MPI_Comm_get_attr", rc)?;
+    if found != 0 {
+        return Ok(value.addr() == ONE_NODE);
+    }
+    let one = split_shared(comm)?.size() == comm.size();
+    let code = if one { ONE_NODE } else { SEVERAL_NODES };
+    // SAFETY: as above; the attribute is an integer in a pointer, never
+    // dereferenced, so it owns nothing.
+    let rc = unsafe {
+        ffi::MPI_Comm_set_attr(
+            comm.as_raw(),
+            keyval,
+            std::ptr::without_provenance_mut(code),
+        )
+    };
+    check("MPI_Comm_set_attr", rc)?;
+    Ok(one)
+}
+
+/// The cached answers of [`shares_one_node`] (non-zero, since a null pointer
+/// would read as "not found" in a debugger).
+const ONE_NODE: usize = 1;
+const SEVERAL_NODES: usize = 2;
+
+/// The process's keyval for [`shares_one_node`], created on first use (after
+/// `MPI_Init`, since a communicator exists) and never freed.
+fn one_node_keyval() -> Result<c_int> {
+    static KEYVAL: std::sync::OnceLock<c_int> = std::sync::OnceLock::new();
+    if let Some(&k) = KEYVAL.get() {
+        return Ok(k);
+    }
+    let mut keyval: c_int = 0;
+    // SAFETY: both callbacks match the C signatures; `keyval` is a valid
+    // out-pointer; there is no extra state.
+    let rc = unsafe {
+        ffi::MPI_Comm_create_keyval(
+            Some(copy_one_node),
+            Some(delete_one_node),
+            &mut keyval,
+            std::ptr::null_mut(),
+        )
+    };
+    check("MPI_Comm_create_keyval", rc)?;
+    // Another thread may have won the race; its keyval serves as well.
+    Ok(*KEYVAL.get_or_init(|| keyval))
+}
+
+/// A duplicate has the same ranks, so the same answer: copy the integer.
+unsafe extern "C" fn copy_one_node(
+    _comm: ffi::MPI_Comm,
+    _keyval: c_int,
+    _extra: *mut c_void,
+    value_in: *mut c_void,
+    value_out: *mut c_void,
+    flag: *mut c_int,
+) -> c_int {
+    // SAFETY: MPI passes valid out-pointers: `value_out` to a `void *`, `flag`
+    // to an int.
+    unsafe {
+        *(value_out as *mut *mut c_void) = value_in;
+        *flag = 1;
+    }
+    ffi::MPI_SUCCESS as c_int
+}
+
+/// The attribute owns nothing.
+unsafe extern "C" fn delete_one_node(
+    _comm: ffi::MPI_Comm,
+    _keyval: c_int,
+    _value: *mut c_void,
+    _extra: *mut c_void,
+) -> c_int {
+    ffi::MPI_SUCCESS as c_int
 }
 
 /// Which node each rank of a communicator runs on: quicklb-partition's
@@ -431,10 +541,8 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
     fn memory_barrier(&mut self) -> Result<()> {
         // SAFETY: `win` is live and inside the lock_all epoch opened at creation.
         check("MPI_Win_sync", unsafe { ffi::MPI_Win_sync(self.win) })?;
-        // SAFETY: the communicator is live.
-        check("MPI_Barrier", unsafe {
-            ffi::MPI_Barrier(self.protocol.as_raw())
-        })?;
+        // Yielding: with more ranks than cores a spinning barrier costs a time slice.
+        yielding_barrier(&self.protocol)?;
         // SAFETY: as above.
         check("MPI_Win_sync", unsafe { ffi::MPI_Win_sync(self.win) })
     }
@@ -442,10 +550,7 @@ impl<T: Equivalence + bytemuck::Pod> SharedArray<T> {
     fn end_read_phase(&mut self) -> Result<()> {
         self.reading = false;
         // Reads need no memory fence; the barrier orders them before later writes.
-        // SAFETY: the communicator is live.
-        check("MPI_Barrier", unsafe {
-            ffi::MPI_Barrier(self.protocol.as_raw())
-        })
+        yielding_barrier(&self.protocol)
     }
 }
 

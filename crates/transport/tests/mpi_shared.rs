@@ -1,6 +1,7 @@
 //! Shared memory within a node:
 //! - `node_map` on one machine (one node), and `node_map_of_groups` with an
-//!   emulated 2-node split (rank % 2);
+//!   emulated 2-node split (rank % 2); `shares_one_node` (cached) on the world,
+//!   a duplicate and a sub-communicator;
 //! - a `SharedArray` where each rank writes its segment (lengths differ, some 0) and
 //!   reads both neighbours' segments after `sync`, for several rounds;
 //! - the whole array as one contiguous slice, and 2-D ndarray views of segments;
@@ -12,7 +13,7 @@
 use mpi::topology::Color;
 use mpi::traits::*;
 use quicklb_transport::{
-    node_map, node_map_of_groups, split_shared, Error, Info, NodeMap, SharedArray,
+    node_map, node_map_of_groups, shares_one_node, split_shared, Error, Info, NodeMap, SharedArray,
 };
 
 fn main() {
@@ -47,6 +48,18 @@ fn main() {
     // SharedArray with uneven segment lengths (rank 0, 3, 6... own 0 elements).
     let node = split_shared(&world).expect("split_shared");
     assert_eq!(node.size(), size);
+
+    // One machine: one node, the same answer from the cache (second call), on a
+    // duplicate (copied attribute) and on a sub-communicator (its own split).
+    // The several-node answer needs several machines; it is the same size test.
+    for _ in 0..2 {
+        assert!(shares_one_node(&world).expect("shares_one_node"));
+    }
+    assert!(shares_one_node(&world.duplicate()).expect("on a duplicate"));
+    let half = world
+        .split_by_color(Color::with_value(world.rank() % 2))
+        .expect("a colour for every rank");
+    assert!(shares_one_node(&half).expect("on a sub-communicator"));
     let me = node.rank() as usize;
     let n = size as usize;
     let len_of = |r: usize| (r * 2) % 3 + (r % 3 == 1) as usize * 3;
