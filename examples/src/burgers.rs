@@ -370,6 +370,10 @@ pub struct MpiSum<'c, C: Communicator>(pub &'c C);
 
 impl<C: Communicator> AllSum for MpiSum<'_, C> {
     fn all_sum(&self, data: &mut [f64]) {
+        // One rank: the sum is the data (no copy, no call into MPI).
+        if self.0.size() == 1 {
+            return;
+        }
         let local = data.to_vec();
         self.0
             .all_reduce_into(&local[..], data, SystemOperation::sum());
@@ -492,10 +496,9 @@ fn cross_into(l: &[f64], p: usize, r: &[f64], q: usize, out: &mut [f64]) {
 /// block `temporal`.
 fn update_gram(gram: &mut [f64], ld: usize, temporal: &[f64], t: usize, from: usize, to: usize) {
     for c in from..to {
-        for a in 0..=c {
-            let g = kernels::dot(column(temporal, t, a), column(temporal, t, c));
-            gram[a + c * ld] = g;
-            gram[c + a * ld] = g;
+        kernels::dots_with_column(temporal, t, c, &mut gram[c * ld..c * ld + c + 1]);
+        for a in 0..c {
+            gram[c + a * ld] = gram[a + c * ld];
         }
     }
 }
