@@ -66,6 +66,40 @@ pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
     Arch::new().dispatch(Dot { a, b })
 }
 
+/// `out[a] = m_a · m_c` for the columns `a = 0..=c` of the column-major
+/// block `m` (columns of `rows` entries): four columns against column `c`
+/// at a time, sharing its loads, each sum with the bits of [`dot`].
+pub(super) fn dots_with_column(m: &[f64], rows: usize, c: usize, out: &mut [f64]) {
+    Arch::new().dispatch(DotsWithColumn { m, rows, c, out })
+}
+
+struct DotsWithColumn<'a> {
+    m: &'a [f64],
+    rows: usize,
+    c: usize,
+    out: &'a mut [f64],
+}
+
+impl WithSimd for DotsWithColumn<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let DotsWithColumn { m, rows, c, out } = self;
+        let col = |a: usize| &m[a * rows..(a + 1) * rows];
+        let target = col(c);
+        let mut a = 0;
+        while a + 4 <= c + 1 {
+            let sums = dots_simd(simd, [col(a), col(a + 1), col(a + 2), col(a + 3)], target);
+            out[a..a + 4].copy_from_slice(&sums);
+            a += 4;
+        }
+        while a <= c {
+            out[a] = dot_simd(simd, col(a), target);
+            a += 1;
+        }
+    }
+}
+
 /// `out = a s`, or `out += a s` when `accumulate`, for the column-major
 /// blocks `a` (`m × p`), `s` (`p × q`) and `out` (`m × q`): the small
 /// products of the Rayleigh-Ritz step (Ritz vectors, projections), four
@@ -286,9 +320,7 @@ fn dots_simd<S: Simd, const R: usize>(simd: S, a: [&[f64]; R], b: &[f64]) -> [f6
     sums
 }
 
-/// `y = x v`: two rows by four columns at a time (eight independent vector
-/// sums, enough to keep both FMA ports busy), the columns left over two rows
-/// at a time, a last odd row alone.
+/// `y = x v`: four rows at a time (then two, then one), see [`times_rows`].
 #[inline(always)]
 fn rows_times_simd<S: Simd>(
     simd: S,
@@ -298,59 +330,112 @@ fn rows_times_simd<S: Simd>(
     energy: bool,
 ) -> f64 {
     let Rows { x, n, b } = rows;
-    let rows = x.len();
-    let col = |q: usize| &v[q * n..(q + 1) * n];
     let mut total = 0.0;
     let mut i = 0;
-    while i < rows {
-        let pair = i + 1 < rows;
-        let x0 = x[i];
-        let x1 = if pair { x[i + 1] } else { x0 };
-        if energy {
-            total += dot_simd(simd, x0, x0);
-            if pair {
-                total += dot_simd(simd, x1, x1);
-            }
-        }
-        let mut c = 0;
-        while c + 4 <= b && pair {
-            let (x0h, x0t) = S::as_simd_f64s(x0);
-            let (x1h, x1t) = S::as_simd_f64s(x1);
-            let vh: [_; 4] = std::array::from_fn(|q| S::as_simd_f64s(col(c + q)));
-            let mut acc = [[simd.splat_f64s(0.0); 4]; 2];
-            let columns = vh[0].0.iter().zip(vh[1].0).zip(vh[2].0).zip(vh[3].0);
-            for ((&a0, &a1), (((&v0, &v1), &v2), &v3)) in x0h.iter().zip(x1h).zip(columns) {
-                for (q, vq) in [v0, v1, v2, v3].into_iter().enumerate() {
-                    acc[0][q] = simd.mul_add_f64s(a0, vq, acc[0][q]);
-                    acc[1][q] = simd.mul_add_f64s(a1, vq, acc[1][q]);
-                }
-            }
-            for q in 0..4 {
-                let vt = vh[q].1;
-                let t0: f64 = x0t.iter().zip(vt).map(|(p, r)| p * r).sum();
-                let t1: f64 = x1t.iter().zip(vt).map(|(p, r)| p * r).sum();
-                y[i * b + c + q] = simd.reduce_sum_f64s(acc[0][q]) + t0;
-                y[(i + 1) * b + c + q] = simd.reduce_sum_f64s(acc[1][q]) + t1;
-            }
-            c += 4;
-        }
-        for q in c..b {
-            if pair {
-                let [p0, p1] = dots_simd(simd, [x0, x1], col(q));
-                y[i * b + q] = p0;
-                y[(i + 1) * b + q] = p1;
-            } else {
-                y[i * b + q] = dot_simd(simd, x0, col(q));
-            }
-        }
-        i += if pair { 2 } else { 1 };
+    while i < x.len() {
+        let step = match x.len() - i {
+            1 => 1,
+            2 | 3 => 2,
+            _ => 4,
+        };
+        let y = &mut y[i * b..(i + step) * b];
+        total += match step {
+            4 => times_rows(simd, [x[i], x[i + 1], x[i + 2], x[i + 3]], v, y, n, energy),
+            2 => times_rows(simd, [x[i], x[i + 1]], v, y, n, energy),
+            _ => times_rows(simd, [x[i]], v, y, n, energy),
+        };
+        i += step;
     }
     total
 }
 
-/// `w += xᵀ y`: four rows by two columns at a time (the eight factors of `y`
-/// in registers, each entry of `w` loaded and stored once per four rows),
-/// then a last odd column, and the last rows of a count not a multiple of
+/// `y = x v` for the `R` rows `x` (`y` row-major `R × b`), four columns at
+/// a time (`4 R` independent vector sums: each load of `v` feeds `R` FMAs,
+/// each load of `x` four), the columns left over with [`dots_simd`] (the
+/// bits of one row at a time); returns `Σ x_ij²` when `energy`, summed in
+/// the first group of four columns from the loads it makes anyway.
+#[inline(always)]
+fn times_rows<S: Simd, const R: usize>(
+    simd: S,
+    x: [&[f64]; R],
+    v: &[f64],
+    y: &mut [f64],
+    n: usize,
+    energy: bool,
+) -> f64 {
+    let b = y.len() / R;
+    let col = |q: usize| &v[q * n..(q + 1) * n];
+    let xs = x.map(|r| S::as_simd_f64s(r));
+    let mut total = 0.0;
+    let mut energy_due = energy;
+    let mut c = 0;
+    while c + 4 <= b {
+        let vh: [_; 4] = std::array::from_fn(|q| S::as_simd_f64s(col(c + q)));
+        let (acc, e) = if energy_due {
+            block_sums::<S, R, true>(simd, &xs, &vh)
+        } else {
+            block_sums::<S, R, false>(simd, &xs, &vh)
+        };
+        if energy_due {
+            for (r, (_, xt)) in xs.iter().enumerate() {
+                total += simd.reduce_sum_f64s(e[r]) + xt.iter().map(|a| a * a).sum::<f64>();
+            }
+            energy_due = false;
+        }
+        for (r, (acc, (_, xt))) in acc.iter().zip(&xs).enumerate() {
+            for q in 0..4 {
+                let t: f64 = xt.iter().zip(vh[q].1).map(|(p, r)| p * r).sum();
+                y[r * b + c + q] = simd.reduce_sum_f64s(acc[q]) + t;
+            }
+        }
+        c += 4;
+    }
+    if energy_due {
+        for row in x {
+            total += dot_simd(simd, row, row);
+        }
+    }
+    for q in c..b {
+        let sums = dots_simd(simd, x, col(q));
+        for (r, s) in sums.into_iter().enumerate() {
+            y[r * b + q] = s;
+        }
+    }
+    total
+}
+
+/// The vector sums of `x_r · v_q` for `R` rows and four columns (and of
+/// `x_r · x_r` when `ENERGY`), over the whole vectors.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn block_sums<S: Simd, const R: usize, const ENERGY: bool>(
+    simd: S,
+    xs: &[(&[S::f64s], &[f64]); R],
+    vh: &[(&[S::f64s], &[f64]); 4],
+) -> ([[S::f64s; 4]; R], [S::f64s; R]) {
+    let zero = simd.splat_f64s(0.0);
+    let mut acc = [[zero; 4]; R];
+    let mut e = [zero; R];
+    let heads = vh[0].0.len();
+    assert!(xs.iter().all(|x| x.0.len() == heads) && vh.iter().all(|v| v.0.len() == heads));
+    for k in 0..heads {
+        let vk = [vh[0].0[k], vh[1].0[k], vh[2].0[k], vh[3].0[k]];
+        for r in 0..R {
+            let a = xs[r].0[k];
+            if ENERGY {
+                e[r] = simd.mul_add_f64s(a, a, e[r]);
+            }
+            for q in 0..4 {
+                acc[r][q] = simd.mul_add_f64s(a, vk[q], acc[r][q]);
+            }
+        }
+    }
+    (acc, e)
+}
+
+/// `w += xᵀ y`: four rows by four columns at a time (the sixteen factors of
+/// `y` in registers, each entry of `w` loaded and stored once per four rows),
+/// then two and a last odd column, and the last rows of a count not a multiple of
 /// four two or one at a time. Every entry of `w` takes its rows' FMAs in row
 /// order, as one row at a time would: the same bits whatever the blocking.
 #[inline(always)]
@@ -374,7 +459,8 @@ fn accumulate_transposed_simd<S: Simd>(simd: S, rows: Rows<'_>, y: &[f64], w: &m
 }
 
 /// `w += xᵀ y` for the `R` rows `x` and their rows of `y` (row-major
-/// `R × b`): two columns of `w` at a time, then a last odd one.
+/// `R × b`): four columns of `w` at a time (`4 R` factors in registers, each
+/// load of `x` feeding four FMAs), then two, then a last odd one.
 #[inline(always)]
 fn accumulate_rows<S: Simd, const R: usize>(
     simd: S,
@@ -386,6 +472,40 @@ fn accumulate_rows<S: Simd, const R: usize>(
     let b = y.len() / R;
     let x = x.map(|r| S::as_simd_f64s(r));
     let mut c = 0;
+    if b == 5 {
+        // The first pass's width: one block of five (the fifth column alone
+        // would reload every x for one FMA each).
+        let (w01, w234) = w[..5 * n].split_at_mut(2 * n);
+        let (w0, w1) = w01.split_at_mut(n);
+        let (w2, w34) = w234.split_at_mut(n);
+        let (w3, w4) = w34.split_at_mut(n);
+        let factors: [[f64; 5]; R] = std::array::from_fn(|r| {
+            [
+                y[r * b],
+                y[r * b + 1],
+                y[r * b + 2],
+                y[r * b + 3],
+                y[r * b + 4],
+            ]
+        });
+        accumulate_block(simd, &x, factors, [w0, w1, w2, w3, w4]);
+        return;
+    }
+    while c + 4 <= b {
+        let (w01, w23) = w[c * n..(c + 4) * n].split_at_mut(2 * n);
+        let (w0, w1) = w01.split_at_mut(n);
+        let (w2, w3) = w23.split_at_mut(n);
+        let factors: [[f64; 4]; R] = std::array::from_fn(|r| {
+            [
+                y[r * b + c],
+                y[r * b + c + 1],
+                y[r * b + c + 2],
+                y[r * b + c + 3],
+            ]
+        });
+        accumulate_block(simd, &x, factors, [w0, w1, w2, w3]);
+        c += 4;
+    }
     while c + 2 <= b {
         let (w0, w1) = w[c * n..(c + 2) * n].split_at_mut(n);
         let factors: [[f64; 2]; R] = std::array::from_fn(|r| [y[r * b + c], y[r * b + c + 1]]);
@@ -540,6 +660,23 @@ mod tests {
             for j in 0..n {
                 let want = (0..t).fold(0.0f64, |acc, i| x[i * n + j].mul_add(y[i * b + q], acc));
                 assert_eq!(w[q * n + j].to_bits(), want.to_bits(), "w[{j}, {q}]");
+            }
+        }
+    }
+
+    /// `dots_with_column` gives the bits of `dot`, column by column.
+    #[test]
+    fn dots_with_column_keeps_the_bits_of_dot() {
+        let (rows, cols) = (37, 11);
+        let m: Vec<f64> = (0..rows * cols)
+            .map(|i| ((i * 7919 % 1000) as f64).sin())
+            .collect();
+        for c in 0..cols {
+            let mut out = vec![f64::NAN; c + 1];
+            dots_with_column(&m, rows, c, &mut out);
+            for (a, got) in out.iter().enumerate() {
+                let want = dot(&m[a * rows..(a + 1) * rows], &m[c * rows..(c + 1) * rows]);
+                assert_eq!(got.to_bits(), want.to_bits(), "({a}, {c})");
             }
         }
     }
